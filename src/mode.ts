@@ -1,0 +1,53 @@
+/**
+ * The one interface every process model implements (DESIGN.md, "The layers").
+ *
+ * The HTTP front turns a request into a CgiRequest: RFC 3875 meta-variables, the body as a
+ * stream, and a signal that fires when the request must stop. A Mode turns that into the
+ * bytes a CGI program prints (headers, blank line, body). Everything before and after is
+ * shared, so the modes cannot drift apart in what they send the client.
+ */
+import type { Readable } from 'node:stream';
+import type { Script } from './script/describe.ts';
+
+export interface CgiRequest {
+  script: Script;
+  /** The meta-variables the script sees, built from scratch (RFC 3875 §4.1). */
+  env: Record<string, string>;
+  /** Command-line words from a query without '=' (RFC 3875 §4.4), already made safe. */
+  args: string[];
+  /** The request body: exactly CONTENT_LENGTH bytes, or empty. */
+  body: Readable;
+  /** Aborted when the request must end early: its time ran out or its client went away. */
+  signal: AbortSignal;
+  /** Receives each line the script writes to stderr, for the error log. */
+  logStderr(line: string): void;
+}
+
+/** How a script ended. Anything but `ok` after output began cuts the response short. */
+export type ScriptExit = { ok: true } | { ok: false; reason: string };
+
+export interface ScriptRun {
+  /** What the script prints: CGI response headers, a blank line, the body. */
+  stdout: Readable;
+  /** Settles once the script has ended and nothing it started is left running. */
+  finished: Promise<ScriptExit>;
+}
+
+export interface Mode {
+  readonly name: ModeName;
+  /** Checked before a request is accepted: why this mode cannot run a script, if it cannot. */
+  refuses?(script: Script): string | undefined;
+  run(request: CgiRequest): ScriptRun;
+  /** For the status page (/webhist/status). */
+  status?(): ModeStatus;
+  /** Ends every process the mode started. */
+  close(): Promise<void>;
+}
+
+export const modeNames = ['cgi', 'fastcgi', 'embedded'] as const;
+export type ModeName = (typeof modeNames)[number];
+
+export interface ModeStatus {
+  mode: ModeName;
+  [detail: string]: unknown;
+}
