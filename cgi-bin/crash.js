@@ -1,0 +1,9 @@
+// crash.js: a script that dies mid-response. The headers and part of the body are already on
+// their way when it throws (under CGI: node exits non-zero), so the client gets a 200 whose body
+// is cut short: a CGI server cannot take back what it has sent. The error goes to the error log.
+export default async function crash({ stdout }) {
+  stdout.write('Content-Type: text/plain\r\n\r\n');
+  // Wait until the partial body has been handed on, so the crash really is mid-response.
+  await new Promise((resolve) => stdout.write('This line arrives, and then the script dies\n', resolve));
+  throw new Error('crash.js: deliberate failure after a partial response');
+}
