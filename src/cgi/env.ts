@@ -1,0 +1,170 @@
+/**
+ * The environment a CGI script sees (RFC 3875 §4.1), and the command-line words of an indexed
+ * query (§4.4).
+ *
+ * The environment is built from scratch for every request: PATH is fixed and every other
+ * variable comes from the request. Nothing of the server's own environment is copied, so a
+ * secret in it never reaches a script, and a stray NODE_OPTIONS or NODE_EXTRA_CA_CERTS never
+ * changes how a script's interpreter starts.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface EnvInput {
+  method: string;
+  /** The request target as received: path and query, still encoded. */
+  requestUri: string;
+  /** The query, still encoded, without its '?'; '' when there is none. */
+  query: string;
+  /** node's req.headersDistinct: lower-case names, every value kept. */
+  headers: Record<string, string[] | undefined>;
+  /** '1.1' */
+  httpVersion: string;
+  /** The URL path that names the script, e.g. /cgi-bin/hello.sh. */
+  scriptName: string;
+  /** The script's absolute path on disk. */
+  scriptFilename: string;
+  /** '' or the decoded path after the script's name, e.g. /x/y. */
+  pathInfo: string;
+  /** Absolute. */
+  documentRoot: string;
+  remoteAddress: string;
+  remotePort: number;
+  serverAddress: string;
+  serverPort: number;
+  /** Set only when the request has a body: its length once de-chunked. */
+  contentLength?: number;
+  /** Give the script the client's credentials as HTTP_AUTHORIZATION (Apache's CGIPassAuth). */
+  passAuthorization?: boolean;
+  serverSoftware: string;
+  /** Merged last, over everything else: the server's REDIRECT_* on a local redirect. */
+  extra?: Record<string, string>;
+}
+
+/** The only search path a script gets. */
+const PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** An HTTP token (RFC 9110 §5.6.2), as in an auth-scheme. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function buildEnv(input: EnvInput): Record<string, string> {
+  const { headers } = input;
+  const remoteAddress = plainAddress(input.remoteAddress);
+  const env: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1', // §4.1.4
+    SERVER_SOFTWARE: input.serverSoftware, // §4.1.17
+    SERVER_NAME: serverName(headers.host?.[0], input.serverAddress), // §4.1.14
+    SERVER_ADDR: plainAddress(input.serverAddress), // customary (Apache, nginx)
+    SERVER_PORT: String(input.serverPort), // §4.1.15
+    SERVER_PROTOCOL: `HTTP/${input.httpVersion}`, // §4.1.16
+    REQUEST_METHOD: input.method, // §4.1.12
+    REQUEST_URI: input.requestUri, // customary: the target as the client sent it
+    SCRIPT_NAME: input.scriptName, // §4.1.13
+    SCRIPT_FILENAME: input.scriptFilename, // customary; php-cgi runs the file it names
+    DOCUMENT_ROOT: input.documentRoot, // customary
+    PATH_INFO: input.pathInfo, // §4.1.5
+    QUERY_STRING: input.query, // §4.1.7: always set, '' when the URI has no query
+    REMOTE_ADDR: remoteAddress, // §4.1.8
+    REMOTE_HOST: remoteAddress, // §4.1.9 allows the address: no DNS lookup per request
+    REMOTE_PORT: String(input.remotePort), // customary
+    // php-cgi's cgi.force_redirect refuses to run unless this is set, so that php-cgi cannot be
+    // run directly as /cgi-bin/php; Apache and nginx set it, and so do we.
+    REDIRECT_STATUS: '200',
+    PATH,
+  };
+  if (input.pathInfo !== '') {
+    // §4.1.6: PATH_INFO mapped onto the document tree, and unset when PATH_INFO is empty.
+    env.PATH_TRANSLATED = input.documentRoot.replace(/\/+$/, '') + input.pathInfo;
+  }
+  // §4.1.1: the auth-scheme alone; the credentials stay out (see httpVariables).
+  const authScheme = headers.authorization?.[0]?.split(/[ \t]/, 1)[0];
+  if (authScheme !== undefined && TOKEN.test(authScheme)) env.AUTH_TYPE = authScheme;
+  if (input.contentLength !== undefined) {
+    const length = input.contentLength;
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(`cgi env: contentLength must be a whole number of bytes, got ${length}`);
+    }
+    env.CONTENT_LENGTH = String(length); // §4.1.2: set if and only if there is a body
+  }
+  const contentType = headers['content-type']?.[0];
+  if (contentType) env.CONTENT_TYPE = contentType; // §4.1.3; the first, as node's req.headers
+  return Object.assign(env, httpVariables(headers, input.passAuthorization ?? false), input.extra);
+}
+
+/**
+ * Request headers a script never sees as HTTP_*, and why.
+ * - Proxy: httpoxy (CERT VU#797896, 2016). The header would become HTTP_PROXY, which many HTTP
+ *   client libraries read as the proxy to send their requests through, handing a client the
+ *   script's outgoing traffic.
+ * - Proxy-Authorization: credentials for a proxy, which never concern the script.
+ * - Content-Length, Content-Type: §4.1.18 says to leave out what other variables carry (Apache and
+ *   Go do). CONTENT_LENGTH is the length after de-chunking, which the header may not match.
+ */
+const WITHHELD = new Set(['proxy', 'proxy-authorization', 'content-length', 'content-type']);
+
+/** §4.1.18: each request header as HTTP_NAME, repeated headers merged into one value. */
+function httpVariables(headers: EnvInput['headers'], passAuthorization: boolean) {
+  const variables: Record<string, string> = {};
+  for (const [name, values] of Object.entries(headers)) {
+    // Only letters, digits and '-' make a name that every shell can read. Anything else is
+    // dropped, as Apache does: were '_' kept, a client could send Foo_Bar to collide with, or
+    // pass for, the Foo-Bar a front proxy set; other characters make names sh cannot use.
+    if (!/^[A-Za-z0-9-]+$/.test(name) || WITHHELD.has(name) || !values?.length) continue;
+    // §4.1.18 says the server SHOULD remove credentials: a script that is not meant to see
+    // passwords must not find them in its environment (or in `ps e`). Apache's choice too.
+    if (name === 'authorization' && !passAuthorization) continue;
+    const variable = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
+    // A repeated header means the same as one with its values joined by ", " (RFC 9110 §5.3),
+    // except Cookie, whose pairs are joined by "; " (RFC 6265 §5.4).
+    variables[variable] = values.join(name === 'cookie' ? '; ' : ', ');
+  }
+  return variables;
+}
+
+/**
+ * §4.1.14: the host the client asked for, from Host without its port. An IPv6 literal keeps its
+ * brackets, as the RFC's grammar and Apache have it (Go drops them when a port follows). With no
+ * Host, or one that is not a host name or address, the address the request arrived on.
+ */
+function serverName(host: string | undefined, serverAddress: string): string {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]+))(?::[0-9]*)?$/.exec(host ?? '');
+  const [, ipv6, name] = match ?? [];
+  if (ipv6 !== undefined && isIPv6(ipv6)) return `[${ipv6.toLowerCase()}]`;
+  // RFC 3986 reg-name characters; case-insensitive, so lower-cased as Apache does.
+  if (name !== undefined && /^[A-Za-z0-9\-._~!$&'()*+,;=%]+$/.test(name)) return name.toLowerCase();
+  const address = plainAddress(serverAddress);
+  return isIPv6(address) ? `[${address}]` : address;
+}
+
+/** An address as §4.1.8 writes it: IPv6 without brackets, IPv4-mapped IPv6 as plain IPv4. */
+function plainAddress(address: string): string {
+  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  const ipv4 = /^::ffff:([0-9.]+)$/i.exec(bare)?.[1];
+  return ipv4 !== undefined && isIPv4(ipv4) ? ipv4 : bare;
+}
+
+/**
+ * §4.4: the command-line words of an indexed query — one with no unencoded '=' — split on '+'
+ * and percent-decoded: `?a+b%20c` runs the script as `script a 'b c'`. The RFC gives them to
+ * GET and HEAD requests only.
+ *
+ * No word may start with '-', or there are no words at all. CVE-2012-1823 (2012): php-cgi read
+ * `?-s` as its own -s switch and showed the script's source, and
+ * `?-d+allow_url_include%3d1+-d+auto_prepend_file%3dphp://input` ran the request body as code.
+ * A word that cannot be an argument — empty, with a NUL, invalid percent-encoding or UTF-8 —
+ * also means no words: §4.4 says to make no command line when any part of it cannot be made.
+ */
+export function searchArgs(method: string, query: string): string[] {
+  if ((method !== 'GET' && method !== 'HEAD') || query === '' || query.includes('=')) return [];
+  const words: string[] = [];
+  for (const encoded of query.split('+')) {
+    let word: string;
+    try {
+      word = decodeURIComponent(encoded);
+    } catch {
+      return [];
+    }
+    if (word === '' || word.startsWith('-') || word.includes('\0')) return [];
+    words.push(word);
+  }
+  return words;
+}
