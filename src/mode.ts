@@ -24,7 +24,7 @@ export interface CgiRequest {
 }
 
 /** How a script ended. Anything but `ok` after output began cuts the response short. */
-export type ScriptExit = { ok: true } | { ok: false; reason: string };
+export type ScriptExit = { ok: true } | { ok: false; reason: string; notStarted?: boolean };
 
 export interface ScriptRun {
   /** What the script prints: CGI response headers, a blank line, the body. */

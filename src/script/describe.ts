@@ -1,7 +1,12 @@
 /**
  * What a file in cgi-bin is and how to start it, decided without running it (DESIGN.md,
- * "The script contract").
+ * "The script contract"): a handler is a .js/.mjs/.ts module whose source has an
+ * `export default` (read statically with es-module-lexer); anything else is a program.
  */
+import { readFile, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { init, parse } from 'es-module-lexer';
 
 export interface Script {
   /** The URL path that names it, e.g. /cgi-bin/hello.sh: SCRIPT_NAME (RFC 3875 §4.1.13). */
@@ -14,4 +19,66 @@ export interface Script {
   nph: boolean;
   /** How a process runs it: the program, then the arguments that come before §4.4's words. */
   command: [string, ...string[]];
+  /** Its modification time when described: a changed file is described (and imported) anew. */
+  mtimeMs: number;
+}
+
+/** The runner a handler gets under CGI: one process, one call, exit. Beside this file as .ts or .js. */
+const shim = fileURLToPath(new URL(`./cgi-shim${extname(import.meta.url)}`, import.meta.url));
+
+const jsExtensions = new Set(['.js', '.mjs', '.ts']);
+
+/** Interpreters by extension, for files that are not executable themselves. */
+const interpreters: Record<string, string> = {
+  '.sh': 'sh',
+  '.pl': 'perl',
+  '.py': 'python3',
+  // php-cgi finds the script through SCRIPT_FILENAME, as under Apache and nginx.
+  '.php': 'php-cgi',
+};
+
+export class ScriptError extends Error {
+  override name = 'ScriptError';
+}
+
+const cache = new Map<string, Script>();
+
+/** Describes the script at `file`, reached as `name`; cached until the file changes. */
+export async function describeScript(file: string, name: string): Promise<Script> {
+  const info = await stat(file);
+  const cached = cache.get(file);
+  if (cached && cached.mtimeMs === info.mtimeMs && cached.name === name) return cached;
+
+  const ext = extname(file);
+  const nph = basename(file).startsWith('nph-');
+  const base = { name, file, nph, mtimeMs: info.mtimeMs };
+  let script: Script;
+  if (jsExtensions.has(ext) && (await hasDefaultExport(file))) {
+    script = { ...base, kind: 'handler', command: [process.execPath, shim, file] };
+  } else if (info.mode & 0o111) {
+    script = { ...base, kind: 'program', command: [file] };
+  } else if (jsExtensions.has(ext)) {
+    script = { ...base, kind: 'program', command: [process.execPath, file] };
+  } else if (ext === '.php') {
+    script = { ...base, kind: 'program', command: ['php-cgi'] };
+  } else if (interpreters[ext]) {
+    script = { ...base, kind: 'program', command: [interpreters[ext], file] };
+  } else {
+    throw new ScriptError(`${name} is not executable and no interpreter is known for "${ext || 'no extension'}"`);
+  }
+  cache.set(file, script);
+  return script;
+}
+
+/** True when the module's source declares a default export. It is never executed to find out. */
+export async function hasDefaultExport(file: string): Promise<boolean> {
+  await init;
+  const source = await readFile(file, 'utf8');
+  try {
+    const [, exports] = parse(source, file);
+    return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly);
+  } catch {
+    // Not parseable as a module (CommonJS with syntax the lexer rejects): a plain program.
+    return false;
+  }
 }

@@ -1,0 +1,16 @@
+/**
+ * The webhist command line: this file only wires the commands, one file each.
+ */
+import { Command } from 'commander';
+import { runCommand } from './run.ts';
+import { serveCommand } from './serve.ts';
+import { fail } from './ui.ts';
+
+const program = new Command('webhist')
+  .description('A working history of web backends: CGI, FastCGI and embedded interpreters, side by side')
+  .version('0.1.0')
+  .showHelpAfterError('(see webhist --help)')
+  .addCommand(serveCommand)
+  .addCommand(runCommand);
+
+program.parseAsync().catch(fail);

@@ -1,0 +1,232 @@
+/**
+ * The gateway: an HTTP request for /cgi-bin/... becomes a CgiRequest, the mode runs it, and
+ * what the script printed becomes the HTTP response (RFC 3875 §6). This is the part every mode
+ * shares, so the three modes cannot differ in what they send the client.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { buildEnv, searchArgs } from '../cgi/env.ts';
+import { CgiOutputError, planResponse, readCgiHead } from '../cgi/response.ts';
+import type { Mode, ScriptRun } from '../mode.ts';
+import { describeScript, type Script } from '../script/describe.ts';
+import { answer, type Exchange } from './exchange.ts';
+import type { Logger } from './log.ts';
+import type { ScriptLocation } from './paths.ts';
+import { noBody, takeBody } from './request-body.ts';
+
+export interface GatewayOptions {
+  mode: Mode;
+  cgiBin: string;
+  docroot: string;
+  timeoutMs: number;
+  maxConcurrency: number;
+  maxBody: number;
+  passAuthorization: boolean;
+  serverSoftware: string;
+  logger: Logger;
+  /** Re-dispatches a local redirect (RFC 3875 §6.2.2) through the whole server. */
+  redispatch(ex: Exchange): Promise<void>;
+}
+
+/** Local redirects followed for one request before the server calls it a loop (Apache stops at 10). */
+const maxRedirects = 10;
+
+/** Why a request was ended early: it ran out of time, or its client left. */
+class Cut extends Error {}
+
+export function createGateway(options: GatewayOptions) {
+  const { mode, logger } = options;
+  let running = 0;
+
+  async function serve(ex: Exchange, location: ScriptLocation): Promise<void> {
+    const name = `/cgi-bin${location.scriptPath}`;
+    if (running >= options.maxConcurrency) {
+      logger.error('warn', name, `refused: ${running} scripts running, the --max-concurrency limit`);
+      return answer(ex, 503, 'Service Unavailable: too many scripts running, try again shortly', { 'Retry-After': '1' });
+    }
+    // The slot is taken before anything awaits, and given back once the script has ended.
+    running++;
+    try {
+      await start(ex, location, name);
+    } finally {
+      running--;
+    }
+  }
+
+  /** Runs the script, sends its response, and returns once the script has ended. */
+  async function start(ex: Exchange, location: ScriptLocation, name: string): Promise<void> {
+    let script: Script;
+    try {
+      script = await describeScript(location.file, name);
+    } catch (error) {
+      logger.error('error', name, (error as Error).message);
+      return answer(ex, 500, 'Internal Server Error: the script cannot be run (see the error log)');
+    }
+    const refusal = mode.refuses?.(script);
+    if (refusal) {
+      logger.error('error', name, refusal);
+      return answer(ex, 500, `Internal Server Error: ${refusal}`);
+    }
+    const body = ex.redirects ? noBody() : await takeBody(ex.req, options.maxBody);
+    if (!body.ok) {
+      logger.error('warn', name, body.message);
+      return answer(ex, body.status, `Payload Too Large: ${body.message}`, { Connection: 'close' });
+    }
+
+    const { req, res } = ex;
+    const env = buildEnv({
+      method: ex.method,
+      requestUri: ex.target,
+      query: ex.query,
+      headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct,
+      httpVersion: req.httpVersion,
+      scriptName: name,
+      scriptFilename: location.file,
+      pathInfo: location.pathInfo,
+      documentRoot: options.docroot,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      remotePort: req.socket.remotePort ?? 0,
+      serverAddress: req.socket.localAddress ?? '',
+      serverPort: req.socket.localPort ?? 0,
+      contentLength: body.length,
+      passAuthorization: options.passAuthorization,
+      serverSoftware: options.serverSoftware,
+    });
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Cut(`timed out after ${options.timeoutMs / 1000}s`)), options.timeoutMs);
+    const onClose = () => res.writableFinished || controller.abort(new Cut('the client went away'));
+    res.once('close', onClose);
+
+    const run = mode.run({
+      script,
+      env,
+      args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
+      body: body.body,
+      signal: controller.signal,
+      logStderr: (line) => logger.error('stderr', name, line),
+    });
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', onClose);
+    };
+
+    try {
+      if (script.nph) await sendNph(ex, run, controller.signal);
+      else await sendParsed(ex, run, controller, name);
+    } finally {
+      done();
+    }
+    const exit = await run.finished;
+    const { reason } = controller.signal;
+    if (reason instanceof Cut) logger.error('error', name, `${reason.message}: the script was killed`);
+    else if (!exit.ok && script.nph) logger.error('error', name, exit.reason);
+  }
+
+  async function sendParsed(ex: Exchange, run: ScriptRun, controller: AbortController, name: string): Promise<void> {
+    const { signal } = controller;
+    let plan;
+    try {
+      plan = planResponse(await readCgiHead(run.stdout));
+    } catch (error) {
+      if (!(error instanceof CgiOutputError)) throw error;
+      if (signal.aborted) {
+        if (signal.reason instanceof Cut && !ex.res.destroyed) answer(ex, 504, `Gateway Timeout: the script did not answer in time`);
+        return;
+      }
+      // Still writing, and nobody will read the rest: stop the script now, not at the timeout.
+      if (!run.stdout.readableEnded) controller.abort(error);
+      const exit = await run.finished;
+      if (!exit.ok && exit.notStarted) {
+        logger.error('error', name, exit.reason);
+        return answer(ex, 500, 'Internal Server Error: the script could not be started (see the error log)');
+      }
+      logger.error('error', name, `bad gateway: ${error.message}${exit.ok || signal.aborted ? '' : ` (the script ${exit.reason})`}`);
+      return answer(ex, 502, 'Bad Gateway: the script did not print a valid CGI response (see the error log)');
+    }
+
+    if (plan.kind === 'local-redirect') {
+      run.stdout.resume();
+      if (ex.redirects >= maxRedirects) {
+        logger.error('error', name, `more than ${maxRedirects} local redirects: a loop?`);
+        return answer(ex, 500, 'Internal Server Error: too many local redirects');
+      }
+      const target = plan.location;
+      const q = target.indexOf('?');
+      return options.redispatch({
+        ...ex,
+        method: 'GET',
+        target,
+        rawPath: q < 0 ? target : target.slice(0, q),
+        query: q < 0 ? '' : target.slice(q + 1),
+        redirects: ex.redirects + 1,
+      });
+    }
+
+    const { res } = ex;
+    res.statusCode = plan.status;
+    res.statusMessage = plan.reason;
+    for (const [field, value] of plan.headers) res.appendHeader(field, value);
+    ex.logged.bytes = await copy(run.stdout, res, signal);
+    const exit = await run.finished;
+    if (exit.ok && !signal.aborted) return void res.end();
+    // A script that fails after its headers went out: closing without the final chunk (or short
+    // of Content-Length) is the only way left to tell the client the body is incomplete.
+    if (!exit.ok && !signal.aborted) logger.error('error', name, `${exit.reason} after its response began: the response was cut short`);
+    res.destroy();
+  }
+
+  /** NPH (RFC 3875 §5): the script's bytes are the whole HTTP response, sent unmodified. */
+  async function sendNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Promise<void> {
+    const socket = ex.req.socket;
+    run.stdout.once('data', (first: Buffer) => {
+      const status = /^HTTP\/\d\.\d (\d{3})/.exec(first.toString('latin1', 0, 16));
+      ex.logged.status = status ? Number(status[1]) : undefined;
+    });
+    ex.logged.bytes = await copy(run.stdout, socket, signal);
+    const exit = await run.finished;
+    // The script framed the response itself, so only closing the connection can end it.
+    if (exit.ok && !signal.aborted) socket.end();
+    else socket.destroy();
+  }
+
+  return {
+    serve,
+    get running() {
+      return running;
+    },
+  };
+}
+
+/** Copies with backpressure: a slow client slows the script, nothing is buffered whole. */
+async function copy(from: Readable, to: Writable, signal: AbortSignal): Promise<number> {
+  let bytes = 0;
+  try {
+    for await (const chunk of from as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (!to.write(chunk)) await waitForDrain(to, signal);
+    }
+  } catch {
+    // The script's stdout was torn down (killed): the caller decides what the client sees.
+  }
+  return bytes;
+}
+
+function waitForDrain(to: Writable, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      to.off('drain', done);
+      to.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    to.once('drain', done);
+    to.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A local redirect is a GET of the new location: the original body's headers do not apply. */
+function withoutBodyHeaders(headers: Record<string, string[] | undefined>): Record<string, string[] | undefined> {
+  const { 'content-length': _length, 'content-type': _type, 'transfer-encoding': _te, ...rest } = headers;
+  return rest;
+}

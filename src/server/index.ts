@@ -1,0 +1,113 @@
+/**
+ * The HTTP front (DESIGN.md, "The layers"): node:http with keep-alive, the static docroot
+ * (the CERN httpd job), /cgi-bin/ handed to the mode through the gateway, a status page, and
+ * the access log. Paths are decoded and normalised once, here, before anything is chosen.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { realpath } from 'node:fs/promises';
+import type { Mode } from '../mode.ts';
+import { answer, exchangeFor, type Exchange } from './exchange.ts';
+import { createGateway } from './gateway.ts';
+import type { Logger } from './log.ts';
+import { normalizeRequestPath, resolveScript } from './paths.ts';
+import { serveStatic } from './static.ts';
+import { statusPage } from './status.ts';
+
+export interface ServerOptions {
+  mode: Mode;
+  host: string;
+  port: number;
+  cgiBin: string;
+  docroot: string;
+  timeoutMs: number;
+  maxConcurrency: number;
+  maxBody: number;
+  passAuthorization: boolean;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export const serverSoftware = 'webhist/0.1';
+const cgiPrefix = '/cgi-bin';
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const cgiBin = await realpath(options.cgiBin);
+  const docroot = await realpath(options.docroot);
+  const { mode, logger } = options;
+  const gateway = createGateway({ ...options, cgiBin, docroot, serverSoftware, redispatch: dispatch });
+  const startedAt = Date.now();
+
+  async function dispatch(ex: Exchange): Promise<void> {
+    const path = normalizeRequestPath(ex.rawPath);
+    if (path === undefined) return answer(ex, 400, 'Bad Request: the path cannot be decoded safely');
+    if (path === '/webhist/status') return statusPage(ex, { mode, startedAt, running: gateway.running });
+    if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
+      const location = await resolveScript(cgiBin, path.slice(cgiPrefix.length));
+      if (!location) return answer(ex, 404, `Not Found: no script at ${path}`);
+      return gateway.serve(ex, location);
+    }
+    ex.logged.status = await serveStatic(ex.req, ex.res, docroot, path, ex.method);
+  }
+
+  const server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
+    const ex = exchangeFor(req, res);
+    const began = Date.now();
+    res.once('close', () => {
+      const length = res.getHeader('content-length');
+      logger.access({
+        remoteAddress: req.socket.remoteAddress ?? '-',
+        time: new Date(began),
+        method: req.method ?? '-',
+        target: req.url ?? '-',
+        protocol: `HTTP/${req.httpVersion}`,
+        status: ex.logged.status ?? res.statusCode,
+        bytes: ex.logged.bytes ?? (length === undefined ? undefined : Number(length)),
+        referer: req.headers.referer,
+        userAgent: req.headers['user-agent'],
+        durationMs: Date.now() - began,
+      });
+    });
+    dispatch(ex).catch((error: Error) => {
+      logger.error('error', 'server', error.stack ?? error.message);
+      answer(ex, 500, 'Internal Server Error');
+    });
+  });
+  // A peer that resets a half-open connection must never take the server down.
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    async close(graceMs = 5000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        if (gateway.running) logger.error('warn', 'server', `shutting down: cutting ${gateway.running} request(s) still running`);
+        server.closeAllConnections();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+      await mode.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The access log and the error log. The access log speaks NCSA's Common Log Format (NCSA
+ * httpd, 1993; Apache's "common"), "combined" (CLF plus Referer and User-Agent) or one JSON
+ * object per line. The error log tags every line, including each line a script writes to
+ * stderr, with the script that caused it.
+ */
+import type { Writable } from 'node:stream';
+import { paintErr as paint } from '../cli/ui.ts';
+
+export const logFormats = ['clf', 'combined', 'json'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
+export interface AccessEntry {
+  remoteAddress: string;
+  time: Date;
+  method: string;
+  target: string;
+  protocol: string;
+  status: number;
+  /** Body bytes sent, when known. */
+  bytes: number | undefined;
+  referer: string | undefined;
+  userAgent: string | undefined;
+  durationMs: number;
+}
+
+export type ErrorLevel = 'error' | 'warn' | 'info' | 'stderr';
+
+export interface Logger {
+  access(entry: AccessEntry): void;
+  /** One line for the error log; `source` names the script or part of the server concerned. */
+  error(level: ErrorLevel, source: string, message: string): void;
+}
+
+export interface LoggerOptions {
+  format: LogFormat;
+  /** No access log at all. */
+  quiet?: boolean;
+  out?: Writable;
+  err?: Writable;
+}
+
+export function createLogger({ format, quiet = false, out = process.stdout, err = process.stderr }: LoggerOptions): Logger {
+  return {
+    access(entry) {
+      if (!quiet) out.write(`${formatAccess(entry, format)}\n`);
+    },
+    error(level, source, message) {
+      if (format === 'json') {
+        err.write(`${JSON.stringify({ time: new Date().toISOString(), level, source, message })}\n`);
+      } else {
+        err.write(`${paint.dim(`[${new Date().toISOString()}]`)} ${levelTag[level](`[${level}]`)} ${paint.bold(source)}: ${message}\n`);
+      }
+    },
+  };
+}
+
+const levelTag: Record<ErrorLevel, (text: string) => string> = {
+  error: paint.red,
+  warn: paint.yellow,
+  info: paint.cyan,
+  stderr: paint.magenta,
+};
+
+export function formatAccess(entry: AccessEntry, format: LogFormat): string {
+  if (format === 'json') {
+    const { time, ...rest } = entry;
+    return JSON.stringify({ time: time.toISOString(), ...rest });
+  }
+  const request = `${entry.method} ${entry.target} ${entry.protocol}`;
+  const common = `${entry.remoteAddress} - - [${clfTime(entry.time)}] "${escape(request)}" ${entry.status} ${entry.bytes ?? '-'}`;
+  if (format === 'clf') return common;
+  return `${common} "${escape(entry.referer ?? '-')}" "${escape(entry.userAgent ?? '-')}"`;
+}
+
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** CLF's time: [10/Oct/2000:13:55:36 +0000], always UTC here. */
+export function clfTime(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(date.getUTCDate())}/${months[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+}
+
+/** Quotes and control characters in a logged field must not forge a log line (Apache escapes them too). */
+function escape(field: string): string {
+  return field.replace(/[\\"\x00-\x1f\x7f]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}

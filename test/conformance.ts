@@ -1,0 +1,315 @@
+/**
+ * The conformance suite: what every mode must do, over real HTTP on loopback against a
+ * temporary cgi-bin. Written once and run unchanged against each mode (hono's runTest pattern):
+ * conformance({ name: 'cgi', create: createCgiMode, ... }).
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Mode } from '../src/mode.ts';
+import { eventually, get, isAlive, rawRequest } from './support/http.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+export interface ModeUnderTest {
+  name: string;
+  create(): Mode;
+  /** Plain CGI programs (sh, Perl, C...) run; embedded mode refuses them with a 500. */
+  runsPrograms: boolean;
+  /** Module-level state survives between requests served by the same process. */
+  statePersists: boolean;
+}
+
+/** Test-only scripts; $TMP becomes the test's temporary directory. */
+const testScripts = {
+  // Leaves a background process behind: the server must kill the whole process group.
+  'orphan.sh': 'sleep 300 &\necho $! > "$TMP/orphan.pid"\nprintf "Content-Type: text/plain\\r\\n\\r\\nstarted\\n"\n',
+  // Records its pid, then blocks: for the timeout and client-disconnect kills.
+  'stall.sh': 'echo $$ > "$TMP/stall-$QUERY_STRING.pid"\nexec sleep 300\n',
+  'garbage.sh': 'printf "this is not a header\\r\\n\\r\\nbody\\n"\n',
+  'stderr.sh': 'echo "something went sideways" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
+  'args.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\n"\nprintf "%s|" "$@"\n',
+  'source.xyz': 'not a program\n',
+  'cookie.js': "export default ({ env, stdout }) => stdout.write(`Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Type: text/plain\\r\\n\\r\\n${env.HTTP_COOKIE ?? ''}`);\n",
+};
+
+export function conformance(subject: ModeUnderTest): void {
+  describe(`conformance: ${subject.name} mode`, () => {
+    let server: TestServer;
+    let base: string;
+    const secret = 'webhist-test-secret-that-must-not-leak';
+
+    before(async () => {
+      process.env.WEBHIST_TEST_SECRET = secret;
+      process.env.HTTP_PROXY = 'http://proxy.invalid:3128';
+      server = await startTestServer(subject.create(), testScripts, { timeoutMs: 1500, maxConcurrency: 6, maxBody: 4 * 1024 ** 2 });
+      base = server.url.replace(/\/$/, '');
+    });
+    after(async () => {
+      delete process.env.WEBHIST_TEST_SECRET;
+      delete process.env.HTTP_PROXY;
+      await server.stop();
+    });
+
+    const fetchText = async (path: string, init?: RequestInit) => {
+      const res = await fetch(`${base}${path}`, { redirect: 'manual', ...init });
+      return { res, text: await res.text() };
+    };
+
+    describe('documents', () => {
+      it('runs a handler script', async () => {
+        const { res, text } = await fetchText('/cgi-bin/hello.js');
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('content-type'), 'text/plain');
+        assert.equal(text, 'Hello, world from a JavaScript handler\n');
+      });
+
+      it('runs plain programs in any language, or refuses them clearly', async () => {
+        for (const [script, language] of [['hello.sh', 'sh'], ['hello.pl', 'Perl'], ['hello.py', 'Python'], ['hello-plain.js', 'JavaScript']] as const) {
+          const { res, text } = await fetchText(`/cgi-bin/${script}`);
+          if (subject.runsPrograms) {
+            assert.equal(res.status, 200, script);
+            assert.match(text, new RegExp(`Hello, world from .*${language}`, 'i'), script);
+          } else {
+            assert.equal(res.status, 500, script);
+            assert.match(text, /cannot run|plain CGI program/i, script);
+          }
+        }
+      });
+
+      it('gives the script the RFC 3875 environment and nothing of the server', async () => {
+        const { text } = await fetchText('/cgi-bin/printenv.js/extra/path?a=1&b=two', {
+          headers: { 'X-Custom': 'yes', Proxy: 'http://evil.invalid', Authorization: 'Basic Zm9vOmJhcg==', Cookie: 'c=3' },
+        });
+        const env = Object.fromEntries([...text.matchAll(/^(\w+)="(.*)"$/gm)].map((m) => [m[1], m[2]]));
+        assert.equal(env.GATEWAY_INTERFACE, 'CGI/1.1');
+        assert.equal(env.REQUEST_METHOD, 'GET');
+        assert.equal(env.SCRIPT_NAME, '/cgi-bin/printenv.js');
+        assert.equal(env.PATH_INFO, '/extra/path');
+        assert.equal(env.QUERY_STRING, 'a=1&b=two');
+        assert.equal(env.REQUEST_URI, '/cgi-bin/printenv.js/extra/path?a=1&b=two');
+        assert.equal(env.SERVER_NAME, '127.0.0.1');
+        assert.equal(env.SERVER_PORT, String(server.port));
+        assert.equal(env.SERVER_PROTOCOL, 'HTTP/1.1');
+        assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+        assert.equal(env.HTTP_X_CUSTOM, 'yes');
+        assert.equal(env.HTTP_COOKIE, 'c=3');
+        assert.equal(env.AUTH_TYPE, 'Basic');
+        assert.equal(env.HTTP_AUTHORIZATION, undefined, 'Authorization is not passed by default');
+        assert.equal(env.HTTP_PROXY, undefined, 'httpoxy: the Proxy header never becomes HTTP_PROXY');
+        assert.equal(env.CONTENT_LENGTH, undefined, 'no body, no CONTENT_LENGTH');
+        assert.doesNotMatch(text, new RegExp(secret), "the server's environment never reaches a script");
+      });
+
+      it('keeps repeated response headers and passes a custom status', async () => {
+        const { res, text } = await fetchText('/cgi-bin/cookie.js', { headers: { Cookie: 'x=1' } });
+        assert.deepEqual(res.headers.getSetCookie(), ['a=1', 'b=2']);
+        assert.equal(text, 'x=1');
+        const teapot = await fetchText('/cgi-bin/status.js?code=418');
+        assert.equal(teapot.res.status, 418);
+        assert.equal(teapot.res.statusText, "I'm a teapot");
+      });
+
+      it('answers HEAD with the headers alone', async () => {
+        const res = await rawRequest(server.port, `HEAD /cgi-bin/hello.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['content-type'], 'text/plain');
+        assert.equal(res.body.length, 0);
+      });
+
+      it('serves two requests on one kept-alive connection', async () => {
+        const two = `GET /cgi-bin/hello.js HTTP/1.1\r\nHost: x\r\n\r\n${get('/cgi-bin/status.js?code=201')}`;
+        const res = await rawRequest(server.port, two);
+        assert.equal(res.status, 200);
+        assert.match(res.raw.toString('latin1'), /Hello, world[^]*\r\nHTTP\/1\.1 201 Created\r\n/);
+      });
+    });
+
+    describe('bodies', () => {
+      it('streams a large request body in and a large response out, byte for byte', async () => {
+        const upload = randomBytes(3 * 1024 * 1024);
+        const res = await fetch(`${base}/cgi-bin/echo.js`, { method: 'POST', body: upload, headers: { 'Content-Type': 'application/octet-stream' } });
+        assert.equal(res.status, 200);
+        assert.equal(digest(Buffer.from(await res.arrayBuffer())), digest(upload));
+        const big = await fetch(`${base}/cgi-bin/big.js?kb=2048`);
+        assert.equal((await big.arrayBuffer()).byteLength, 2048 * 1024);
+      });
+
+      it('de-chunks a chunked request body and gives it a CONTENT_LENGTH', async () => {
+        const body = 'a=1&b=2';
+        const chunked = `POST /cgi-bin/printenv.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na=1\r\n4\r\n&b=2\r\n0\r\n\r\n`;
+        const res = await rawRequest(server.port, chunked);
+        assert.equal(res.status, 200);
+        assert.match(res.body.toString(), new RegExp(`^CONTENT_LENGTH="${body.length}"$`, 'm'));
+      });
+
+      it('refuses a body over --max-body with 413', async () => {
+        const res = await rawRequest(server.port, `POST /cgi-bin/echo.js HTTP/1.1\r\nHost: x\r\nContent-Length: ${5 * 1024 ** 2}\r\n\r\n`);
+        assert.equal(res.status, 413);
+      });
+
+      it('parses a multipart form', async () => {
+        const form = new FormData();
+        form.set('name', 'Rob McCool');
+        form.set('upload', new Blob(['#!/bin/sh\n']), 'test-cgi.sh');
+        const { res, text } = await fetchText('/cgi-bin/form.js', { method: 'POST', body: form });
+        assert.equal(res.status, 200);
+        assert.match(text, /Rob McCool/);
+        assert.match(text, /test-cgi\.sh/);
+      });
+    });
+
+    describe('redirects', () => {
+      it('re-dispatches a local redirect inside the server as a GET', async () => {
+        const { res, text } = await fetchText('/cgi-bin/redirect.js?to=local', { method: 'POST', body: 'x=1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+        assert.equal(res.status, 200);
+        assert.match(text, /^SCRIPT_NAME="\/cgi-bin\/printenv\.js"$/m);
+        assert.match(text, /^QUERY_STRING="redirected=1"$/m);
+        assert.match(text, /^REQUEST_METHOD="GET"$/m);
+      });
+
+      it('turns an absolute Location into a 302 client redirect', async () => {
+        const { res } = await fetchText('/cgi-bin/redirect.js?to=client');
+        assert.equal(res.status, 302);
+        assert.match(res.headers.get('location') ?? '', /^http:\/\//);
+      });
+
+      it('sends a client redirect with a document as the script wrote it', async () => {
+        const { res, text } = await fetchText('/cgi-bin/redirect.js?to=doc');
+        assert.equal(res.status, 301);
+        assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+        assert.ok(text.length > 0);
+      });
+    });
+
+    describe('NPH', () => {
+      it('sends an nph- script\'s bytes unmodified', async () => {
+        const res = await rawRequest(server.port, get('/cgi-bin/nph-clock.js?n=1'));
+        assert.match(res.head, /^HTTP\/1\.1 200 OK\r\n/);
+        assert.match(res.headers['content-type'] ?? '', /^multipart\/x-mixed-replace/);
+        assert.equal(res.headers['x-powered-by'], undefined);
+        assert.match(res.body.toString(), /--webhist-clock--/);
+      });
+    });
+
+    describe('faults', () => {
+      it('answers 502 for output with no header block, and logs why', async () => {
+        const { res } = await fetchText('/cgi-bin/noheaders.js');
+        assert.equal(res.status, 502);
+        await server.waitForError(/noheaders\.js.*(blank line|header)/i);
+      });
+
+      it('cuts the response short when a script crashes after its headers', async () => {
+        const res = await rawRequest(server.port, get('/cgi-bin/crash.js'));
+        assert.equal(res.status, 200);
+        assert.match(res.body.toString(), /This line arrives/);
+        assert.equal(res.complete, false, 'no final chunk: the client can tell the body is incomplete');
+        await server.waitForError(/crash\.js.*cut short/);
+      });
+
+      it('answers 504 past --timeout, logs it, and ends the script', async () => {
+        const { res } = await fetchText('/cgi-bin/hang.js');
+        assert.equal(res.status, 504);
+        await server.waitForError(/hang\.js.*timed out/);
+      });
+
+      it('answers 404 for a missing script and never runs anything outside cgi-bin', async () => {
+        assert.equal((await fetchText('/cgi-bin/no-such-script.sh')).res.status, 404);
+        for (const path of ['/cgi-bin/.%2e/%2e%2e/bin/sh', '/cgi-bin/%2e%2e/%2e%2e/bin/sh', '/cgi-bin/..%2f..%2fbin/sh', '/cgi-bin/../../bin/sh']) {
+          const res = await rawRequest(server.port, `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 12\r\n\r\necho; id -u\n`);
+          assert.ok([400, 404].includes(res.status), `${path} → ${res.status}`);
+          assert.doesNotMatch(res.body.toString(), /^\d+$/m, `${path} must not run a shell`);
+        }
+      });
+
+      it('answers 503 with Retry-After past --max-concurrency', async () => {
+        const slow = Array.from({ length: 8 }, () => fetch(`${base}/cgi-bin/slow.js?ms=700`));
+        const statuses = await Promise.all(slow.map(async (p) => { const r = await p; await r.arrayBuffer(); return { status: r.status, retry: r.headers.get('retry-after') }; }));
+        assert.equal(statuses.filter((s) => s.status === 200).length, 6);
+        const refused = statuses.filter((s) => s.status === 503);
+        assert.equal(refused.length, 2);
+        for (const r of refused) assert.equal(r.retry, '1');
+      });
+    });
+
+    describe('process lifetimes', { skip: !subject.runsPrograms && 'this mode runs no processes per request' }, () => {
+      it('kills what a script leaves running in its process group', async () => {
+        const { text } = await fetchText('/cgi-bin/orphan.sh');
+        assert.equal(text, 'started\n');
+        const pid = Number(await readFile(join(server.dir, 'orphan.pid'), 'utf8'));
+        await eventually(() => !isAlive(pid), 5000, `background process ${pid} killed`);
+      });
+
+      it('kills the script when its time runs out', async () => {
+        const { res } = await fetchText('/cgi-bin/stall.sh?timeout');
+        assert.equal(res.status, 504);
+        const pid = Number(await readFile(join(server.dir, 'stall-timeout.pid'), 'utf8'));
+        await eventually(() => !isAlive(pid), 5000, `timed-out script ${pid} killed`);
+      });
+
+      it('kills the script when its client goes away', async () => {
+        const controller = new AbortController();
+        const pending = fetch(`${base}/cgi-bin/stall.sh?gone`, { signal: controller.signal }).catch(() => undefined);
+        const pidFile = join(server.dir, 'stall-gone.pid');
+        let pid = 0;
+        await eventually(async () => (pid = Number(await readFile(pidFile, 'utf8').catch(() => '0'))) > 0, 5000, 'script started');
+        controller.abort();
+        await pending;
+        await eventually(() => !isAlive(pid), 5000, `abandoned script ${pid} killed`);
+        await server.waitForError(/stall\.sh.*client went away/);
+      });
+
+      it('logs stderr tagged with the script, answers 502 for malformed headers and 500 for what cannot start', async () => {
+        assert.equal((await fetchText('/cgi-bin/stderr.sh')).text, 'ok\n');
+        await server.waitForError(/stderr\.sh.*something went sideways/);
+        assert.equal((await fetchText('/cgi-bin/garbage.sh')).res.status, 502);
+        await server.waitForError(/garbage\.sh.*this is not a header/);
+        assert.equal((await fetchText('/cgi-bin/source.xyz')).res.status, 500);
+        await server.waitForError(/source\.xyz.*no interpreter/);
+      });
+
+      it('passes §4.4 search words as arguments, but never one that starts with "-" (CVE-2012-1823)', async () => {
+        assert.equal((await fetchText('/cgi-bin/args.sh?hello+world')).text, 'hello|world|');
+        assert.equal((await fetchText('/cgi-bin/args.sh?-s')).text, '|');
+        assert.equal((await fetchText('/cgi-bin/args.sh?a=1')).text, '|');
+      });
+    });
+
+    describe('state', () => {
+      it(subject.statePersists ? 'keeps module-level state per process' : 'starts every request with fresh module state', async () => {
+        const seen = new Map<string, number[]>();
+        for (let i = 0; i < 6; i++) {
+          const { text } = await fetchText('/cgi-bin/counter.js');
+          const [, count, pid] = /count=(\d+) pid=(\d+)/.exec(text) ?? [];
+          seen.set(pid!, [...(seen.get(pid!) ?? []), Number(count)]);
+        }
+        for (const counts of seen.values()) {
+          if (subject.statePersists) assert.deepEqual(counts, counts.map((_, i) => counts[0]! + i));
+          else assert.deepEqual(counts, counts.map(() => 1));
+        }
+      });
+    });
+
+    describe('static files', () => {
+      it('serves the docroot next to cgi-bin', async () => {
+        const { res, text } = await fetchText('/');
+        assert.equal(res.status, 200);
+        assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+        assert.match(text, /cgi-bin/);
+      });
+    });
+
+    describe('the status page', () => {
+      it('reports the mode as JSON', async () => {
+        const { res, text } = await fetchText('/webhist/status?json');
+        assert.equal(res.status, 200);
+        assert.equal(JSON.parse(text).mode, subject.name);
+      });
+    });
+  });
+}
+
+function digest(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,90 @@
+/**
+ * A webhist server for tests: started in-process on 127.0.0.1, port 0, over a temporary
+ * cgi-bin holding the shipped scripts plus any a test adds, with both logs captured.
+ */
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Mode } from '../../src/mode.ts';
+import { shippedCgiBin, shippedDocroot } from '../../src/package-root.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
+import { createLogger } from '../../src/server/log.ts';
+
+export interface TestServer extends RunningServer {
+  dir: string;
+  cgiBin: string;
+  /** Every error-log line so far. */
+  errors(): string[];
+  /** Every access-log line so far. */
+  access(): string[];
+  /** Resolves once an error-log line matches, or rejects after `ms`. */
+  waitForError(pattern: RegExp, ms?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(
+  mode: Mode,
+  scripts: Record<string, string> = {},
+  options: Partial<ServerOptions> = {},
+): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'webhist-test-'));
+  const cgiBin = join(dir, 'cgi-bin');
+  await cp(shippedCgiBin, cgiBin, { recursive: true });
+  for (const [name, text] of Object.entries(scripts)) await writeFile(join(cgiBin, name), text.replaceAll('$TMP', dir));
+  const errLines = collect();
+  const accessLines = collect();
+  const server = await startServer({
+    mode,
+    host: '127.0.0.1',
+    port: 0,
+    cgiBin,
+    docroot: shippedDocroot,
+    timeoutMs: 10_000,
+    maxConcurrency: 16,
+    maxBody: 10 * 1024 ** 2,
+    passAuthorization: false,
+    logger: createLogger({ format: 'clf', out: accessLines.stream, err: errLines.stream }),
+    ...options,
+  });
+  return {
+    ...server,
+    dir,
+    cgiBin,
+    errors: () => errLines.lines,
+    access: () => accessLines.lines,
+    waitForError: (pattern, ms = 5000) => errLines.waitFor(pattern, ms),
+    async stop() {
+      await server.close(1000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function collect() {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    lines.push(...text.split('\n').filter(Boolean));
+    for (const wake of waiters) wake();
+  });
+  const waitFor = (pattern: RegExp, ms: number) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const line = lines.find((l) => pattern.test(l));
+        if (!line) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no log line matched ${pattern} within ${ms}ms; lines:\n${lines.join('\n')}`));
+      }, ms);
+      waiters.add(check);
+      check();
+    });
+  return { stream, lines, waitFor };
+}
