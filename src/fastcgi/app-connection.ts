@@ -1,0 +1,307 @@
+/**
+ * One connection on the application side (app.ts accepts it): the state of each request id
+ * (§3.3), the input streams fed from PARAMS, STDIN and DATA records, the handler's output
+ * copied into STDOUT and STDERR records with backpressure, END_REQUEST, the management
+ * records, and closing the connection when the request asks for it (§3.5, §5.1).
+ */
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName, nameOf } from './protocol.ts';
+import {
+  RecordParser,
+  decodeBeginRequestBody,
+  encodeEndRequestBody,
+  encodeUnknownTypeBody,
+  record,
+  streamRecords,
+  type FcgiRecord,
+} from './records.ts';
+import { ParamsCollector, decodeParams, encodeParams, type Pair } from './params.ts';
+import { RecordWriter } from './writer.ts';
+import type { AppHandler, AppRequest, AppSettings } from './app.ts';
+
+/** A peer that does not close its side this long after we closed ours is cut off. */
+const LINGER_MS = 5000;
+
+interface Input {
+  stream: Readable;
+  ended: boolean;
+}
+
+interface Active {
+  id: number;
+  role: Role;
+  keepConn: boolean;
+  params: ParamsCollector | undefined; // until the PARAMS stream ends
+  stdin: Input;
+  data: Input | undefined;
+  controller: AbortController;
+  started: boolean;
+  aborted: boolean;
+  finished: boolean;
+  /** Output stream types that carried data, and those already closed by their empty record. */
+  opened: Set<number>;
+  closed: Set<number>;
+}
+
+export class AppConnection {
+  #socket: Socket;
+  #handler: AppHandler;
+  #settings: AppSettings;
+  #counts: { requests: number };
+  #parser = new RecordParser();
+  #writer: RecordWriter;
+  #requests = new Map<number, Active>();
+  #pausedFor = new Set<number>();
+  #closeWhenIdle = false;
+  #draining = false;
+  #closing = false;
+
+  constructor(socket: Socket, handler: AppHandler, settings: AppSettings, counts: { requests: number }) {
+    this.#socket = socket;
+    this.#handler = handler;
+    this.#settings = settings;
+    this.#counts = counts;
+    this.#writer = new RecordWriter(socket, settings.onRecord);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('end', () => this.#peerEnded());
+    socket.on('close', () => {
+      for (const req of [...this.#requests.values()]) this.#lose(req, 'the connection to the web server was lost');
+    });
+  }
+
+  /** app.close(): finish what runs, refuse what comes, close when idle. */
+  drain(): void {
+    this.#draining = true;
+    this.#closeWhenIdle = true;
+    this.#closeIfIdle();
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closing) return; // read and dropped, so that closing does not reset the connection
+    try {
+      for (const r of this.#parser.push(chunk)) {
+        this.#settings.onRecord?.(r, 'recv');
+        this.#handle(r);
+        if (this.#closing || this.#socket.destroyed) return;
+      }
+    } catch (error) {
+      this.#settings.log(`${(error as Error).message}; closing the connection`);
+      this.#socket.destroy();
+    }
+  }
+
+  #handle(r: FcgiRecord): void {
+    if (r.requestId === NULL_REQUEST_ID) return this.#management(r);
+    const req = this.#requests.get(r.requestId);
+    if (r.type === RecordType.BEGIN_REQUEST) {
+      if (req) throw new FastCgiError(`fastcgi: BEGIN_REQUEST for request ${r.requestId}, which is already active`);
+      return this.#begin(r);
+    }
+    if (!req) return; // §3.3: records of an inactive request id are ignored
+    switch (r.type) {
+      case RecordType.PARAMS:
+        if (!req.params) throw new FastCgiError(`fastcgi: PARAMS after the end of request ${req.id}'s PARAMS stream`);
+        if (r.content.length > 0) return req.params.push(r.content);
+        return this.#start(req, req.params.end());
+      case RecordType.STDIN:
+        return this.#input(req, req.stdin, r);
+      case RecordType.DATA:
+        if (!req.data) throw new FastCgiError(`fastcgi: DATA for request ${req.id}, which is not a FILTER`);
+        return this.#input(req, req.data, r);
+      case RecordType.ABORT_REQUEST:
+        return this.#abort(req);
+      default:
+        throw new FastCgiError(`fastcgi: unexpected ${nameOf(RecordType, r.type)} record for request ${req.id}`);
+    }
+  }
+
+  /** §4: answered by the library, never by the handler. */
+  #management(r: FcgiRecord): void {
+    if (r.type !== RecordType.GET_VALUES) {
+      this.#writer.send([record(RecordType.UNKNOWN_TYPE, NULL_REQUEST_ID, encodeUnknownTypeBody(r.type))]);
+      return;
+    }
+    const known = new Map<string, string>([
+      [ValueName.MAX_CONNS, String(this.#settings.maxConns)],
+      [ValueName.MAX_REQS, String(this.#settings.maxReqs)],
+      [ValueName.MPXS_CONNS, this.#settings.multiplex ? '1' : '0'],
+    ]);
+    // §4.1: the names asked for, in their order; a name we do not know is left out.
+    const answer = decodeParams(r.content).flatMap(([name]): Pair[] => {
+      const value = known.get(name);
+      return value === undefined ? [] : [[name, value]];
+    });
+    this.#writer.send([record(RecordType.GET_VALUES_RESULT, NULL_REQUEST_ID, encodeParams(answer))]);
+  }
+
+  #begin(r: FcgiRecord): void {
+    const { role, flags } = decodeBeginRequestBody(r.content);
+    const keepConn = (flags & Flags.KEEP_CONN) !== 0;
+    const refusal =
+      role !== Role.RESPONDER && role !== Role.AUTHORIZER && role !== Role.FILTER ? ProtocolStatus.UNKNOWN_ROLE
+      : !this.#settings.multiplex && this.#requests.size > 0 ? ProtocolStatus.CANT_MPX_CONN
+      : this.#draining || this.#counts.requests >= this.#settings.maxReqs ? ProtocolStatus.OVERLOADED
+      : undefined;
+    if (refusal !== undefined) {
+      this.#writer.send([record(RecordType.END_REQUEST, r.requestId, encodeEndRequestBody(0, refusal))]);
+      if (!keepConn) this.#closeWhenIdle = true;
+      return this.#closeIfIdle();
+    }
+    const input = (): Input => ({
+      stream: new Readable({ highWaterMark: 64 * 1024, read: () => this.#unpause(r.requestId) }),
+      ended: false,
+    });
+    this.#counts.requests++;
+    this.#requests.set(r.requestId, {
+      id: r.requestId,
+      role: role as Role,
+      keepConn,
+      params: new ParamsCollector(this.#settings.maxParamsBytes),
+      stdin: input(),
+      data: role === Role.FILTER ? input() : undefined,
+      controller: new AbortController(),
+      started: false,
+      aborted: false,
+      finished: false,
+      opened: new Set(),
+      closed: new Set(),
+    });
+  }
+
+  #input(req: Active, input: Input, r: FcgiRecord): void {
+    const name = nameOf(RecordType, r.type);
+    if (req.params) throw new FastCgiError(`fastcgi: ${name} before the end of request ${req.id}'s PARAMS`);
+    if (input.ended) throw new FastCgiError(`fastcgi: ${name} after the end of request ${req.id}'s ${name} stream`);
+    if (input.stream.destroyed) return; // aborted: the rest of the body is dropped
+    if (r.content.length === 0) {
+      input.ended = true;
+      input.stream.push(null);
+    } else if (!input.stream.push(r.content)) {
+      // The handler reads slower than the web server sends: stop reading the connection
+      // (every request on it waits: FastCGI multiplexing has no per-request flow control).
+      this.#pausedFor.add(req.id);
+      this.#socket.pause();
+    }
+  }
+
+  /** The PARAMS stream has ended: the request runs while STDIN still arrives (§6.2). */
+  #start(req: Active, pairs: Pair[]): void {
+    req.params = undefined;
+    req.started = true;
+    const params: Record<string, string> = Object.create(null); // a param named __proto__ is data
+    for (const [name, value] of pairs) params[name] = value;
+    void this.#run(req, {
+      id: req.id,
+      role: req.role,
+      keepConn: req.keepConn,
+      params,
+      stdin: req.stdin.stream,
+      data: req.data?.stream,
+      signal: req.controller.signal,
+    });
+  }
+
+  async #run(req: Active, request: AppRequest): Promise<void> {
+    try {
+      const response = await this.#handler(request);
+      const sources = response.stderr ? [response.stdout, response.stderr] : [response.stdout];
+      const output = Promise.all(sources.map((s, i) => this.#pump(req, s, i === 0 ? RecordType.STDOUT : RecordType.STDERR)));
+      output.catch(() => {}); // awaited below, unless the request was aborted
+      const appStatus = await response.finished;
+      // Every byte of output goes out before END_REQUEST. After an abort none is wanted, and
+      // a handler that has finished without ending its output must not hold the request.
+      if (req.aborted) for (const source of sources) source.destroy();
+      else await output;
+      this.#finish(req, appStatus);
+    } catch (error) {
+      this.#finish(req, 1, error);
+    }
+  }
+
+  /** Copies one output stream into records, waiting whenever the socket is full. */
+  async #pump(req: Active, source: Readable, type: number): Promise<void> {
+    for await (const chunk of source) {
+      if (req.finished || req.aborted) continue; // drained and dropped, so the producer can end
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      if (bytes.length === 0) continue; // an empty record would end the stream
+      this.#writer.send(streamRecords(type, req.id, bytes, false));
+      req.opened.add(type);
+      await this.#writer.drained();
+    }
+    // §6.1: STDOUT is always closed, even when empty; STDERR only if it was used.
+    if (req.finished || req.aborted || (type === RecordType.STDERR && !req.opened.has(type))) return;
+    this.#writer.send([record(type, req.id)]);
+    req.closed.add(type);
+  }
+
+  #abort(req: Active): void {
+    if (!req.started) return this.#finish(req, 0); // nothing ran yet: answer at once
+    req.aborted = true;
+    req.controller.abort(new FastCgiError(`fastcgi: request ${req.id} aborted by the web server`));
+    this.#dropInput(req);
+  }
+
+  /** Sends END_REQUEST, with whatever closing records are missing, and retires the request. */
+  #finish(req: Active, appStatus: number, failure?: unknown): void {
+    if (req.finished) return;
+    req.finished = true;
+    this.#counts.requests--;
+    this.#requests.delete(req.id);
+    this.#dropInput(req);
+    const records: FcgiRecord[] = [];
+    const stderrOpen = !req.closed.has(RecordType.STDERR);
+    if (failure !== undefined && !req.aborted) {
+      const message = `fastcgi: request ${req.id} failed: ${failure instanceof Error ? failure.message : String(failure)}`;
+      this.#settings.log(message);
+      if (stderrOpen) records.push(...streamRecords(RecordType.STDERR, req.id, Buffer.from(`${message}\n`)));
+    } else if (req.opened.has(RecordType.STDERR) && stderrOpen) {
+      records.push(record(RecordType.STDERR, req.id));
+    }
+    if (!req.aborted && !req.closed.has(RecordType.STDOUT)) records.push(record(RecordType.STDOUT, req.id));
+    records.push(record(RecordType.END_REQUEST, req.id, encodeEndRequestBody(appStatus, ProtocolStatus.REQUEST_COMPLETE)));
+    this.#writer.send(records);
+    if (!req.keepConn) this.#closeWhenIdle = true;
+    this.#closeIfIdle();
+  }
+
+  #dropInput(req: Active): void {
+    req.stdin.stream.destroy();
+    req.data?.stream.destroy();
+    this.#unpause(req.id);
+  }
+
+  #unpause(id: number): void {
+    if (this.#pausedFor.delete(id) && this.#pausedFor.size === 0) this.#socket.resume();
+  }
+
+  #closeIfIdle(): void {
+    if (!this.#closeWhenIdle || this.#requests.size > 0 || this.#closing || this.#socket.destroyed) return;
+    this.#closing = true;
+    this.#writer.flush();
+    this.#socket.end();
+    this.#socket.resume(); // keep reading (and dropping) until the peer closes too
+    setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+  }
+
+  /** The web server closed its side: requests still waiting for input can never finish. */
+  #peerEnded(): void {
+    try {
+      if (!this.#closing) this.#parser.end(); // once closing, input is dropped unparsed
+    } catch (error) {
+      this.#settings.log((error as Error).message);
+    }
+    for (const req of [...this.#requests.values()])
+      if (req.params || !req.stdin.ended || (req.data && !req.data.ended)) this.#lose(req, 'the web server closed the connection');
+    this.#closeWhenIdle = true;
+    this.#closeIfIdle();
+  }
+
+  #lose(req: Active, why: string): void {
+    if (req.aborted) return;
+    req.aborted = true;
+    req.controller.abort(new FastCgiError(`fastcgi: request ${req.id}: ${why}`));
+    this.#dropInput(req);
+    if (!req.started) this.#finish(req, 0);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The application side of FastCGI: what php-fpm, libfcgi's FCGI_Accept loop and Go's
+ * fcgi.Serve do. createApp() gives a 'connection' listener for any net.Server, including one on
+ * an inherited listening socket (`server.listen({ fd: LISTENSOCK_FILENO })`, §2.2); each
+ * connection (app-connection.ts) reads BEGIN_REQUEST, PARAMS, STDIN and DATA, runs the
+ * handler per request, several at once on one connection, and writes STDOUT, STDERR and
+ * END_REQUEST (§5, §6).
+ *
+ * All three roles are played. RESPONDER and AUTHORIZER look alike from here (what an
+ * authorizer's status means is the web server's business, §6.3); FILTER gets the FCGI_DATA
+ * stream as `data` (§6.4). The library itself answers GET_VALUES and unknown management
+ * records (§4), refuses unknown roles, a second request where multiplexing is off and requests
+ * past FCGI_MAX_REQS (§5.5), and closes the connection after a request without
+ * FCGI_KEEP_CONN (§5.1).
+ *
+ * Serve from `net.createServer({ allowHalfOpen: true }, app.serve)`: a web server that shuts
+ * down its sending side after the request still gets the answer.
+ */
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Role } from './protocol.ts';
+import { DEFAULT_MAX_PARAMS_BYTES } from './params.ts';
+import { AppConnection } from './app-connection.ts';
+import type { TraceRecord } from './trace.ts';
+
+export interface AppRequest {
+  id: number;
+  role: Role;
+  /** The web server keeps the connection for further requests (FCGI_KEEP_CONN). */
+  keepConn: boolean;
+  /** The PARAMS stream: the CGI meta-variables, in a null-prototype object. */
+  params: Record<string, string>;
+  /** The request body (FCGI_STDIN); empty for an authorizer. Destroyed on abort. */
+  stdin: Readable;
+  /** FILTER only: the file to filter (FCGI_DATA, §6.4). */
+  data: Readable | undefined;
+  /** Fires on ABORT_REQUEST, or when the connection to the web server is lost. */
+  signal: AbortSignal;
+}
+
+export interface AppResponse {
+  /** What a CGI program prints; read with backpressure, so a slow web server slows it down. */
+  stdout: Readable;
+  /** Error output, sent on FCGI_STDERR for the web server's log. */
+  stderr?: Readable;
+  /**
+   * The exit status a CGI program would return: END_REQUEST's appStatus (§6.2). END_REQUEST
+   * goes out once this settles and stdout (and stderr) have ended; a rejection is reported on
+   * STDERR and sent as appStatus 1. After an abort, output is dropped and the streams are
+   * destroyed once this settles: END_REQUEST is the application's answer to it (§5.4).
+   */
+  finished: Promise<number>;
+}
+
+export type AppHandler = (request: AppRequest) => AppResponse | Promise<AppResponse>;
+
+export interface AppOptions {
+  /** FCGI_MAX_CONNS: connections past this are closed at once. Default 1024. */
+  maxConns?: number;
+  /** FCGI_MAX_REQS: requests past this get END_REQUEST OVERLOADED. Default 1024. */
+  maxReqs?: number;
+  /** FCGI_MPXS_CONNS: run several requests on one connection. Default true. */
+  multiplex?: boolean;
+  /** The PARAMS stream of one request is refused past this many bytes. Default 1 MiB. */
+  maxParamsBytes?: number;
+  /** FCGI_WEB_SERVER_ADDRS (§3.2): when given, only these IP addresses may connect. */
+  webServerAddrs?: readonly string[];
+  /** Sees every record received and sent: `--trace`. */
+  onRecord?: TraceRecord;
+  /** Protocol errors, lost connections, failed handlers. Default: console.error. */
+  log?: (message: string) => void;
+}
+
+export type AppSettings = Required<Omit<AppOptions, 'webServerAddrs' | 'onRecord'>> &
+  Pick<AppOptions, 'webServerAddrs' | 'onRecord'>;
+
+export interface FastCgiApp {
+  /** Serves one accepted connection until it closes; a net.Server 'connection' listener. */
+  serve: (socket: Socket) => void;
+  /**
+   * Stops gracefully, say to retire a worker: requests in flight finish, each connection closes
+   * once idle, and a request that arrives meanwhile is refused with OVERLOADED, which tells the
+   * web server it did not run (§5.5). Resolves when every connection has closed.
+   */
+  close(): Promise<void>;
+  readonly connections: number;
+  readonly activeRequests: number;
+}
+
+export function createApp(handler: AppHandler, options: AppOptions = {}): FastCgiApp {
+  const settings: AppSettings = {
+    maxConns: options.maxConns ?? 1024,
+    maxReqs: options.maxReqs ?? 1024,
+    multiplex: options.multiplex ?? true,
+    maxParamsBytes: options.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES,
+    webServerAddrs: options.webServerAddrs,
+    onRecord: options.onRecord,
+    log: options.log ?? ((message) => console.error(message)),
+  };
+  const counts = { connections: 0, requests: 0 };
+  const live = new Map<AppConnection, Promise<unknown>>();
+  let closing = false;
+  return {
+    serve(socket) {
+      // First of all: a peer that resets the connection must never crash the process.
+      socket.on('error', (error) => settings.log(`fastcgi: connection error: ${error.message}`));
+      const refusal = closing ? 'fastcgi: refusing a connection: the application is closing' : refuse(socket, settings, counts.connections);
+      if (refusal) {
+        settings.log(refusal);
+        socket.destroy();
+        return;
+      }
+      counts.connections++;
+      const connection = new AppConnection(socket, handler, settings, counts);
+      live.set(connection, new Promise((resolve) => socket.once('close', resolve)));
+      socket.once('close', () => (counts.connections--, live.delete(connection)));
+    },
+    async close() {
+      closing = true;
+      const closed = [...live.values()];
+      for (const connection of live.keys()) connection.drain();
+      await Promise.all(closed);
+    },
+    get connections() {
+      return counts.connections;
+    },
+    get activeRequests() {
+      return counts.requests;
+    },
+  };
+}
+
+function refuse(socket: Socket, settings: AppSettings, connections: number): string | undefined {
+  if (connections >= settings.maxConns)
+    return `fastcgi: refusing a connection: FCGI_MAX_CONNS (${settings.maxConns}) reached`;
+  if (settings.webServerAddrs) {
+    const peer = socket.remoteAddress?.replace(/^::ffff:/, ''); // an IPv4 peer on a dual-stack socket
+    if (!peer || !settings.webServerAddrs.includes(peer))
+      return `fastcgi: refusing a connection from ${peer ?? 'a non-TCP peer'}: not in FCGI_WEB_SERVER_ADDRS`;
+  }
+  return undefined;
+}

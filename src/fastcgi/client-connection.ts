@@ -1,0 +1,253 @@
+/**
+ * One connection from the web-server side to a FastCGI application (client.ts chooses which):
+ * request ids, the records that come back for each (STDOUT, STDERR, END_REQUEST, §5), the
+ * management records (§4), backpressure both ways, and what happens to every request on it
+ * when the connection fails.
+ */
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { FastCgiError, NULL_REQUEST_ID, RecordType, nameOf } from './protocol.ts';
+import { RecordParser, decodeEndRequestBody, record, type FcgiRecord } from './records.ts';
+import { RecordWriter } from './writer.ts';
+import type { EndRequest } from './client.ts';
+import type { TraceRecord } from './trace.ts';
+
+/** One attempt at a request on this connection, as the client sees it. */
+export interface Exchange {
+  readonly id: number;
+  /** Settles at END_REQUEST, or rejects when the connection fails or the request is aborted. */
+  readonly ended: Promise<EndRequest>;
+  /** False once END_REQUEST came or the request was aborted: nothing more may go out on its id. */
+  readonly inputOpen: boolean;
+  /**
+   * The connection had served earlier requests, then closed without a single record for this
+   * one: a kept connection the application dropped (it retired, or died) just as the request
+   * went out. The request may not have been seen at all.
+   */
+  readonly unanswered: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+const STDERR_LINE_MAX = 64 * 1024;
+
+interface Pending extends Exchange {
+  inputOpen: boolean;
+  unanswered: boolean;
+  stdout: Readable;
+  settled: boolean;
+  reused: boolean;
+  answered: boolean;
+  resolve(end: EndRequest): void;
+  reject(error: unknown): void;
+  onStderr: ((line: string) => void) | undefined;
+  stderrTail: Buffer;
+  grace: NodeJS.Timeout | undefined;
+}
+
+export interface ConnectionHooks {
+  onRecord: TraceRecord | undefined;
+  /** Records on request id 0: GET_VALUES_RESULT, UNKNOWN_TYPE. */
+  onManagement?: (record: FcgiRecord) => void;
+}
+
+export class ClientConnection {
+  /** Settles when the socket has closed: `connected` false means the app was never reached. */
+  readonly closed: Promise<{ connected: boolean; error: Error | undefined }>;
+  #socket: Socket;
+  #name: string;
+  #hooks: ConnectionHooks;
+  #parser = new RecordParser();
+  #writer: RecordWriter;
+  #pending = new Map<number, Pending>();
+  #pausedFor = new Set<number>();
+  #served = 0;
+  #connected = false;
+  #retiring = false;
+  #error: Error | undefined;
+
+  constructor(socket: Socket, name: string, hooks: ConnectionHooks) {
+    this.#socket = socket;
+    this.#name = name;
+    this.#hooks = hooks;
+    this.#writer = new RecordWriter(socket, hooks.onRecord);
+    socket.once('connect', () => (this.#connected = true));
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('end', () => (this.#retiring = true));
+    socket.on('error', (error) => (this.#error ??= error));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#lost();
+        resolve({ connected: this.#connected, error: this.#error });
+      }),
+    );
+  }
+
+  /** Request ids in use, including aborted ones still waiting for END_REQUEST. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  get reusable(): boolean {
+    return !this.#retiring && !this.#socket.destroyed && !this.#socket.writableEnded;
+  }
+
+  /**
+   * Reserves the lowest free request id (§3.3: the web server keeps ids small). STDOUT goes
+   * into `stdout`, which the caller owns (a retried request keeps its stream), and whose
+   * read() must call resume(id).
+   */
+  open(stdout: Readable, onStderr: ((line: string) => void) | undefined): Exchange {
+    let id = 1;
+    while (this.#pending.has(id)) id++;
+    let resolve!: (end: EndRequest) => void;
+    let reject!: (error: unknown) => void;
+    const ended = new Promise<EndRequest>((res, rej) => ((resolve = res), (reject = rej)));
+    ended.catch(() => {}); // the client decides what a failure means; never an unhandled rejection
+    const pending: Pending = {
+      id, ended, stdout, onStderr, resolve, reject,
+      inputOpen: true, unanswered: false, settled: false, answered: false,
+      reused: this.#served > 0, stderrTail: EMPTY, grace: undefined,
+    };
+    this.#pending.set(id, pending);
+    this.#socket.ref();
+    return pending;
+  }
+
+  /** Queues records; what is sent in one event-loop turn leaves in one write (writer.ts). */
+  send(records: FcgiRecord[]): void {
+    this.#writer.send(records);
+  }
+
+  drained(): Promise<void> {
+    return this.#writer.drained();
+  }
+
+  /** The caller has read STDOUT down: read the connection again. */
+  resume(id: number): void {
+    if (this.#pausedFor.delete(id) && this.#pausedFor.size === 0) this.#socket.resume();
+  }
+
+  /** ABORT_REQUEST (§5.4); the id stays reserved until END_REQUEST, or for `graceMs` at most. */
+  abort(exchange: Exchange, reason: unknown, graceMs: number): void {
+    const p = this.#pending.get(exchange.id);
+    if (!p || p !== exchange || !p.inputOpen) return;
+    p.inputOpen = false;
+    this.send([record(RecordType.ABORT_REQUEST, p.id)]);
+    this.#fail(p, reason);
+    p.grace = setTimeout(() => {
+      // The application ignores the abort: use this connection for nothing new, and drop it
+      // as soon as nothing but abandoned requests remains on it.
+      this.#retiring = true;
+      this.#dropIfAbandoned();
+    }, graceMs).unref();
+  }
+
+  /** Between requests an idle connection must not keep the process alive. */
+  idle(): void {
+    this.#socket.unref();
+  }
+
+  use(): this {
+    this.#socket.ref();
+    return this;
+  }
+
+  /** Closes now; requests still on it fail with `reason`. */
+  close(reason = 'the connection was closed'): Promise<{ connected: boolean; error: Error | undefined }> {
+    for (const p of this.#pending.values()) this.#fail(p, new FastCgiError(`fastcgi: ${reason}`));
+    this.#socket.destroy();
+    return this.closed;
+  }
+
+  #receive(chunk: Buffer): void {
+    try {
+      for (const r of this.#parser.push(chunk)) {
+        this.#hooks.onRecord?.(r, 'recv');
+        this.#handle(r);
+      }
+    } catch (error) {
+      this.#error ??= new FastCgiError(`${(error as Error).message} (from ${this.#name})`);
+      this.#socket.destroy();
+    }
+  }
+
+  #handle(r: FcgiRecord): void {
+    if (r.requestId === NULL_REQUEST_ID) return this.#hooks.onManagement?.(r);
+    const p = this.#pending.get(r.requestId);
+    const type = nameOf(RecordType, r.type);
+    if (!p) throw new FastCgiError(`fastcgi: ${type} for request ${r.requestId}, which is not active`);
+    p.answered = true;
+    switch (r.type) {
+      case RecordType.STDOUT:
+        if (p.settled || p.stdout.readableEnded || p.stdout.destroyed) return; // aborted: dropped
+        if (r.content.length === 0) p.stdout.push(null);
+        else if (!p.stdout.push(r.content)) {
+          // The caller reads slower than the app writes: stop reading the connection
+          // (every request on it waits: FastCGI has no per-request flow control).
+          this.#pausedFor.add(p.id);
+          this.#socket.pause();
+        }
+        return;
+      case RecordType.STDERR:
+        return this.#stderr(p, r.content);
+      case RecordType.END_REQUEST: {
+        const end = decodeEndRequestBody(r.content);
+        this.#stderr(p, EMPTY);
+        this.#pending.delete(p.id);
+        this.#served++;
+        clearTimeout(p.grace);
+        this.resume(p.id);
+        p.inputOpen = false;
+        if (!p.settled) {
+          p.settled = true;
+          p.resolve(end); // the client ends stdout, unless it retries a refused request
+        }
+        if (this.#retiring) this.#dropIfAbandoned();
+        return;
+      }
+      default:
+        throw new FastCgiError(`fastcgi: unexpected ${type} record for request ${p.id}`);
+    }
+  }
+
+  /** Hands STDERR on line by line; an empty record (or END_REQUEST) flushes the last line. */
+  #stderr(p: Pending, content: Buffer): void {
+    if (!p.onStderr || p.settled) return;
+    let rest = p.stderrTail.length > 0 ? Buffer.concat([p.stderrTail, content]) : content;
+    for (let nl = rest.indexOf(10); nl !== -1; nl = rest.indexOf(10)) {
+      p.onStderr(rest.toString('utf8', 0, nl));
+      rest = rest.subarray(nl + 1);
+    }
+    // A line without its newline waits for the next record, up to a bound.
+    const flush = content.length === 0 || rest.length > STDERR_LINE_MAX;
+    if (flush && rest.length > 0) p.onStderr(rest.toString('utf8'));
+    p.stderrTail = flush ? EMPTY : Buffer.from(rest);
+  }
+
+  #fail(p: Pending, error: unknown): void {
+    this.resume(p.id);
+    if (p.settled) return;
+    p.settled = true;
+    p.inputOpen = false;
+    p.reject(error);
+  }
+
+  #dropIfAbandoned(): void {
+    if ([...this.#pending.values()].every((p) => !p.inputOpen)) this.#socket.destroy();
+  }
+
+  /** The socket closed: every request still on it fails, naming why. */
+  #lost(): void {
+    const protocolError = this.#error instanceof FastCgiError;
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.grace);
+      p.unanswered = this.#connected && !protocolError && p.reused && !p.answered;
+      const why =
+        !this.#connected ? `fastcgi: cannot connect to ${this.#name}: ${this.#error?.message ?? 'closed'}`
+        : protocolError ? this.#error!.message
+        : `fastcgi: ${this.#name} closed the connection before END_REQUEST of request ${p.id}${this.#error ? ` (${this.#error.message})` : ''}`;
+      this.#fail(p, new FastCgiError(why));
+    }
+    this.#pending.clear();
+  }
+}

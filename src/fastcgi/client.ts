@@ -1,0 +1,269 @@
+/**
+ * The web-server side of FastCGI: what nginx's fastcgi_pass does. It opens (or reuses)
+ * a connection to an application, sends BEGIN_REQUEST, the PARAMS stream and the STDIN stream
+ * (§5), and hands back STDOUT as a stream, STDERR line by line and END_REQUEST as a promise.
+ *
+ * Connections are kept with FCGI_KEEP_CONN and reused, a few idle ones per client. The
+ * application is asked FCGI_GET_VALUES once, on a connection of its own (php-fpm answers the
+ * query, then closes the connection it came on), and requests share a connection only if it
+ * answered FCGI_MPXS_CONNS=1 (§4.1); until then, and otherwise, each request in flight has a
+ * connection to itself, as with nginx, which never multiplexes.
+ *
+ * When the caller's signal fires, ABORT_REQUEST goes out (§5.4) and the request id stays
+ * reserved until the application's END_REQUEST, so a late record cannot be taken for the next
+ * request's. A connection that dies mid-request fails that request with a FastCgiError.
+ */
+import { createConnection } from 'node:net';
+import { Readable } from 'node:stream';
+import { type Address, formatAddress, netOptions, parseAddress } from './address.ts';
+import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName } from './protocol.ts';
+import { encodeBeginRequestBody, record, streamRecords, type FcgiRecord } from './records.ts';
+import { type Pair, decodeParams, encodeParams } from './params.ts';
+import { ClientConnection, type Exchange } from './client-connection.ts';
+import type { TraceRecord } from './trace.ts';
+
+export interface ClientRequest {
+  /** The CGI meta-variables, sent on the PARAMS stream. */
+  params: Record<string, string> | Iterable<Pair>;
+  /** Default RESPONDER. */
+  role?: Role;
+  /** The request body (STDIN), read with backpressure. Default: empty. */
+  stdin?: Readable | Buffer;
+  /** FILTER only: the file to filter (FCGI_DATA), sent after STDIN. */
+  data?: Readable | Buffer;
+  /** When it fires: ABORT_REQUEST, and `ended` rejects with its reason. */
+  signal?: AbortSignal;
+  /** Each line the application writes on STDERR, without its newline. */
+  onStderr?: (line: string) => void;
+}
+
+export interface EndRequest {
+  appStatus: number;
+  /** REQUEST_COMPLETE, or why the application refused the request (§5.5). */
+  protocolStatus: number;
+}
+
+export interface ClientResponse {
+  /** The STDOUT stream: CGI response headers, blank line, body. Ends at END_REQUEST. */
+  stdout: Readable;
+  /** Resolves on END_REQUEST; rejects if the connection fails first or the caller aborts. */
+  ended: Promise<EndRequest>;
+}
+
+/** What the application answered to FCGI_GET_VALUES; a number it did not give is absent. */
+export interface AppValues {
+  maxConns?: number;
+  maxReqs?: number;
+  multiplex: boolean;
+}
+
+export interface ClientOptions {
+  /** Ask the application to keep connections open for reuse. Default true. */
+  keepConn?: boolean;
+  /** Idle connections kept open. Default 8. */
+  maxIdle?: number;
+  /** After ABORT_REQUEST, how long to wait for END_REQUEST before giving up on the connection. */
+  abortGraceMs?: number;
+  /** How long to wait for the answer to GET_VALUES before assuming no multiplexing. */
+  probeTimeoutMs?: number;
+  /** Sees every record sent and received: `--trace`. */
+  onRecord?: TraceRecord;
+}
+
+type Settings = Required<Omit<ClientOptions, 'onRecord'>> & Pick<ClientOptions, 'onRecord'>;
+type Input = [type: RecordType, input: Readable | Buffer];
+
+/** RFC 9110 §9.2.1: methods a retry cannot harm. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const EMPTY = Buffer.alloc(0);
+
+export class FastCgiClient {
+  readonly address: Address;
+  #settings: Settings;
+  #connections = new Set<ClientConnection>();
+  #values: Promise<AppValues> | undefined;
+  #multiplex = false;
+  #maxReqs = Infinity;
+  #closed = false;
+
+  constructor(address: Address | string, options: ClientOptions = {}) {
+    this.address = typeof address === 'string' ? parseAddress(address) : address;
+    this.#settings = {
+      keepConn: options.keepConn ?? true,
+      maxIdle: options.maxIdle ?? 8,
+      abortGraceMs: options.abortGraceMs ?? 10_000,
+      probeTimeoutMs: options.probeTimeoutMs ?? 2000,
+      onRecord: options.onRecord,
+    };
+  }
+
+  /** FCGI_GET_VALUES, asked once (and again only after the application could not be reached). */
+  values(): Promise<AppValues> {
+    this.#values ??= this.#askValues().then(
+      (values) => {
+        this.#multiplex = values.multiplex;
+        this.#maxReqs = values.maxReqs ?? Infinity;
+        return values;
+      },
+      (error: unknown) => {
+        this.#values = undefined;
+        throw error;
+      },
+    );
+    return this.#values;
+  }
+
+  request(request: ClientRequest): ClientResponse {
+    if (this.#closed) throw new FastCgiError('fastcgi: the client is closed');
+    this.values().catch(() => {}); // an unreachable application is reported by the request itself
+    const pairs: Pair[] = Symbol.iterator in request.params ? [...request.params] : Object.entries(request.params);
+    const params = encodeParams(pairs);
+    const safe = SAFE_METHODS.has(pairs.findLast(([name]) => name === 'REQUEST_METHOD')?.[1] ?? '');
+    const role = request.role ?? Role.RESPONDER;
+    const inputs: Input[] = [[RecordType.STDIN, request.stdin ?? EMPTY]];
+    if (role === Role.FILTER) inputs.push([RecordType.DATA, request.data ?? EMPTY]);
+
+    let current: { connection: ClientConnection; exchange: Exchange } | undefined;
+    const stdout = new Readable({ highWaterMark: 64 * 1024, read: () => current?.connection.resume(current.exchange.id) });
+    stdout.on('error', () => {}); // the same error rejects `ended`; pipeline() still sees it
+    let resolve!: (end: EndRequest) => void;
+    let reject!: (error: unknown) => void;
+    const ended = new Promise<EndRequest>((res, rej) => ((resolve = res), (reject = rej)));
+    ended.catch(() => {}); // a caller that only reads stdout must not crash on a rejection
+    const fail = (error: unknown) => {
+      stdout.destroy(error instanceof Error ? error : new FastCgiError(String(error)));
+      reject(error);
+    };
+    const signal = request.signal;
+    if (signal?.aborted) {
+      fail(signal.reason);
+      return { stdout, ended };
+    }
+    const abort = () => current && current.connection.abort(current.exchange, signal!.reason, this.#settings.abortGraceMs);
+    signal?.addEventListener('abort', abort, { once: true });
+    const forget = () => signal?.removeEventListener('abort', abort);
+    ended.then(forget, forget);
+
+    // One retry, on a new connection, where it cannot run the request twice: the application
+    // refused it (§5.5), or a kept connection closed before a single record answered a safe
+    // method. Either way the input must still be in hand.
+    const attempt = (retried: boolean): void => {
+      const connection = this.#pick(retried);
+      const exchange = connection.open(stdout, request.onStderr);
+      current = { connection, exchange };
+      const flags = this.#settings.keepConn ? Flags.KEEP_CONN : 0;
+      const records = [
+        record(RecordType.BEGIN_REQUEST, exchange.id, encodeBeginRequestBody(role, flags)),
+        ...streamRecords(RecordType.PARAMS, exchange.id, params),
+      ];
+      let piped = 0; // input already in memory joins BEGIN_REQUEST and PARAMS in one write
+      for (let input = inputs[0]; input && Buffer.isBuffer(input[1]); input = inputs[++piped])
+        records.push(...streamRecords(input[0], exchange.id, input[1]));
+      connection.send(records);
+      void this.#pipe(connection, exchange, inputs, piped);
+      const replayable = () => !retried && inputs.every(([, input]) => Buffer.isBuffer(input));
+      exchange.ended.then(
+        (end) => {
+          this.#release(connection);
+          const refused = end.protocolStatus === ProtocolStatus.OVERLOADED || end.protocolStatus === ProtocolStatus.CANT_MPX_CONN;
+          if (refused && replayable() && stdout.readableLength === 0 && !stdout.readableDidRead) return attempt(true);
+          stdout.push(null);
+          resolve(end);
+        },
+        (error: unknown) => {
+          this.#release(connection);
+          if (exchange.unanswered && safe && replayable() && !signal?.aborted) return attempt(true);
+          fail(error);
+        },
+      );
+    };
+    attempt(false);
+    return { stdout, ended };
+  }
+
+  /** Closes every connection; requests still running fail. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#connections].map((c) => c.close('the client was closed')));
+  }
+
+  /** A connection for one more request: an idle one, a shared one if multiplexing, or a new one. */
+  #pick(fresh: boolean): ClientConnection {
+    let shared: ClientConnection | undefined;
+    for (const c of fresh ? [] : this.#connections) {
+      if (!c.reusable) continue;
+      if (c.inFlight === 0) return c.use();
+      if (this.#multiplex && c.inFlight < this.#maxReqs && (!shared || c.inFlight < shared.inFlight)) shared = c;
+    }
+    if (shared) return shared;
+    const connection = this.#connect();
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+    return connection;
+  }
+
+  #connect(onManagement?: (r: FcgiRecord) => void): ClientConnection {
+    const socket = createConnection({ ...netOptions(this.address), noDelay: true });
+    return new ClientConnection(socket, formatAddress(this.address), { onRecord: this.#settings.onRecord, onManagement });
+  }
+
+  /**
+   * Sends the input streams from `from` on, one after the other, with backpressure. A stream
+   * that turns out empty is replaced by an empty buffer, so that a retry can send it again.
+   */
+  async #pipe(connection: ClientConnection, exchange: Exchange, inputs: Input[], from: number): Promise<void> {
+    try {
+      for (let i = from; i < inputs.length; i++) {
+        const [type, input] = inputs[i]!;
+        if (Buffer.isBuffer(input)) {
+          if (exchange.inputOpen) connection.send(streamRecords(type, exchange.id, input));
+          continue;
+        }
+        let sent = 0;
+        for await (const chunk of input) {
+          if (!exchange.inputOpen) return; // ended or aborted: nothing more may go out on its id
+          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+          if (bytes.length > 0) connection.send(streamRecords(type, exchange.id, bytes, false));
+          sent += bytes.length;
+          await connection.drained();
+        }
+        if (sent === 0) inputs[i] = [type, EMPTY];
+        if (exchange.inputOpen) connection.send([record(type, exchange.id)]);
+      }
+    } catch (error) {
+      // The body broke off (the HTTP client went away mid-upload, say): abort the request.
+      connection.abort(exchange, error, this.#settings.abortGraceMs);
+    }
+  }
+
+  /** After a request: keep the connection for the next one, or let it go. */
+  #release(connection: ClientConnection): void {
+    if (connection.inFlight > 0) return;
+    const idle = [...this.#connections].filter((c) => c.reusable && c.inFlight === 0).length;
+    if (this.#closed || !this.#settings.keepConn || !connection.reusable || idle > this.#settings.maxIdle)
+      void connection.close();
+    else connection.idle();
+  }
+
+  async #askValues(): Promise<AppValues> {
+    let resolve!: (answer: FcgiRecord | undefined) => void;
+    const promise = new Promise<FcgiRecord | undefined>((r) => (resolve = r));
+    const connection = this.#connect((r) => r.type === RecordType.GET_VALUES_RESULT && resolve(r));
+    const query = encodeParams(Object.values(ValueName).map((name): Pair => [name, '']));
+    connection.send([record(RecordType.GET_VALUES, NULL_REQUEST_ID, query)]);
+    const timer = setTimeout(resolve, this.#settings.probeTimeoutMs, undefined);
+    void connection.closed.then(() => resolve(undefined));
+    const answer = await promise;
+    clearTimeout(timer);
+    const { connected, error } = await connection.close();
+    if (!connected) throw new FastCgiError(`fastcgi: cannot connect to ${formatAddress(this.address)}: ${error?.message ?? 'closed'}`);
+    // No answer (an application that ignores GET_VALUES): assume the least, no multiplexing.
+    const values = new Map(answer ? decodeParams(answer.content) : []);
+    const number = (name: string) => (values.has(name) ? Number(values.get(name)) : undefined);
+    return {
+      maxConns: number(ValueName.MAX_CONNS),
+      maxReqs: number(ValueName.MAX_REQS),
+      multiplex: values.get(ValueName.MPXS_CONNS) === '1',
+    };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * FastCGI name-value pairs (§3.4): each pair is the name's length, the value's length, the
+ * name, the value. A length up to 127 takes one byte; a longer one takes four, big-endian,
+ * with the top bit set. They fill the FCGI_PARAMS stream (§5.2) and the FCGI_GET_VALUES and
+ * FCGI_GET_VALUES_RESULT records (§4.1).
+ *
+ * Names and values are bytes on the wire; here they are UTF-8 strings, the encoding Node uses
+ * when it hands a CGI program its environment, so every mode gives a script the same bytes.
+ */
+import { FastCgiError } from './protocol.ts';
+
+export type Pair = readonly [name: string, value: string];
+
+/** A length takes 31 bits at most (§3.4). */
+const MAX_LENGTH = 0x7fffffff;
+
+/** The default bound on one request's PARAMS stream; nginx's own buffers are far smaller. */
+export const DEFAULT_MAX_PARAMS_BYTES = 1024 * 1024;
+
+/** The bytes of one length: 1 for 0-127, else 4 with the top bit set. */
+export function encodeLength(length: number): Buffer {
+  if (!Number.isInteger(length) || length < 0 || length > MAX_LENGTH)
+    throw new RangeError(`fastcgi: name-value length ${length} does not fit in 31 bits`);
+  if (length <= 127) return Buffer.of(length);
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE((length | 0x80000000) >>> 0);
+  return bytes;
+}
+
+/** Encodes pairs into one buffer; streamRecords() splits it into PARAMS records. */
+export function encodeParams(pairs: Iterable<Pair> | Record<string, string>): Buffer {
+  const list = Symbol.iterator in pairs ? pairs : Object.entries(pairs);
+  const parts: Buffer[] = [];
+  for (const [name, value] of list) {
+    const n = Buffer.from(name, 'utf8');
+    const v = Buffer.from(value, 'utf8');
+    parts.push(encodeLength(n.length), encodeLength(v.length), n, v);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Reads the complete pairs at the start of `bytes`; `rest` counts the bytes of a pair cut
+ * short, which a trace of one PARAMS record can show (a pair may straddle two records).
+ * A declared length is only compared, never allocated: 80 00 00 00 claims 2 GB and costs
+ * nothing.
+ */
+export function readPairs(bytes: Buffer, maxBytes = DEFAULT_MAX_PARAMS_BYTES): { pairs: Pair[]; rest: number } {
+  const pairs: Pair[] = [];
+  let at = 0;
+  for (;;) {
+    const name = readLength(bytes, at);
+    if (!name) break;
+    const value = readLength(bytes, name.next);
+    if (!value) break;
+    if (name.length > maxBytes || value.length > maxBytes || name.length + value.length > maxBytes)
+      throw new FastCgiError(`fastcgi: a name-value pair declares ${name.length}+${value.length} bytes, over the limit of ${maxBytes}`);
+    const end = value.next + name.length + value.length;
+    if (end > bytes.length) break;
+    const nameEnd = value.next + name.length;
+    pairs.push([bytes.toString('utf8', value.next, nameEnd), bytes.toString('utf8', nameEnd, end)]);
+    at = end;
+  }
+  return { pairs, rest: bytes.length - at };
+}
+
+/** Decodes a whole PARAMS stream or GET_VALUES body; a pair cut short is an error. */
+export function decodeParams(bytes: Buffer, maxBytes = DEFAULT_MAX_PARAMS_BYTES): Pair[] {
+  if (bytes.length > maxBytes)
+    throw new FastCgiError(`fastcgi: ${bytes.length} bytes of name-value pairs, over the limit of ${maxBytes}`);
+  const { pairs, rest } = readPairs(bytes, maxBytes);
+  if (rest > 0) throw new FastCgiError(`fastcgi: the last name-value pair is cut short (${rest} bytes left over)`);
+  return pairs;
+}
+
+/**
+ * Collects a PARAMS stream record by record and refuses it as soon as it outgrows
+ * `maxBytes`, so a peer cannot make us buffer without bound before the closing record.
+ */
+export class ParamsCollector {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #maxBytes: number;
+
+  constructor(maxBytes = DEFAULT_MAX_PARAMS_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  push(content: Buffer): void {
+    this.#size += content.length;
+    if (this.#size > this.#maxBytes)
+      throw new FastCgiError(`fastcgi: PARAMS stream exceeds the limit of ${this.#maxBytes} bytes`);
+    this.#chunks.push(content);
+  }
+
+  /** The pairs, once the empty record has closed the stream. */
+  end(): Pair[] {
+    return decodeParams(Buffer.concat(this.#chunks, this.#size), this.#maxBytes);
+  }
+}
+
+function readLength(bytes: Buffer, at: number): { length: number; next: number } | undefined {
+  if (at >= bytes.length) return undefined;
+  const first = bytes[at]!;
+  if (first < 0x80) return { length: first, next: at + 1 };
+  if (at + 4 > bytes.length) return undefined;
+  return { length: bytes.readUInt32BE(at) & MAX_LENGTH, next: at + 4 };
+}

@@ -1,0 +1,191 @@
+/**
+ * FastCGI records (§3.3): the 8-byte header, content and padding; streams split into records
+ * of at most 65535 bytes and closed by an empty one; the three fixed-size bodies
+ * (FCGI_BeginRequestBody §5.1, FCGI_EndRequestBody §5.5, FCGI_UnknownTypeBody §4.2); and an
+ * incremental parser that turns bytes, cut anywhere, back into records.
+ */
+import {
+  FCGI_VERSION_1,
+  FastCgiError,
+  HEADER_LENGTH,
+  MAX_CONTENT_LENGTH,
+  MAX_PADDING_LENGTH,
+  type ProtocolStatus,
+} from './protocol.ts';
+
+export interface FcgiRecord {
+  /** A RecordType, or any other byte a peer sent. */
+  type: number;
+  requestId: number;
+  content: Buffer;
+  /** Bytes of padding after the content: -length & 7 when we send, 0-255 when we receive. */
+  paddingLength: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A record ready to encode. Padding defaults to what Go and libfcgi send, enough to end the
+ * record on a multiple of 8 bytes (§3.3 recommends it); any 0-255 may be given.
+ */
+export function record(
+  type: number,
+  requestId: number,
+  content: Buffer = EMPTY,
+  paddingLength = -content.length & 7,
+): FcgiRecord {
+  if (content.length > MAX_CONTENT_LENGTH)
+    throw new RangeError(`fastcgi: record content of ${content.length} bytes exceeds ${MAX_CONTENT_LENGTH}`);
+  if (!Number.isInteger(requestId) || requestId < 0 || requestId > 0xffff)
+    throw new RangeError(`fastcgi: request id ${requestId} is not a 16-bit number`);
+  if (!Number.isInteger(paddingLength) || paddingLength < 0 || paddingLength > MAX_PADDING_LENGTH)
+    throw new RangeError(`fastcgi: padding length ${paddingLength} is not 0-255`);
+  return { type, requestId, content, paddingLength };
+}
+
+/**
+ * The records that carry `data` on a stream (§3.3): 65535-byte pieces, then, unless `end` is
+ * false, the empty record that closes the stream.
+ */
+export function streamRecords(type: number, requestId: number, data: Buffer, end = true): FcgiRecord[] {
+  const records: FcgiRecord[] = [];
+  for (let at = 0; at < data.length; at += MAX_CONTENT_LENGTH)
+    records.push(record(type, requestId, data.subarray(at, at + MAX_CONTENT_LENGTH)));
+  if (end) records.push(record(type, requestId));
+  return records;
+}
+
+/** Encodes records into one buffer, so a record group leaves in a single write. */
+export function encodeRecords(records: readonly FcgiRecord[]): Buffer {
+  let size = 0;
+  for (const r of records) size += HEADER_LENGTH + r.content.length + r.paddingLength;
+  const out = Buffer.alloc(size); // zeroed: padding and the reserved byte go out as 0
+  let at = 0;
+  for (const r of records) {
+    out[at] = FCGI_VERSION_1;
+    out[at + 1] = r.type;
+    out.writeUInt16BE(r.requestId, at + 2);
+    out.writeUInt16BE(r.content.length, at + 4);
+    out[at + 6] = r.paddingLength;
+    r.content.copy(out, at + HEADER_LENGTH);
+    at += HEADER_LENGTH + r.content.length + r.paddingLength;
+  }
+  return out;
+}
+
+/** FCGI_BeginRequestBody (§5.1): role(2) flags(1) reserved(5). */
+export function encodeBeginRequestBody(role: number, flags: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt16BE(role, 0);
+  body[2] = flags;
+  return body;
+}
+
+export function decodeBeginRequestBody(content: Buffer): { role: number; flags: number } {
+  if (content.length !== 8)
+    throw new FastCgiError(`fastcgi: BEGIN_REQUEST body is ${content.length} bytes, want 8`);
+  return { role: content.readUInt16BE(0), flags: content[2]! };
+}
+
+/** FCGI_EndRequestBody (§5.5): appStatus(4) protocolStatus(1) reserved(3). */
+export function encodeEndRequestBody(appStatus: number, protocolStatus: ProtocolStatus): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt32BE(appStatus >>> 0, 0); // an exit status of -1 travels as 0xffffffff
+  body[4] = protocolStatus;
+  return body;
+}
+
+export function decodeEndRequestBody(content: Buffer): { appStatus: number; protocolStatus: number } {
+  if (content.length !== 8)
+    throw new FastCgiError(`fastcgi: END_REQUEST body is ${content.length} bytes, want 8`);
+  return { appStatus: content.readUInt32BE(0), protocolStatus: content[4]! };
+}
+
+/** FCGI_UnknownTypeBody (§4.2): the type the application did not understand, 7 reserved. */
+export function encodeUnknownTypeBody(type: number): Buffer {
+  const body = Buffer.alloc(8);
+  body[0] = type;
+  return body;
+}
+
+export function decodeUnknownTypeBody(content: Buffer): { type: number } {
+  if (content.length !== 8)
+    throw new FastCgiError(`fastcgi: UNKNOWN_TYPE body is ${content.length} bytes, want 8`);
+  return { type: content[0]! };
+}
+
+/**
+ * Turns a byte stream back into records, whatever the chunking. Memory is bounded by one
+ * record (8 + 65535 bytes; padding is skipped, never stored), and the only thing it throws is
+ * a FastCgiError, after which it refuses further input: a peer that sent one bad header
+ * cannot be resynchronised, since nothing marks where the next record starts.
+ */
+export class RecordParser {
+  #header = Buffer.alloc(HEADER_LENGTH);
+  #headerFilled = 0;
+  #content: Buffer | undefined; // allocated once its header is read
+  #contentFilled = 0;
+  #paddingLeft = 0;
+  #type = 0;
+  #requestId = 0;
+  #paddingLength = 0;
+  #failure: FastCgiError | undefined;
+
+  /** Feeds bytes in; returns every record they complete, in order. */
+  push(chunk: Uint8Array): FcgiRecord[] {
+    if (this.#failure) throw this.#failure;
+    const records: FcgiRecord[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#content === undefined) {
+        const n = Math.min(HEADER_LENGTH - this.#headerFilled, chunk.length - at);
+        this.#header.set(chunk.subarray(at, at + n), this.#headerFilled);
+        this.#headerFilled += n;
+        at += n;
+        if (this.#headerFilled === HEADER_LENGTH) this.#startRecord();
+      } else if (this.#contentFilled < this.#content.length) {
+        const n = Math.min(this.#content.length - this.#contentFilled, chunk.length - at);
+        this.#content.set(chunk.subarray(at, at + n), this.#contentFilled);
+        this.#contentFilled += n;
+        at += n;
+      } else {
+        const n = Math.min(this.#paddingLeft, chunk.length - at);
+        this.#paddingLeft -= n;
+        at += n;
+      }
+      if (this.#content !== undefined && this.#contentFilled === this.#content.length && this.#paddingLeft === 0) {
+        records.push({
+          type: this.#type,
+          requestId: this.#requestId,
+          content: this.#content,
+          paddingLength: this.#paddingLength,
+        });
+        this.#content = undefined;
+        this.#headerFilled = 0;
+      }
+    }
+    return records;
+  }
+
+  /** Called when the peer closes: throws if it closed in the middle of a record. */
+  end(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#headerFilled > 0)
+      throw new FastCgiError('fastcgi: connection closed in the middle of a record');
+  }
+
+  #startRecord(): void {
+    const h = this.#header;
+    if (h[0] !== FCGI_VERSION_1) {
+      // An HTTP request sent to a FastCGI port is the usual cause: 'G' of GET is 71.
+      this.#failure = new FastCgiError(`fastcgi: record version ${h[0]}, want ${FCGI_VERSION_1} (is the peer speaking FastCGI?)`);
+      throw this.#failure;
+    }
+    this.#type = h[1]!;
+    this.#requestId = h.readUInt16BE(2);
+    this.#paddingLength = h[6]!;
+    this.#paddingLeft = this.#paddingLength;
+    this.#content = Buffer.allocUnsafe(h.readUInt16BE(4));
+    this.#contentFilled = 0;
+  }
+}
