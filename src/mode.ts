@@ -17,13 +17,27 @@ export interface CgiRequest {
   args: string[];
   /** The request body: exactly CONTENT_LENGTH bytes, or empty. */
   body: Readable;
-  /** Aborted when the request must end early: its time ran out or its client went away. */
+  /** Aborted, with a RequestCut as its reason, when the request must end early. */
   signal: AbortSignal;
   /** Receives each line the script writes to stderr, for the error log. */
   logStderr(line: string): void;
 }
 
-/** How a script ended. Anything but `ok` after output began cuts the response short. */
+/** Why a request was ended early: its time ran out, or its client went away. */
+export class RequestCut extends Error {
+  override name = 'RequestCut';
+  readonly timedOut: boolean;
+  constructor(message: string, timedOut: boolean) {
+    super(message);
+    this.timedOut = timedOut;
+  }
+}
+
+/**
+ * How a script ended. Anything but `ok` after output began cuts the response short. `notStarted`:
+ * it failed before printing anything, for a reason of the server's own rather than a bad response
+ * (it could not be started, or an embedded handler threw first), so the client gets 500, not 502.
+ */
 export type ScriptExit = { ok: true } | { ok: false; reason: string; notStarted?: boolean };
 
 export interface ScriptRun {

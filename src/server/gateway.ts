@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { CgiOutputError, planResponse, readCgiHead } from '../cgi/response.ts';
-import type { Mode, ScriptRun } from '../mode.ts';
+import { RequestCut, type Mode, type ScriptRun } from '../mode.ts';
 import { describeScript, type Script } from '../script/describe.ts';
 import { answer, type Exchange } from './exchange.ts';
 import type { Logger } from './log.ts';
@@ -30,8 +30,6 @@ export interface GatewayOptions {
 /** Local redirects followed for one request before the server calls it a loop (Apache stops at 10). */
 const maxRedirects = 10;
 
-/** Why a request was ended early: it ran out of time, or its client left. */
-class Cut extends Error {}
 
 export function createGateway(options: GatewayOptions) {
   const { mode, logger } = options;
@@ -93,8 +91,8 @@ export function createGateway(options: GatewayOptions) {
     });
 
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Cut(`timed out after ${options.timeoutMs / 1000}s`)), options.timeoutMs);
-    const onClose = () => res.writableFinished || controller.abort(new Cut('the client went away'));
+    const timer = setTimeout(() => controller.abort(new RequestCut(`timed out after ${options.timeoutMs / 1000}s`, true)), options.timeoutMs);
+    const onClose = () => res.writableFinished || controller.abort(new RequestCut('the client went away', false));
     res.once('close', onClose);
 
     const run = mode.run({
@@ -118,7 +116,8 @@ export function createGateway(options: GatewayOptions) {
     }
     const exit = await run.finished;
     const { reason } = controller.signal;
-    if (reason instanceof Cut) logger.error('error', name, `${reason.message}: the script was killed`);
+    // The mode says what stopping it meant: a killed process group, or an abandoned handler.
+    if (reason instanceof RequestCut) logger.error('error', name, `${reason.message}: ${exit.ok ? 'the script was stopped' : exit.reason}`);
     else if (!exit.ok && script.nph) logger.error('error', name, exit.reason);
   }
 
@@ -130,7 +129,7 @@ export function createGateway(options: GatewayOptions) {
     } catch (error) {
       if (!(error instanceof CgiOutputError)) throw error;
       if (signal.aborted) {
-        if (signal.reason instanceof Cut && !ex.res.destroyed) answer(ex, 504, `Gateway Timeout: the script did not answer in time`);
+        if (signal.reason instanceof RequestCut && !ex.res.destroyed) answer(ex, 504, `Gateway Timeout: the script did not answer in time`);
         return;
       }
       // Still writing, and nobody will read the rest: stop the script now, not at the timeout.
@@ -138,7 +137,7 @@ export function createGateway(options: GatewayOptions) {
       const exit = await run.finished;
       if (!exit.ok && exit.notStarted) {
         logger.error('error', name, exit.reason);
-        return answer(ex, 500, 'Internal Server Error: the script could not be started (see the error log)');
+        return answer(ex, 500, 'Internal Server Error: the script failed before it printed anything (see the error log)');
       }
       logger.error('error', name, `bad gateway: ${error.message}${exit.ok || signal.aborted ? '' : ` (the script ${exit.reason})`}`);
       return answer(ex, 502, 'Bad Gateway: the script did not print a valid CGI response (see the error log)');

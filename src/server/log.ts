@@ -46,13 +46,19 @@ export function createLogger({ format, quiet = false, out = process.stdout, err 
       if (!quiet) out.write(`${formatAccess(entry, format)}\n`);
     },
     error(level, source, message) {
-      if (format === 'json') {
-        err.write(`${JSON.stringify({ time: new Date().toISOString(), level, source, message })}\n`);
-      } else {
-        err.write(`${paint.dim(`[${new Date().toISOString()}]`)} ${levelTag[level](`[${level}]`)} ${paint.bold(source)}: ${message}\n`);
-      }
+      err.write(`${formatError(format, level, source, message)}\n`);
     },
   };
+}
+
+/**
+ * One error-log line. Exported for a writer that cannot go through a Logger: embedded mode's
+ * watchdog thread, which must write while the main thread (and its streams) are stuck.
+ */
+export function formatError(format: LogFormat, level: ErrorLevel, source: string, message: string): string {
+  const time = new Date().toISOString();
+  if (format === 'json') return JSON.stringify({ time, level, source, message });
+  return `${paint.dim(`[${time}]`)} ${levelTag[level](`[${level}]`)} ${paint.bold(source)}: ${message}`;
 }
 
 const levelTag: Record<ErrorLevel, (text: string) => string> = {
