@@ -1,0 +1,239 @@
+/**
+ * Embedded mode (mod_perl, 1996; mod_php, 1997): the script runs inside the server process.
+ * Like mod_perl's Apache::Registry, which compiled an unaltered CGI script once per Apache child
+ * and kept it, a handler script is imported once and its default export is called per request
+ * with the same { env, stdin, stdout } as under CGI and FastCGI: no process to start, no socket
+ * to cross. The price is that the script shares the server's memory and fate, and this mode
+ * shows that rather than hiding it:
+ *
+ * - a changed file is imported again (mod_perl's Apache::Reload, PHP opcache's timestamp check)
+ *   and the log says so. ESM cannot unload a module, so each old version stays in memory for
+ *   the life of the process, as the packages Apache::Reload recompiled did;
+ * - module-level state lives as long as the process (counter.js counts up);
+ * - a handler that throws is a 500, not a 502: inside the server there is no gateway that got a
+ *   bad answer, only the server's own code failing (Apache::Registry answered a `die` with 500);
+ * - a handler cannot be killed: past the time limit its stdout is closed and it is abandoned;
+ * - a handler that blocks the event loop stops everything: a watchdog thread says which one
+ *   (./embedded/watchdog.ts), and with --processes a supervisor replaces the stuck process
+ *   (./embedded/cluster.ts).
+ *
+ * Plain CGI programs are refused: there is nothing to import. (Apache::Registry could compile any
+ * Perl CGI script, but not a shell script or a C binary either.) Nor is there a working directory
+ * per script, as CGI gives (RFC 3875 §7.2): the process has one, shared by every request.
+ */
+import cluster from 'node:cluster';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import type { CgiRequest, Mode, ScriptExit, ScriptRun } from '../src/mode.ts';
+import { describeScript, type Script } from '../src/script/describe.ts';
+import type { Handler } from '../src/script/handler.ts';
+import type { LogFormat, Logger } from '../src/server/log.ts';
+import { reportToSupervisor } from './embedded/cluster.ts';
+import { startWatchdog } from './embedded/watchdog.ts';
+
+export interface EmbeddedOptions {
+  /** For the mode's own lines: re-imports, and handlers that fail after being abandoned. */
+  logger: Logger;
+  /** The error log's format, for the watchdog thread, which writes its lines itself. */
+  logFormat?: LogFormat;
+  /** How long the event loop may stand still before the watchdog says so. */
+  blockedAfterMs?: number;
+}
+
+/** One server process, as /webhist/status shows it (php-fpm shows a pool's processes likewise). */
+export interface ProcessStatus {
+  pid: number;
+  /** Requests handed to a handler since the process started. */
+  requests: number;
+  /** Scripts with a request in flight now, or '-' (php-fpm's `script` column, for several). */
+  scripts: string;
+  /** Handlers cut off (time limit, departed client) whose promise has not settled yet. */
+  abandoned: number;
+  /** Module versions imported, re-imports included: each stays in memory until the process ends. */
+  imports: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+/** One script file across its versions. */
+interface Loaded {
+  /** For the watchdog: small, stable and never 0. */
+  id: number;
+  name: string;
+  /** The version imported, or being imported. */
+  mtimeMs: number;
+  /** Set once that version is imported, so the hot path calls it without waiting on a promise. */
+  handler?: Handler;
+  loading: Promise<Handler>;
+  /** Requests in flight. */
+  running: number;
+}
+
+/** The handler's stdout, the stream the gateway reads: a pass-through that knows if it was used. */
+class HandlerOutput extends Transform {
+  wrote = false;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk.length > 0) this.wrote = true;
+    callback(null, chunk);
+  }
+}
+
+export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs = 1000 }: EmbeddedOptions): Mode {
+  const modules = new Map<string, Loaded>();
+  const watchdog = startWatchdog({ blockedAfterMs, format: logFormat, fd: 2 });
+  const supervisor = cluster.isWorker ? reportToSupervisor(own) : undefined;
+  let requests = 0;
+  let imports = 0;
+  let abandoned = 0;
+
+  /**
+   * The handler for this version of the file. The gateway has just stat'ed the file to describe
+   * it (src/script/describe.ts), so comparing that mtime costs nothing: no stat here, and no
+   * import unless the file changed.
+   */
+  function load({ file, name, mtimeMs }: Script): Loaded {
+    let loaded = modules.get(file);
+    if (loaded?.mtimeMs === mtimeMs) return loaded;
+    // The query makes each version a module of its own: the same URL would give the cached one.
+    const loading = import(`${pathToFileURL(file).href}?mtime=${mtimeMs}`).then(({ default: handler }: { default?: unknown }) => {
+      if (typeof handler !== 'function') throw new Error('its default export is not a function');
+      return handler as Handler;
+    });
+    imports++;
+    if (loaded) {
+      logger.error('info', name, 'changed on disk: importing it again; the old version stays in memory (ESM cannot unload a module)');
+      Object.assign(loaded, { mtimeMs, loading, handler: undefined });
+    } else {
+      loaded = { id: modules.size + 1, name, mtimeMs, loading, running: 0 };
+      modules.set(file, loaded);
+      watchdog.name(loaded.id, name);
+    }
+    const entry = loaded;
+    // Unless a newer version came along meanwhile. The rejection is each request's to report.
+    loading.then(
+      (handler) => {
+        if (entry.mtimeMs === mtimeMs) entry.handler = handler;
+      },
+      () => {},
+    );
+    return entry;
+  }
+
+  function run(request: CgiRequest): ScriptRun {
+    const loaded = load(request.script);
+    const stdout = new HandlerOutput();
+    // A handler may destroy its stdout with an error; the gateway sees it end, the server lives.
+    stdout.on('error', () => {});
+    requests++;
+    loaded.running++;
+    watchdog.begin(loaded.id);
+    const exit = loaded.handler
+      ? call(loaded, loaded.handler, request, stdout)
+      : loaded.loading.then(
+          (handler) => call(loaded, handler, request, stdout),
+          (error: unknown): ScriptExit => {
+            stdout.end();
+            return { ok: false, notStarted: true, reason: `cannot be imported: ${describeError(error)}` };
+          },
+        );
+    const finished = exit.then((result) => {
+      loaded.running--;
+      watchdog.end(loaded.id);
+      return result;
+    });
+    return { stdout, finished };
+  }
+
+  function call(loaded: Loaded, handler: Handler, { env, body, signal }: CgiRequest, stdout: HandlerOutput): Promise<ScriptExit> {
+    if (signal.aborted) {
+      stdout.destroy();
+      return Promise.resolve({ ok: false, reason: 'its time ran out before its module was imported' });
+    }
+    let result: unknown;
+    watchdog.enter(loaded.id);
+    try {
+      result = handler({ env, stdin: body, stdout });
+    } catch (error) {
+      result = Promise.reject(error);
+    } finally {
+      watchdog.leave();
+    }
+    return new Promise((resolve) => {
+      let cutOff = false;
+      // A promise cannot be killed, and the handler shares this process, so there is nothing to
+      // kill either: close its stdout (the shipped scripts stop on 'close') and move on. It may
+      // still settle later, or never, and is then garbage like any other.
+      const onAbort = () => {
+        cutOff = true;
+        abandoned++;
+        stdout.destroy();
+        resolve({ ok: false, reason: 'a handler cannot be killed, so it was abandoned with its stdout closed' });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      Promise.resolve(result).then(
+        () => {
+          signal.removeEventListener('abort', onAbort);
+          if (cutOff) return void abandoned--;
+          // The response is complete when the handler settles, whatever it left running.
+          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+          resolve({ ok: true });
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          if (cutOff) {
+            abandoned--;
+            return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
+          }
+          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+          resolve({ ok: false, notStarted: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
+        },
+      );
+    });
+  }
+
+  function own(): ProcessStatus {
+    const { rss, heapUsed } = process.memoryUsage();
+    const scripts = [...modules.values()].filter((m) => m.running > 0).map((m) => m.name).join(', ') || '-';
+    return { pid: process.pid, requests, scripts, abandoned, imports, rssBytes: rss, heapUsedBytes: heapUsed };
+  }
+
+  return {
+    name: 'embedded',
+    refuses,
+    run,
+    status: () => ({ mode: 'embedded', processes: [own(), ...(supervisor?.peers() ?? [])] }),
+    async close() {
+      supervisor?.stop();
+      await watchdog.close();
+    },
+  };
+}
+
+/** Why embedded mode cannot run a script, if it cannot. */
+function refuses(script: Script): string | undefined {
+  if (script.kind === 'handler') return undefined;
+  return `embedded mode cannot run ${script.name}: it is a plain CGI program (no \`export default\` handler), and only a handler can run inside the server; try --mode cgi or fastcgi`;
+}
+
+/** Says at start-up which scripts in cgi-bin this mode will refuse, rather than at the first 500. */
+export async function logRefusedScripts(cgiBin: string, logger: Logger): Promise<void> {
+  const refused: string[] = [];
+  for (const entry of await readdir(cgiBin, { withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.startsWith('.')) continue;
+    // What no mode can run (a C source file, say) is not this mode's to mention.
+    const script = await describeScript(join(cgiBin, entry.name), `/cgi-bin/${entry.name}`).catch(() => undefined);
+    if (script && refuses(script)) refused.push(entry.name);
+  }
+  if (refused.length === 0) return;
+  refused.sort();
+  logger.error('info', 'embedded', `cannot run these plain CGI programs in cgi-bin (they get a 500; try --mode cgi): ${refused.join(', ')}`);
+}
+
+/** An error as one log line: what it said and where it came from. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const at = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
+  return `${error.name}: ${error.message}${at ? ` (${at.trim()})` : ''}`;
+}

@@ -1,0 +1,173 @@
+/**
+ * `--processes N` for embedded mode: N server processes sharing one port (node:cluster), the way
+ * Apache prefork ran mod_perl and mod_php. A script that blocks one process's event loop, or
+ * crashes it, takes one process out of N, not the server: a supervisor (the cluster primary, in
+ * Apache's place the parent httpd) replaces it while the others keep serving.
+ *
+ * A process proves it is alive by a heartbeat over the cluster's IPC channel, sent from its main
+ * thread, so a blocked event loop goes quiet. Quiet for longer than the request time limit
+ * (--timeout) means it has overrun every request it holds, and killing the process is the only
+ * way left to stop a synchronous loop, so it is killed (SIGKILL: a stuck loop never runs a
+ * SIGTERM handler) and replaced. The heartbeat carries the process's status, and the supervisor
+ * sends everyone's back, so any process can show the whole pool on /webhist/status.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from '../../src/server/log.ts';
+import type { ProcessStatus } from '../embedded.ts';
+
+const heartbeatMs = 500;
+/** Fewer missed heartbeats than this are never called stuck, whatever --timeout says. */
+const minStuckMs = 4 * heartbeatMs;
+/** How long a SIGTERM'd process may take to finish its requests before it is killed. */
+const stopGraceMs = 8000;
+
+type Beat = { webhist: 'beat'; status: ProcessStatus };
+type Pool = { webhist: 'pool'; processes: ProcessStatus[] };
+
+/** In a server process: heartbeats to the supervisor, and the pool's status it sends back. */
+export function reportToSupervisor(own: () => ProcessStatus): { peers(): ProcessStatus[]; stop(): void } {
+  let pool: ProcessStatus[] = [];
+  const onMessage = (message: Pool) => {
+    if (message?.webhist === 'pool') pool = message.processes;
+  };
+  process.on('message', onMessage);
+  const timer = setInterval(() => {
+    if (process.connected) process.send?.({ webhist: 'beat', status: own() } satisfies Beat);
+  }, heartbeatMs).unref();
+  return {
+    peers: () => pool.filter((p) => p.pid !== process.pid),
+    stop() {
+      clearInterval(timer);
+      process.off('message', onMessage);
+    },
+  };
+}
+
+export interface SupervisorOptions {
+  processes: number;
+  /** A process silent for this long is stuck (the request --timeout). */
+  stuckAfterMs: number;
+  /** For the URL the pool listens on. */
+  host: string;
+  logger: Logger;
+}
+
+interface Member {
+  worker: Worker;
+  pid: number;
+  startedAt: number;
+  /** When the last heartbeat came; undefined until the process listens. */
+  lastBeat?: number;
+  status?: ProcessStatus;
+  killedAsStuck?: boolean;
+}
+
+/**
+ * In the primary: forks the pool (each child re-runs this same `webhist serve` command line, and
+ * node:cluster makes it a server process), replaces what dies or sticks, and stops it all on
+ * SIGINT/SIGTERM. Resolves with the URL once the first process listens.
+ */
+export function superviseProcesses({ processes, stuckAfterMs, host, logger }: SupervisorOptions): Promise<{ url: string }> {
+  const members = new Map<number, Member>();
+  const stuckMs = Math.max(stuckAfterMs, minStuckMs);
+  let stopping = false;
+  let listening = false;
+
+  const fork = () => {
+    const worker = cluster.fork();
+    const member: Member = { worker, pid: worker.process.pid ?? 0, startedAt: Date.now() };
+    members.set(worker.id, member);
+    worker.on('message', (message: Beat) => {
+      if (message?.webhist !== 'beat') return;
+      member.lastBeat = Date.now();
+      member.status = message.status;
+      const pool = [...members.values()].flatMap((m) => (m.status ? [m.status] : []));
+      if (worker.isConnected()) worker.send({ webhist: 'pool', processes: pool } satisfies Pool);
+    });
+    // A peer that vanished mid-send must not take the supervisor down.
+    worker.on('error', () => {});
+    return member;
+  };
+
+  const ready = new Promise<{ url: string }>((resolve, reject) => {
+    cluster.on('listening', (worker, address) => {
+      const member = members.get(worker.id);
+      if (member) member.lastBeat = Date.now();
+      if (listening) return;
+      listening = true;
+      const shown = host.includes(':') ? `[${host}]` : host;
+      resolve({ url: `http://${shown}:${address.port}/` });
+    });
+    cluster.on('exit', (worker, code, signal) => {
+      const member = members.get(worker.id);
+      members.delete(worker.id);
+      if (stopping || !member) return;
+      if (!listening) {
+        // The first processes could not even start (a port in use, say): their error is above.
+        stopping = true;
+        for (const m of members.values()) m.worker.process.kill('SIGKILL');
+        return reject(new Error(`a server process exited (${signal ?? `status ${code}`}) before it could listen`));
+      }
+      const how = member.killedAsStuck ? 'was killed' : `died (${signal ? `killed by ${signal}` : `exit status ${code}`})`;
+      // One that dies right after starting would die again: wait a moment rather than fork-loop.
+      const soon = Date.now() - member.startedAt < 1000;
+      setTimeout(() => {
+        if (stopping) return;
+        const next = fork();
+        logger.error('warn', 'supervisor', `process ${member.pid} ${how}: started process ${next.pid} in its place; the others kept serving`);
+      }, soon ? 1000 : 0);
+    });
+  });
+
+  const watch = setInterval(() => {
+    const now = Date.now();
+    for (const member of members.values()) {
+      if (member.lastBeat === undefined || member.killedAsStuck || now - member.lastBeat < stuckMs) continue;
+      member.killedAsStuck = true;
+      const script = member.status && member.status.scripts !== '-' ? ` (running ${member.status.scripts} at its last heartbeat)` : '';
+      logger.error(
+        'error',
+        'supervisor',
+        `process ${member.pid} has sent no heartbeat for ${((now - member.lastBeat) / 1000).toFixed(1)}s, past --timeout${script}: ` +
+          'its event loop is stuck, so it is killed (SIGKILL) and replaced',
+      );
+      member.worker.process.kill('SIGKILL');
+    }
+  }, heartbeatMs);
+
+  let forced = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      // A second Ctrl-C: no more waiting.
+      if (!forced) for (const m of members.values()) m.worker.process.kill('SIGKILL');
+      forced = true;
+      return;
+    }
+    stopping = true;
+    clearInterval(watch);
+    logger.error('info', 'supervisor', `${signal}: stopping ${members.size} server process(es)`);
+    for (const m of members.values()) m.worker.process.kill('SIGTERM');
+    const killer = setTimeout(() => {
+      for (const m of members.values()) {
+        logger.error('warn', 'supervisor', `process ${m.pid} did not stop within ${stopGraceMs / 1000}s: killed`);
+        m.worker.process.kill('SIGKILL');
+      }
+    }, stopGraceMs);
+    const check = setInterval(() => {
+      if (members.size > 0) return;
+      clearTimeout(killer);
+      clearInterval(check);
+      process.exit(0);
+    }, 50);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  // Every process accepts on the one listening socket, as Apache prefork's children did, so a
+  // stuck one simply stops taking connections. node's default (round-robin) has the primary hand
+  // each connection to a process and hold it until that process says it took it: one that is
+  // stuck never says so, and the connection hangs until its client gives up.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  for (let i = 0; i < processes; i++) fork();
+  return ready;
+}
