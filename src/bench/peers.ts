@@ -1,0 +1,229 @@
+/**
+ * The servers users would pick instead, run side by side with webhist in the same bench:
+ * plain node:http (the in-process ceiling), lighttpd mod_cgi and nginx + fcgiwrap (CGI), and
+ * nginx + php-fpm (FastCGI). Each runs from a config generated in a temporary directory: it
+ * listens on 127.0.0.1, its sockets, pid files and logs stay in that directory, and it runs in
+ * the foreground so the harness owns its processes. A peer not installed is skipped, naming
+ * the Debian package that provides it.
+ */
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { shippedCgiBin } from '../package-root.ts';
+import { findProgram, launch, stopAll, waitForHttp, waitForOutput, type Launched } from './launch.ts';
+import { Unavailable, type Target } from './targets.ts';
+
+export interface Peer extends Target {
+  kind: 'peer';
+  /** The one script it serves, and at which path. */
+  script: string;
+  path: string;
+}
+
+interface Program {
+  name: string;
+  /** For versioned executables such as php-fpm8.2. */
+  match?: RegExp;
+  /** The Debian package that provides it. */
+  package: string;
+}
+
+interface PeerSpec {
+  name: string;
+  label: string;
+  script: string;
+  path: string;
+  needs: Program[];
+  /** Its own ready line, printing the URL; without one, the harness polls until the script answers. */
+  readyLine?: RegExp;
+  /** Writes its config into `dir` and starts its processes; `exe` holds the programs found. */
+  start(dir: string, port: number, exe: string[]): Promise<Launched[]> | Launched[];
+}
+
+// As root (here and in CI containers) the servers must be told to stay root, or their
+// workers switch to nobody and cannot reach the sockets in our 0700 temporary directory.
+const root = process.getuid?.() === 0;
+// Both default to 1000 requests per connection, then close it; autocannon (like many clients)
+// has already written its next request and sees ECONNRESET. node:http sets no such limit.
+const keepAliveNote = 'every server keeps the same connections for the whole run, as node:http does';
+const nodeHello = fileURLToPath(new URL(`./node-hello${extname(import.meta.url)}`, import.meta.url));
+
+const specs: PeerSpec[] = [
+  {
+    name: 'node-http',
+    label: 'node:http',
+    script: 'hello',
+    path: '/',
+    needs: [],
+    readyLine: /on (http:\/\/127\.0\.0\.1:\d+\/)/,
+    start: () => [launch('node:http hello', process.execPath, [nodeHello])],
+  },
+  {
+    name: 'lighttpd-cgi',
+    label: 'lighttpd mod_cgi',
+    script: 'hello.sh',
+    path: '/cgi-bin/hello.sh',
+    needs: [{ name: 'lighttpd', package: 'lighttpd' }],
+    async start(dir, port, [lighttpd]) {
+      await writeFile(
+        join(dir, 'lighttpd.conf'),
+        [
+          `server.document-root = "${dir}"`,
+          `server.bind = "127.0.0.1"`,
+          `server.port = ${port}`,
+          `server.errorlog = "${dir}/lighttpd-error.log"`,
+          `server.modules = ("mod_alias", "mod_cgi")`,
+          `alias.url = ("/cgi-bin/" => "${dir}/cgi-bin/")`,
+          `cgi.assign = (".sh" => "/bin/sh")`,
+          `# ${keepAliveNote}`,
+          `server.max-keep-alive-requests = 1000000`,
+          '',
+        ].join('\n'),
+      );
+      return [launch('lighttpd', lighttpd!, ['-D', '-f', join(dir, 'lighttpd.conf')])];
+    },
+  },
+  {
+    name: 'nginx-fcgiwrap',
+    label: 'nginx + fcgiwrap',
+    script: 'hello.sh',
+    path: '/cgi-bin/hello.sh',
+    needs: [
+      { name: 'nginx', package: 'nginx-light' },
+      { name: 'fcgiwrap', package: 'fcgiwrap' },
+    ],
+    async start(dir, port, [nginx, fcgiwrap]) {
+      await writeNginxConf(dir, port, 'fcgiwrap.sock');
+      // Four preforked wrappers, like php-fpm's static pool of four below; each forks per request.
+      const wrapper = launch('fcgiwrap', fcgiwrap!, ['-c', '4', '-s', `unix:${dir}/fcgiwrap.sock`]);
+      return [wrapper, startNginx(nginx!, dir)];
+    },
+  },
+  {
+    name: 'nginx-php-fpm',
+    label: 'nginx + php-fpm',
+    script: 'hello.php',
+    path: '/cgi-bin/hello.php',
+    needs: [
+      { name: 'nginx', package: 'nginx-light' },
+      { name: 'php-fpm', match: /^php-fpm[\d.]*$/, package: 'php-fpm' },
+    ],
+    async start(dir, port, [nginx, phpFpm]) {
+      await writeNginxConf(dir, port, 'php-fpm.sock');
+      await writeFile(
+        join(dir, 'php-fpm.conf'),
+        [
+          '[global]',
+          `pid = ${dir}/php-fpm.pid`,
+          `error_log = ${dir}/php-fpm.log`,
+          'daemonize = no',
+          '[www]',
+          `listen = ${dir}/php-fpm.sock`,
+          'pm = static',
+          'pm.max_children = 4',
+          '',
+        ].join('\n'),
+      );
+      const fpm = launch('php-fpm', phpFpm!, ['--nodaemonize', ...(root ? ['--allow-to-run-as-root'] : []), '--fpm-config', join(dir, 'php-fpm.conf')]);
+      return [fpm, startNginx(nginx!, dir)];
+    },
+  },
+];
+
+/** Every peer as a target; `missing` says which are not installed and what to install. */
+export function peers(): { available: Peer[]; missing: { name: string; label: string; reason: string }[] } {
+  const available: Peer[] = [];
+  const missing: { name: string; label: string; reason: string }[] = [];
+  for (const spec of specs) {
+    const found = spec.needs.map((program) => ({ program, file: findProgram(program.match ?? program.name) }));
+    const absent = found.filter((f) => !f.file).map((f) => f.program);
+    if (absent.length) {
+      const names = absent.map((a) => a.name).join(' and ');
+      missing.push({ name: spec.name, label: spec.label, reason: `${names} not installed (apt-get install ${absent.map((a) => a.package).join(' ')})` });
+    } else {
+      available.push(peerTarget(spec, found.map((f) => f.file!)));
+    }
+  }
+  return { available, missing };
+}
+
+function peerTarget(spec: PeerSpec, exe: string[]): Peer {
+  return {
+    kind: 'peer',
+    name: spec.name,
+    label: spec.label,
+    script: spec.script,
+    path: spec.path,
+    async start() {
+      const dir = await mkdtemp(join(tmpdir(), `webhist-bench-${spec.name}-`));
+      await mkdir(join(dir, 'cgi-bin'));
+      for (const script of ['hello.sh', 'hello.php']) {
+        await copyFile(join(shippedCgiBin, script), join(dir, 'cgi-bin', script));
+        await chmod(join(dir, 'cgi-bin', script), 0o755); // fcgiwrap execs the file itself
+      }
+      const port = await freePort();
+      const launched = await spec.start(dir, port, exe);
+      const stop = async () => {
+        const report = await stopAll(launched);
+        await rm(dir, { recursive: true, force: true });
+        return report;
+      };
+      try {
+        const ready = spec.readyLine ? await waitForOutput(launched[0]!, spec.readyLine) : undefined;
+        const baseUrl = ready?.[1] ?? `http://127.0.0.1:${port}/`;
+        await waitForHttp(launched, new URL(spec.path, baseUrl).href);
+        return { baseUrl, launched, stop };
+      } catch (error) {
+        await stop();
+        throw new Unavailable(`${spec.label} did not start: ${(error as Error).message}`);
+      }
+    },
+  };
+}
+
+async function writeNginxConf(dir: string, port: number, socket: string): Promise<void> {
+  await mkdir(join(dir, 'temp'));
+  const temp = (name: string) => `${name}_temp_path ${dir}/temp/${name};`;
+  const conf = `# generated by webhist bench
+daemon off;
+master_process on;
+worker_processes auto;
+${root ? 'user root;' : ''}
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;  # webhist is benchmarked with --quiet: neither side writes an access log
+  # ${keepAliveNote}
+  keepalive_requests 1000000;
+  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}
+  server {
+    listen 127.0.0.1:${port};
+    location /cgi-bin/ {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME ${dir}$fastcgi_script_name;
+      fastcgi_pass unix:${dir}/${socket};
+    }
+  }
+}
+`;
+  await writeFile(join(dir, 'nginx.conf'), conf);
+}
+
+function startNginx(nginx: string, dir: string): Launched {
+  // -e: the error log before the config is read would otherwise go to /var/log/nginx.
+  return launch('nginx', nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
+}
+
+/** A port free right now: the kernel picks one, we let it go and hand it to the peer's config. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * What a benchmark points load at: a target starts one server (one or more processes), says
+ * where it answers, and which processes are its own. webhist's modes are targets by name, so a
+ * mode that lands in `webhist serve --mode X` later is benchmarked without changes here.
+ */
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.ts';
+import { launch, stopAll, waitForOutput, type Launched, type StopReport } from './launch.ts';
+
+export type TargetKind = 'mode' | 'static' | 'peer';
+
+export interface Target {
+  kind: TargetKind;
+  /** Its name in options and JSON: cgi, fastcgi, embedded, static, lighttpd-cgi, ... */
+  name: string;
+  /** Its name for people: "webhist cgi", "lighttpd mod_cgi". */
+  label: string;
+  start(): Promise<Running>;
+}
+
+export interface Running {
+  /** http://127.0.0.1:PORT/ */
+  baseUrl: string;
+  /** Its root processes: the tree under them is what CPU and memory are measured for. */
+  launched: Launched[];
+  /** Stops every process and removes any files the target made. */
+  stop(): Promise<StopReport>;
+}
+
+/** A target that cannot run here (not built yet, not installed): skipped with this reason. */
+export class Unavailable extends Error {
+  override name = 'Unavailable';
+}
+
+const bin = join(packageRoot, 'bin/webhist.js');
+const readyLine = /on (http:\/\/127\.0\.0\.1:\d+\/)/;
+
+/** `webhist serve --mode NAME` as its own process; `static` is cgi mode serving a docroot of sized files. */
+export function webhistTarget(mode: string, docroot?: string): Target {
+  const kind: TargetKind = docroot ? 'static' : 'mode';
+  return {
+    kind,
+    name: docroot ? 'static' : mode,
+    label: docroot ? 'webhist static' : `webhist ${mode}`,
+    async start() {
+      const args = [bin, 'serve', '--mode', mode, '--port', '0', '--quiet', ...(docroot ? ['--docroot', docroot] : [])];
+      const server = launch(`webhist serve --mode ${mode}`, process.execPath, args, packageRoot);
+      const ready = await waitForOutput(server, readyLine).catch(async (error: Error) => {
+        await stopAll([server]);
+        if (/--mode \S+ is not built yet/.test(server.output())) throw new Unavailable(`\`webhist serve --mode ${mode}\` is not built yet`);
+        throw error;
+      });
+      return { baseUrl: ready[1]!, launched: [server], stop: () => stopAll([server]) };
+    },
+  };
+}
