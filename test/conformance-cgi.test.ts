@@ -1,4 +1,4 @@
 import { createCgiMode } from '../modes/cgi.ts';
 import { conformance } from './conformance.ts';
 
-conformance({ name: 'cgi', create: createCgiMode, runsPrograms: true, statePersists: false });
+conformance({ name: 'cgi', create: () => createCgiMode(), runsPrograms: true, statePersists: false });

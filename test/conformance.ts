@@ -8,13 +8,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Mode } from '../src/mode.ts';
 import { eventually, get, isAlive, rawRequest } from './support/http.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type ModeFactory, type TestServer } from './support/server.ts';
 
 export interface ModeUnderTest {
   name: string;
-  create(): Mode;
+  create: ModeFactory;
   /** Plain CGI programs (sh, Perl, C...) run; embedded mode refuses them with a 500. */
   runsPrograms: boolean;
   /** Module-level state survives between requests served by the same process. */
@@ -43,7 +42,7 @@ export function conformance(subject: ModeUnderTest): void {
     before(async () => {
       process.env.WEBHIST_TEST_SECRET = secret;
       process.env.HTTP_PROXY = 'http://proxy.invalid:3128';
-      server = await startTestServer(subject.create(), testScripts, { timeoutMs: 1500, maxConcurrency: 6, maxBody: 4 * 1024 ** 2 });
+      server = await startTestServer(subject.create, testScripts, { timeoutMs: 1500, maxConcurrency: 6, maxBody: 4 * 1024 ** 2 });
       base = server.url.replace(/\/$/, '');
     });
     after(async () => {

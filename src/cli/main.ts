@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
+import { workerCommand } from './worker.ts';
 import { fail } from './ui.ts';
 
 const program = new Command('webhist')
@@ -11,6 +12,8 @@ const program = new Command('webhist')
   .version('0.1.0')
   .showHelpAfterError('(see webhist --help)')
   .addCommand(serveCommand)
-  .addCommand(runCommand);
+  .addCommand(runCommand)
+  .addCommand((await import('./bench.ts')).benchCommand)
+  .addCommand(workerCommand);
 
 program.parseAsync().catch(fail);

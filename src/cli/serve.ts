@@ -2,13 +2,18 @@
  * `webhist serve`: the server in one of the three process models.
  */
 import { Command, Option } from 'commander';
+import cluster from 'node:cluster';
 import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { createCgiMode } from '../../modes/cgi.ts';
+import { createEmbeddedMode, logRefusedScripts } from '../../modes/embedded.ts';
+import { superviseProcesses } from '../../modes/embedded/cluster.ts';
+import { createFastCgiMode } from '../../modes/fastcgi/index.ts';
+import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import { shippedCgiBin, shippedDocroot } from '../package-root.ts';
 import { startServer } from '../server/index.ts';
-import { createLogger, logFormats, type LogFormat } from '../server/log.ts';
+import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { parseChoice, parseDuration, parseInteger, parseSize } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 
@@ -24,6 +29,13 @@ interface ServeOptions {
   passAuthorization: boolean;
   log: LogFormat;
   quiet: boolean;
+  processes: number;
+  workers: number;
+  pm: PmPolicy;
+  maxRequests: number;
+  requestTimeout?: number;
+  fastcgiConnect?: string;
+  trace: boolean;
 }
 
 export const serveCommand = new Command('serve')
@@ -39,11 +51,32 @@ export const serveCommand = new Command('serve')
   .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION', false)
   .addOption(new Option('--log <format>', 'access log format').choices(logFormats).default('clf'))
   .option('--quiet', 'no access log', false)
+  .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
+  .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
+  .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
+  .option('--max-requests <n>', 'fastcgi mode: a worker retires after this many requests; 0 = never (pm.max_requests)', parseInteger(0), 0)
+  .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseDuration)
+  .option('--fastcgi-connect <address>', 'fastcgi mode: send requests to an application already running at unix:PATH or tcp:HOST:PORT (php-fpm, spawn-fcgi) instead of our own pool')
+  .option('--trace', 'fastcgi mode: print every FastCGI record sent and received, one line each', false)
   .action(async (options: ServeOptions) => {
+    if (options.requestTimeout !== undefined) options.timeout = options.requestTimeout;
     await requireDirectory(options.cgiBin, '--cgi-bin');
     await requireDirectory(options.docroot, '--docroot');
     const logger = createLogger({ format: options.log, quiet: options.quiet });
-    const mode = createMode(options.mode);
+    if (options.processes > 1 && options.mode !== 'embedded') throw new UsageError('--processes is for --mode embedded');
+    if (options.mode === 'embedded' && cluster.isPrimary) await logRefusedScripts(options.cgiBin, logger);
+    const announce = (url: string, pool = '') =>
+      process.stdout.write(
+        `webhist ${paint.bold(options.mode)} mode on ${paint.cyan(url)}${pool}  ` +
+          paint.dim(`(cgi-bin ${shown(options.cgiBin)}, docroot ${shown(options.docroot)}; Ctrl-C stops)\n`),
+      );
+    if (options.processes > 1 && cluster.isPrimary) {
+      // This process only supervises; each server process re-runs this command as a cluster worker.
+      const { url } = await superviseProcesses({ processes: options.processes, stuckAfterMs: options.timeout, host: options.host, logger });
+      announce(url, ` (${options.processes} processes)`);
+      return;
+    }
+    const mode = await createMode(options, logger);
     const server = await startServer({
       mode,
       host: options.host,
@@ -60,10 +93,7 @@ export const serveCommand = new Command('serve')
       if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port} (try a port above 1023)`);
       throw error;
     });
-    process.stdout.write(
-      `webhist ${paint.bold(options.mode)} mode on ${paint.cyan(server.url)}  ` +
-        paint.dim(`(cgi-bin ${shown(options.cgiBin)}, docroot ${shown(options.docroot)}; Ctrl-C stops)\n`),
-    );
+    if (cluster.isPrimary) announce(server.url);
 
     let stopping = false;
     const stop = (signal: string) => {
@@ -80,9 +110,25 @@ export const serveCommand = new Command('serve')
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
-function createMode(name: ModeName): Mode {
-  if (name === 'cgi') return createCgiMode();
-  throw new UsageError(`--mode ${name} is not built yet: only cgi is available in this version`);
+async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> {
+  switch (options.mode) {
+    case 'cgi':
+      return createCgiMode();
+    case 'embedded':
+      return createEmbeddedMode({ logger, logFormat: options.log });
+    case 'fastcgi':
+      return createFastCgiMode({
+        cgiBin: options.cgiBin,
+        workers: options.workers,
+        pm: options.pm,
+        maxRequests: options.maxRequests,
+        connect: options.fastcgiConnect,
+        trace: options.trace,
+        logger,
+      }).catch((error: Error) => {
+        throw new UsageError(error.message);
+      });
+  }
 }
 
 async function requireDirectory(dir: string, flag: string): Promise<void> {

@@ -118,6 +118,12 @@ export class ClientConnection {
     this.#writer.send(records);
   }
 
+  /** Sends what is queued, then shuts our sending side (FIN): "that was all". */
+  endSending(): void {
+    this.#writer.flush();
+    this.#socket.end();
+  }
+
   drained(): Promise<void> {
     return this.#writer.drained();
   }

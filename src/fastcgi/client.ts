@@ -251,6 +251,9 @@ export class FastCgiClient {
     const connection = this.#connect((r) => r.type === RecordType.GET_VALUES_RESULT && resolve(r));
     const query = encodeParams(Object.values(ValueName).map((name): Pair => [name, '']));
     connection.send([record(RecordType.GET_VALUES, NULL_REQUEST_ID, query)]);
+    // The query is the whole conversation, so say so: libfcgi reads on, blocking, until the
+    // connection ends and only then answers (or not), holding a one-process app meanwhile.
+    connection.endSending();
     const timer = setTimeout(resolve, this.#settings.probeTimeoutMs, undefined);
     void connection.closed.then(() => resolve(undefined));
     const answer = await promise;

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import type { Mode } from '../../src/mode.ts';
 import { shippedCgiBin, shippedDocroot } from '../../src/package-root.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
-import { createLogger } from '../../src/server/log.ts';
+import { createLogger, type Logger } from '../../src/server/log.ts';
 
 export interface TestServer extends RunningServer {
   dir: string;
@@ -23,8 +23,11 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
+/** A mode, or how to make one for this server's cgi-bin and error log. */
+export type ModeFactory = Mode | ((context: { cgiBin: string; logger: Logger }) => Mode | Promise<Mode>);
+
 export async function startTestServer(
-  mode: Mode,
+  modeOrFactory: ModeFactory,
   scripts: Record<string, string> = {},
   options: Partial<ServerOptions> = {},
 ): Promise<TestServer> {
@@ -34,6 +37,8 @@ export async function startTestServer(
   for (const [name, text] of Object.entries(scripts)) await writeFile(join(cgiBin, name), text.replaceAll('$TMP', dir));
   const errLines = collect();
   const accessLines = collect();
+  const logger = createLogger({ format: 'clf', out: accessLines.stream, err: errLines.stream });
+  const mode = typeof modeOrFactory === 'function' ? await modeOrFactory({ cgiBin, logger }) : modeOrFactory;
   const server = await startServer({
     mode,
     host: '127.0.0.1',
@@ -44,7 +49,7 @@ export async function startTestServer(
     maxConcurrency: 16,
     maxBody: 10 * 1024 ** 2,
     passAuthorization: false,
-    logger: createLogger({ format: 'clf', out: accessLines.stream, err: errLines.stream }),
+    logger,
     ...options,
   });
   return {

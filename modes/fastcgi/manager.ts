@@ -1,0 +1,167 @@
+/**
+ * The process manager of a FastCGI pool: php-fpm's master process, spawn-fcgi's job. It runs as
+ * a process of its own, started by the pool (pool.ts) with the pool's listening socket as its fd 0
+ * and an IPC channel. It never accepts on that socket; it only hands it to each worker as the
+ * worker's fd 0 (FCGI_LISTENSOCK_FILENO, FastCGI §2.2), so any FastCGI application can be a
+ * worker, and the kernel gives each connection to whichever worker accepts it first.
+ *
+ * It keeps the pool at the size its process-management policy asks for (php-fpm's pm = static,
+ * dynamic, ondemand), replaces a worker that crashed (with backoff, so a worker that dies at
+ * start-up cannot become a fork storm) or retired after --max-requests, kills the worker serving
+ * a request that ran out of time, and reports every worker's state for the status page.
+ *
+ * usage: node manager.js CONFIG_JSON   (fd 0: the listening socket; an IPC channel)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { ManagerConfig, ToManager, FromManager, FromWorker, WorkerInfo } from './messages.ts';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ManagerConfig;
+
+interface Worker extends WorkerInfo {
+  child: ChildProcess;
+  retiring: boolean;
+}
+
+const workers = new Map<number, Worker>();
+const crashes: number[] = [];
+let inFlight = 0;
+let idleSince = Date.now();
+let stopping = false;
+
+function send(message: FromManager): void {
+  if (process.connected) process.send!(message);
+}
+const log = (level: 'info' | 'warn' | 'error', message: string) => send({ type: 'log', level, message });
+
+function startWorker(): void {
+  const [program, ...args] = config.command;
+  const child = spawn(program!, args, {
+    env: config.env,
+    // fd 0 is the listening socket, passed on as it came. Our own workers also get an IPC
+    // channel to report what they are doing; a foreign application (php-cgi) gets none.
+    stdio: [0, 'ignore', 'inherit', ...(config.reports ? (['ipc'] as const) : [])],
+  });
+  if (child.pid === undefined) {
+    child.once('error', (error) => log('error', `cannot start ${program}: ${error.message}`));
+    return;
+  }
+  const worker: Worker = { child, pid: child.pid, state: 'idle', served: 0, serving: [], startedAt: Date.now(), rssBytes: 0, retiring: false };
+  workers.set(child.pid, worker);
+  child.on('message', (message: FromWorker) => {
+    if (message.type === 'start') worker.serving.push({ key: message.key, script: message.script });
+    else if (message.type === 'end') {
+      worker.serving = worker.serving.filter((r) => r.key !== message.key);
+      worker.served = message.served;
+    } else if (message.type === 'retiring') worker.retiring = true;
+    worker.state = worker.serving.length ? 'busy' : 'idle';
+    report();
+  });
+  child.once('exit', (code, signal) => onExit(worker, code, signal));
+  report();
+}
+
+function onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+  workers.delete(worker.pid);
+  report();
+  if (stopping) {
+    if (workers.size === 0) process.exit(0);
+    return;
+  }
+  const how = signal ? `killed by ${signal}` : `exited with status ${code}`;
+  if (worker.retiring) {
+    log('info', `worker ${worker.pid} retired after ${worker.served} requests (--max-requests); starting a fresh one`);
+    return fill();
+  }
+  // A crash is replaced at once; crashes in quick succession wait longer each time, up to 5 s,
+  // as php-fpm's emergency_restart_threshold exists to stop a worker that dies on start.
+  const now = Date.now();
+  crashes.push(now);
+  while (crashes[0]! < now - 10_000) crashes.shift();
+  const delay = crashes.length <= 1 ? 0 : Math.min(5000, 100 * 2 ** (crashes.length - 2));
+  const running = worker.serving.map((r) => r.script).join(', ');
+  log('warn', `worker ${worker.pid} ${how}${running ? ` while running ${running}` : ''}; ${delay ? `respawning in ${delay} ms` : 'respawning'}`);
+  setTimeout(fill, delay);
+}
+
+/** How many workers the policy wants now (php-fpm's pm.*). */
+function wanted(): number {
+  const { pm, size, minSpare } = config;
+  if (pm === 'static') return size;
+  if (pm === 'ondemand') return Math.min(size, inFlight);
+  return Math.min(size, Math.max(minSpare, inFlight + minSpare));
+}
+
+function fill(): void {
+  if (stopping) return;
+  for (let n = workers.size; n < wanted(); n++) startWorker();
+}
+
+/** Shrinks an idle pool: only when nothing is in flight, so no request is cut by it. */
+function trim(): void {
+  if (config.pm === 'static' || inFlight > 0 || Date.now() - idleSince < config.idleTimeoutMs) return;
+  const surplus = [...workers.values()].slice(wanted());
+  for (const worker of surplus) {
+    worker.retiring = true;
+    worker.child.kill('SIGTERM');
+  }
+  if (surplus.length) log('info', `${surplus.length} idle worker(s) stopped (pm ${config.pm})`);
+}
+
+function rssOf(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function report(): void {
+  send({
+    type: 'status',
+    workers: [...workers.values()].map(({ child: _child, retiring: _retiring, ...info }) => ({ ...info, rssBytes: rssOf(info.pid) })),
+  });
+}
+
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  if (workers.size === 0) process.exit(0);
+  for (const { child } of workers.values()) child.kill('SIGTERM');
+  // SIGTERM, then SIGKILL for whatever has not gone (FastCGI §2.2; php-fpm does the same).
+  setTimeout(() => {
+    for (const { child } of workers.values()) child.kill('SIGKILL');
+    process.exit(0);
+  }, config.killAfterMs).unref();
+}
+
+process.on('message', (message: ToManager) => {
+  switch (message.type) {
+    case 'demand':
+      inFlight = message.inFlight;
+      if (inFlight > 0) idleSince = Date.now();
+      fill();
+      break;
+    case 'kill': {
+      const worker = [...workers.values()].find((w) => w.serving.some((r) => r.key === message.key));
+      if (worker) {
+        log('warn', `killing worker ${worker.pid}: ${message.reason}`);
+        worker.child.kill('SIGKILL');
+      }
+      break;
+    }
+    case 'stop':
+      stop();
+      break;
+  }
+});
+// The server went away without a word: take the workers along.
+process.on('disconnect', stop);
+process.on('SIGTERM', stop);
+
+fill();
+setInterval(() => {
+  trim();
+  report();
+}, 1000);
+send({ type: 'ready' });

@@ -1,0 +1,160 @@
+/**
+ * webhist's FastCGI application: what `webhist worker` runs and what the pool's workers are.
+ * It accepts on an inherited listening socket (fd 0, FCGI_LISTENSOCK_FILENO, FastCGI §2.2, as
+ * spawn-fcgi and our process manager hand it over) or on --listen, and serves each request the
+ * way its script needs:
+ *
+ * - a handler script is imported once and called per request, inside this process: embedded
+ *   mode, living in a worker (module state persists per worker, re-imported when the file
+ *   changes);
+ * - a plain CGI program is started per request, as fcgiwrap does: CGI mode behind a socket, so
+ *   FastCGI buys it nothing, and the benchmark shows that honestly.
+ *
+ * The script is the request's SCRIPT_FILENAME, as nginx's fastcgi_param sends it, and must lie
+ * inside --cgi-bin: a web server's word is no licence to run /bin/sh.
+ */
+import { fstatSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { basename, sep } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { createApp, type AppRequest, type AppResponse } from '../../src/fastcgi/app.ts';
+import { netOptions, parseAddress } from '../../src/fastcgi/address.ts';
+import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
+import { searchArgs } from '../../src/cgi/env.ts';
+import { describeRecord } from '../../src/fastcgi/trace.ts';
+import { describeScript, ScriptError } from '../../src/script/describe.ts';
+import type { Logger } from '../../src/server/log.ts';
+import { createCgiMode } from '../cgi.ts';
+import { createEmbeddedMode } from '../embedded.ts';
+import { requestKey, type FromWorker } from './messages.ts';
+
+export interface WorkerOptions {
+  cgiBin: string;
+  /** unix:PATH or tcp:HOST:PORT; without it, the listening socket on fd 0. */
+  listen?: string;
+  /** Retire (finish what is in flight, then exit) after this many requests; 0 = never. */
+  maxRequests: number;
+  /** Answer FCGI_MPXS_CONNS=1 and run several requests on one connection. */
+  multiplex: boolean;
+  /** FCGI_WEB_SERVER_ADDRS (FastCGI §3.2): only these addresses may connect over TCP. */
+  webServerAddrs?: string[];
+  /** Print every record, one line each. */
+  trace: boolean;
+  logger: Logger;
+}
+
+export interface RunningWorker {
+  server: Server;
+  /** Where it listens, for people: an address, or "fd 0". */
+  where: string;
+  close(): Promise<void>;
+}
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const cgiBin = await realpath(options.cgiBin);
+  const { logger } = options;
+  const handlers = createEmbeddedMode({ logger });
+  const programs = createCgiMode();
+  const report = (message: FromWorker) => process.connected && process.send?.(message);
+  let served = 0;
+  let retiring = false;
+
+  async function respond(request: AppRequest): Promise<AppResponse> {
+    const params = request.params;
+    const file = await realpath(params.SCRIPT_FILENAME ?? '').catch(() => undefined);
+    if (!file?.startsWith(cgiBin + sep)) {
+      return answer(404, `no script at ${JSON.stringify(params.SCRIPT_FILENAME ?? '')} inside this worker's cgi-bin`);
+    }
+    const name = params.SCRIPT_NAME || `/cgi-bin/${basename(file)}`;
+    const script = await describeScript(file, name).catch((error: Error) => error);
+    if (script instanceof ScriptError) return answer(500, script.message);
+    if (script instanceof Error) throw script;
+
+    const key = requestKey(params);
+    report({ type: 'start', key, script: name });
+    const stderr = new PassThrough();
+    const mode = script.kind === 'handler' ? handlers : programs;
+    const run = mode.run({
+      script,
+      env: { ...params },
+      // A program runs here as under CGI, so it gets CGI's §4.4 words too (fcgiwrap gives none).
+      args: script.kind === 'program' ? searchArgs(params.REQUEST_METHOD ?? '', params.QUERY_STRING ?? '') : [],
+      body: request.stdin,
+      signal: request.signal,
+      logStderr: (line) => stderr.write(`${line}\n`),
+    });
+    const finished = run.finished.then((exit) => {
+      if (!exit.ok) stderr.write(`${name}: ${exit.reason}\n`);
+      stderr.end();
+      served++;
+      report({ type: 'end', key, served });
+      if (options.maxRequests && served >= options.maxRequests) retire();
+      return exit.ok ? 0 : 1;
+    });
+    return { stdout: run.stdout, stderr, finished };
+  }
+
+  const app = createApp(respond, {
+    multiplex: options.multiplex,
+    webServerAddrs: options.webServerAddrs,
+    onRecord: options.trace ? (record, direction) => logger.error('info', 'trace', describeRecord(record, direction)) : undefined,
+    // A web server dropping a connection (its client left) is routine, not a warning.
+    log: (message) => logger.error('info', 'worker', message),
+  });
+  const server = createServer({ allowHalfOpen: true }, app.serve);
+  server.on('error', (error) => logger.error('error', 'worker', error.message));
+
+  let where: string;
+  if (options.listen) {
+    where = options.listen;
+    await listen(server, netOptions(parseAddress(options.listen)));
+  } else if (fstatSync(LISTENSOCK_FILENO).isSocket()) {
+    where = 'the listening socket on fd 0';
+    await listen(server, { fd: LISTENSOCK_FILENO });
+  } else {
+    throw new ScriptError('no --listen given, and fd 0 is not a listening socket (start it with --listen, or under spawn-fcgi or a pool)');
+  }
+
+  /** Past --max-requests: accept nothing more, finish what is in flight, then go (PHP_FCGI_MAX_REQUESTS). */
+  function retire(): void {
+    if (retiring) return;
+    retiring = true;
+    report({ type: 'retiring' });
+    // The server's kept connections would otherwise bring more requests: app.close() lets those
+    // in flight finish, closes idle connections, and refuses what comes meanwhile (OVERLOADED),
+    // which the server's client retries on a fresh connection, to another worker.
+    server.close();
+    void app.close().then(() => process.exit(0));
+  }
+
+  return {
+    server,
+    where,
+    async close() {
+      server.close();
+      await app.close();
+      await Promise.all([handlers.close(), programs.close()]);
+    },
+  };
+}
+
+/** An answer from the worker itself, as CGI output, so the web server passes it on as it is. */
+function answer(status: number, message: string): AppResponse {
+  const body = `${status}: ${message}\n`;
+  return {
+    stdout: Readable.from([`Status: ${status}\r\nContent-Type: text/plain\r\n\r\n${body}`]),
+    stderr: Readable.from([body]),
+    finished: Promise.resolve(0),
+  };
+}
+
+function listen(server: Server, options: object): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * `webhist worker`: webhist's FastCGI application on its own, for a web server someone else runs
+ * (nginx's fastcgi_pass, libfcgi's cgi-fcgi) or a launcher (spawn-fcgi -- webhist worker).
+ */
+import { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { startWorker } from '../../modes/fastcgi/worker.ts';
+import { parseAddress } from '../fastcgi/address.ts';
+import { shippedCgiBin } from '../package-root.ts';
+import { createLogger } from '../server/log.ts';
+import { parseInteger } from './options.ts';
+import { paint, UsageError } from './ui.ts';
+
+interface WorkerFlags {
+  listen?: string;
+  cgiBin: string;
+  maxRequests: number;
+  multiplex: boolean;
+  trace: boolean;
+}
+
+export const workerCommand = new Command('worker')
+  .description('run the FastCGI application: on --listen, or on the listening socket it was given as fd 0')
+  .option('--listen <address>', 'unix:PATH or tcp:HOST:PORT (without it: fd 0, as under spawn-fcgi)')
+  .option('--cgi-bin <dir>', 'the scripts it may run (SCRIPT_FILENAME must lie inside)', shippedCgiBin)
+  .option('--max-requests <n>', 'exit after this many requests, for a manager to replace; 0 = never', parseInteger(0), 0)
+  .option('--multiplex', 'answer FCGI_MPXS_CONNS=1 and serve several requests on one connection', false)
+  .option('--trace', 'print every FastCGI record received and sent, one line each', false)
+  .action(async (flags: WorkerFlags) => {
+    if (!(await stat(flags.cgiBin).catch(() => undefined))?.isDirectory()) throw new UsageError(`--cgi-bin ${flags.cgiBin}: no such directory`);
+    if (flags.listen) parseAddress(flags.listen);
+    // FastCGI §3.2: a web server may say which addresses may connect.
+    const webServerAddrs = process.env.FCGI_WEB_SERVER_ADDRS?.split(',').map((a) => a.trim()).filter(Boolean);
+    const worker = await startWorker({ ...flags, webServerAddrs, logger: createLogger({ format: 'clf', quiet: true }) }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') throw new UsageError(`${flags.listen} is in use (a stale socket file? remove it)`);
+      throw new UsageError(error.message);
+    });
+    process.stderr.write(`webhist worker ${process.pid} serving FastCGI on ${paint.cyan(worker.where)}\n`);
+    const stop = () => void worker.close().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });

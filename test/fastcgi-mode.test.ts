@@ -1,0 +1,87 @@
+/**
+ * FastCGI mode's process management, driven over HTTP: what happens to requests and workers
+ * when a worker dies, a handler overruns, a worker retires, and the pool starts on demand.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createFastCgiMode, type FastCgiModeOptions } from '../modes/fastcgi/index.ts';
+import type { WorkerInfo } from '../modes/fastcgi/messages.ts';
+import { eventually, isAlive } from './support/http.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+interface PoolStatus {
+  pools: Array<{ name: string; workers: WorkerInfo[] }>;
+}
+
+async function start(options: Partial<FastCgiModeOptions> = {}, timeoutMs = 10_000) {
+  const server = await startTestServer(
+    ({ cgiBin, logger }) => createFastCgiMode({ cgiBin, logger, workers: 2, pm: 'static', maxRequests: 0, trace: false, ...options }),
+    {},
+    { timeoutMs },
+  );
+  after(() => server.stop());
+  return server;
+}
+
+async function workers(server: TestServer): Promise<WorkerInfo[]> {
+  const status = (await (await fetch(`${server.url}webhist/status?json`)).json()) as PoolStatus;
+  return status.pools.find((pool) => pool.name === 'webhist')!.workers;
+}
+
+const get = async (server: TestServer, path: string) => {
+  const res = await fetch(`${server.url}${path}`);
+  return { status: res.status, text: await res.text() };
+};
+
+describe('fastcgi mode: the pool', () => {
+  it('answers 502 for a request whose worker was killed, keeps serving, and becomes whole again', async () => {
+    const server = await start();
+    const before = await workers(server);
+    assert.equal(before.length, 2);
+    const doomed = get(server, 'cgi-bin/slow.js?ms=5000');
+    let victim: WorkerInfo | undefined;
+    await eventually(async () => (victim = (await workers(server)).find((w) => w.state === 'busy')) !== undefined, 5000, 'a worker busy');
+    process.kill(victim!.pid, 'SIGKILL');
+    assert.equal((await doomed).status, 502);
+    for (let i = 0; i < 5; i++) assert.equal((await get(server, 'cgi-bin/hello.js')).status, 200);
+    await eventually(async () => {
+      const now = await workers(server);
+      return now.length === 2 && !now.some((w) => w.pid === victim!.pid);
+    }, 5000, 'the pool respawned its worker');
+    await server.waitForError(new RegExp(`worker ${victim!.pid} killed by SIGKILL while running /cgi-bin/slow\\.js; respawning`));
+  });
+
+  it("kills the worker of a handler that overran its time (php-fpm's request_terminate_timeout)", async () => {
+    const server = await start({}, 800);
+    const before = (await workers(server)).map((w) => w.pid);
+    assert.equal((await get(server, 'cgi-bin/hang.js')).status, 504);
+    await server.waitForError(/killing worker \d+: \/cgi-bin\/hang\.js timed out/);
+    await eventually(async () => (await workers(server)).filter((w) => !before.includes(w.pid)).length === 1, 5000, 'a fresh worker');
+    for (const pid of before) if (!(await workers(server)).some((w) => w.pid === pid)) assert.equal(isAlive(pid), false);
+  });
+
+  it('retires a worker after --max-requests, losing no request', async () => {
+    const server = await start({ workers: 1, maxRequests: 3 });
+    const pids = new Set<string>();
+    for (let i = 0; i < 7; i++) {
+      const { status, text } = await get(server, 'cgi-bin/counter.js');
+      assert.equal(status, 200, text);
+      pids.add(/pid=(\d+)/.exec(text)![1]!);
+      assert.match(text, new RegExp(`count=${(i % 3) + 1} `), 'a fresh worker starts counting again');
+    }
+    assert.equal(pids.size, 3);
+    await server.waitForError(/retired after 3 requests/);
+  });
+
+  it('starts workers on demand (pm ondemand) and reports them on the status page', async () => {
+    const server = await start({ pm: 'ondemand', workers: 3 });
+    assert.equal((await workers(server)).length, 0);
+    assert.equal((await get(server, 'cgi-bin/hello.js')).status, 200);
+    const [worker] = await workers(server);
+    assert.ok(worker && worker.pid > 0 && worker.rssBytes > 0);
+    assert.equal(worker.served, 1);
+    const text = await get(server, 'webhist/status');
+    assert.match(text.text, /^pm:\s+ondemand$/m);
+    assert.match(text.text, new RegExp(`^\\s+${worker.pid}\\s+idle\\s+1\\s`, 'm'));
+  });
+});
