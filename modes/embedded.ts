@@ -42,13 +42,18 @@ export interface EmbeddedOptions {
   blockedAfterMs?: number;
 }
 
-/** One server process, as /webhist/status shows it (php-fpm shows a pool's processes likewise). */
+/**
+ * One server process on /webhist/status: the row FastCGI mode shows for a worker (php-fpm's
+ * per-process status), plus what only an embedded interpreter has to say.
+ */
 export interface ProcessStatus {
   pid: number;
-  /** Requests handed to a handler since the process started. */
-  requests: number;
-  /** Scripts with a request in flight now, or '-' (php-fpm's `script` column, for several). */
-  scripts: string;
+  state: 'idle' | 'busy';
+  /** Requests finished by this process. */
+  served: number;
+  /** The scripts of the requests in flight now. */
+  scripts: string[];
+  startedAt: number;
   /** Handlers cut off (time limit, departed client) whose promise has not settled yet. */
   abandoned: number;
   /** Module versions imported, re-imports included: each stays in memory until the process ends. */
@@ -84,14 +89,16 @@ export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs =
   const modules = new Map<string, Loaded>();
   const watchdog = startWatchdog({ blockedAfterMs, format: logFormat, fd: 2 });
   const supervisor = cluster.isWorker ? reportToSupervisor(own) : undefined;
-  let requests = 0;
+  const startedAt = Date.now();
+  let served = 0;
   let imports = 0;
   let abandoned = 0;
 
   /**
-   * The handler for this version of the file. The gateway has just stat'ed the file to describe
-   * it (src/script/describe.ts), so comparing that mtime costs nothing: no stat here, and no
-   * import unless the file changed.
+   * The handler for this version of the file. The server hands over the script as described
+   * (src/script/describe.ts) from a stat it makes at most once per --revalidate, as PHP's opcache
+   * does once per revalidate_freq, so comparing mtimes costs nothing: no stat here, and no import
+   * unless the file changed.
    */
   function load({ file, name, mtimeMs }: Script): Loaded {
     let loaded = modules.get(file);
@@ -121,82 +128,82 @@ export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs =
     return entry;
   }
 
-  function run(request: CgiRequest): ScriptRun {
-    const loaded = load(request.script);
+  function run({ script, env, body, signal }: CgiRequest): ScriptRun {
+    const loaded = load(script);
     const stdout = new HandlerOutput();
     // A handler may destroy its stdout with an error; the gateway sees it end, the server lives.
     stdout.on('error', () => {});
-    requests++;
     loaded.running++;
     watchdog.begin(loaded.id);
-    const exit = loaded.handler
-      ? call(loaded, loaded.handler, request, stdout)
-      : loaded.loading.then(
-          (handler) => call(loaded, handler, request, stdout),
-          (error: unknown): ScriptExit => {
-            stdout.end();
-            return { ok: false, notStarted: true, reason: `cannot be imported: ${describeError(error)}` };
+
+    const finished = new Promise<ScriptExit>((resolve) => {
+      let called = false;
+      let cutOff = false;
+      const settle = (exit: ScriptExit) => {
+        signal.removeEventListener('abort', onAbort);
+        served++;
+        loaded.running--;
+        watchdog.end(loaded.id);
+        resolve(exit);
+      };
+      // A promise cannot be killed, and the handler shares this process, so there is no process
+      // to kill either: close its stdout (the shipped scripts stop on 'close') and move on. The
+      // handler may still settle later, or never, and is then garbage like any other.
+      function onAbort() {
+        cutOff = true;
+        if (called) abandoned++;
+        stdout.destroy();
+        settle({ ok: false, reason: called ? 'a handler cannot be killed, so it was abandoned with its stdout closed' : 'its module was still being imported' });
+      }
+      const start = (handler: Handler) => {
+        if (cutOff) return;
+        called = true;
+        let result: unknown;
+        watchdog.enter(loaded.id);
+        try {
+          result = handler({ env, stdin: body, stdout });
+        } catch (error) {
+          result = Promise.reject(error);
+        } finally {
+          watchdog.leave();
+        }
+        Promise.resolve(result).then(
+          () => {
+            if (cutOff) return void abandoned--;
+            // The response is complete when the handler settles, whatever it left running.
+            if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+            settle({ ok: true });
+          },
+          (error: unknown) => {
+            if (cutOff) {
+              abandoned--;
+              return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
+            }
+            if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+            settle({ ok: false, notStarted: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
           },
         );
-    const finished = exit.then((result) => {
-      loaded.running--;
-      watchdog.end(loaded.id);
-      return result;
+      };
+
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      else if (loaded.handler) start(loaded.handler);
+      else {
+        loaded.loading.then(start, (error: unknown) => {
+          if (cutOff) return;
+          stdout.end();
+          settle({ ok: false, notStarted: true, reason: `cannot be imported: ${describeError(error)}` });
+        });
+      }
     });
     return { stdout, finished };
   }
 
-  function call(loaded: Loaded, handler: Handler, { env, body, signal }: CgiRequest, stdout: HandlerOutput): Promise<ScriptExit> {
-    if (signal.aborted) {
-      stdout.destroy();
-      return Promise.resolve({ ok: false, reason: 'its time ran out before its module was imported' });
-    }
-    let result: unknown;
-    watchdog.enter(loaded.id);
-    try {
-      result = handler({ env, stdin: body, stdout });
-    } catch (error) {
-      result = Promise.reject(error);
-    } finally {
-      watchdog.leave();
-    }
-    return new Promise((resolve) => {
-      let cutOff = false;
-      // A promise cannot be killed, and the handler shares this process, so there is nothing to
-      // kill either: close its stdout (the shipped scripts stop on 'close') and move on. It may
-      // still settle later, or never, and is then garbage like any other.
-      const onAbort = () => {
-        cutOff = true;
-        abandoned++;
-        stdout.destroy();
-        resolve({ ok: false, reason: 'a handler cannot be killed, so it was abandoned with its stdout closed' });
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      Promise.resolve(result).then(
-        () => {
-          signal.removeEventListener('abort', onAbort);
-          if (cutOff) return void abandoned--;
-          // The response is complete when the handler settles, whatever it left running.
-          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-          resolve({ ok: true });
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          if (cutOff) {
-            abandoned--;
-            return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
-          }
-          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-          resolve({ ok: false, notStarted: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
-        },
-      );
-    });
-  }
-
   function own(): ProcessStatus {
     const { rss, heapUsed } = process.memoryUsage();
-    const scripts = [...modules.values()].filter((m) => m.running > 0).map((m) => m.name).join(', ') || '-';
-    return { pid: process.pid, requests, scripts, abandoned, imports, rssBytes: rss, heapUsedBytes: heapUsed };
+    const scripts = [...modules.values()].filter((m) => m.running > 0).map((m) => m.name);
+    const state = scripts.length > 0 ? 'busy' : 'idle';
+    return { pid: process.pid, state, served, scripts, startedAt, abandoned, imports, rssBytes: rss, heapUsedBytes: heapUsed };
   }
 
   return {

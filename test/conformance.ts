@@ -42,7 +42,7 @@ export function conformance(subject: ModeUnderTest): void {
     before(async () => {
       process.env.WEBHIST_TEST_SECRET = secret;
       process.env.HTTP_PROXY = 'http://proxy.invalid:3128';
-      server = await startTestServer(subject.create, testScripts, { timeoutMs: 1500, maxConcurrency: 6, maxBody: 4 * 1024 ** 2 });
+      server = await startTestServer(subject.create, testScripts, { timeoutMs: 4000, maxConcurrency: 6, maxBody: 4 * 1024 ** 2 });
       base = server.url.replace(/\/$/, '');
     });
     after(async () => {

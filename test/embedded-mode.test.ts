@@ -20,6 +20,7 @@ const scripts = {
   'throws.js': "export default () => { throw new Error('deliberate: thrown before any output'); };\n",
   'rejects.js': "export default async () => { await null; throw new TypeError('deliberate: rejected'); };\n",
   'broken.js': "throw new Error('deliberate: fails as it is imported');\nexport default () => {};\n",
+  'stuck-import.js': 'await new Promise(() => {});\nexport default () => {};\n',
   // Module-level state that only grows, the classic mod_perl leak: 16 MiB per request, filled so
   // the pages are really touched and count in RSS.
   'hold.js': `const held = [];\nexport default ({ stdout }) => {\n  held.push(Buffer.alloc(${16 * mib}, 1));\n  stdout.write(\`Content-Type: text/plain\\r\\n\\r\\nholding \${held.length * 16} MiB\\n\`);\n};\n`,
@@ -39,7 +40,7 @@ describe('embedded mode', () => {
   const modeLog = capturedLogger();
 
   before(async () => {
-    server = await startTestServer(createEmbeddedMode({ logger: modeLog.logger }), scripts, { timeoutMs: 1000 });
+    server = await startTestServer(createEmbeddedMode({ logger: modeLog.logger }), scripts, { timeoutMs: 1000, revalidateMs: 0 });
     base = server.url.replace(/\/$/, '');
   });
   after(() => server.stop());
@@ -85,6 +86,12 @@ describe('embedded mode', () => {
     await stillServing();
   });
 
+  it('answers 504 for a module whose import never finishes', async () => {
+    assert.equal((await fetchText('/cgi-bin/stuck-import.js')).res.status, 504);
+    await server.waitForError(/stuck-import\.js.*timed out.*still being imported/);
+    await stillServing();
+  });
+
   it('imports a script again when its file changes, and logs it', async () => {
     const file = join(server.cgiBin, 'version.js');
     const version = (v: string) => `export default ({ stdout }) => stdout.write('Content-Type: text/plain\\r\\n\\r\\n${v}\\n');\n`;
@@ -98,7 +105,8 @@ describe('embedded mode', () => {
     // A distinct mtime, whatever the file system's timestamp granularity.
     const later = new Date(Date.now() + 10_000);
     await utimes(file, later, later);
-    assert.equal((await fetchText('/cgi-bin/version.js')).text, 'second\n');
+    // The server may trust what it last read of the disk for a while (--revalidate): ask until it looks again.
+    await eventually(async () => (await fetchText('/cgi-bin/version.js')).text === 'second\n', 10_000, 'the new version served');
     assert.equal((await fetchText('/cgi-bin/version.js')).text, 'second\n');
     assert.equal(modeLog.lines.filter((l) => /version\.js.*changed on disk.*old version stays in memory/.test(l)).length, 1);
     assert.equal((await status()).imports, importsBefore + 1, 'imported once more, and only once');
@@ -109,10 +117,10 @@ describe('embedded mode', () => {
     assert.equal(first.pid, process.pid, 'the script runs in the server process');
     for (let i = 1; i <= 4; i++) assert.equal((await fetchText('/cgi-bin/hold.js')).text, `holding ${i * 16} MiB\n`);
     const now = await status();
-    assert.ok(now.requests >= first.requests + 4);
+    assert.ok(now.served >= first.served + 4);
     assert.ok(now.rssBytes - first.rssBytes >= 32 * mib, `RSS grew by ${((now.rssBytes - first.rssBytes) / mib).toFixed(1)} MiB while 64 MiB are held`);
     assert.equal(typeof now.heapUsedBytes, 'number');
-    assert.equal(now.scripts, '-', 'nothing in flight between requests');
+    assert.deepEqual([now.state, now.scripts], ['idle', []], 'nothing in flight between requests');
   });
 
   it('lists at start-up the scripts of cgi-bin it cannot run', async () => {

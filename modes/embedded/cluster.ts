@@ -124,7 +124,7 @@ export function superviseProcesses({ processes, stuckAfterMs, host, logger }: Su
     for (const member of members.values()) {
       if (member.lastBeat === undefined || member.killedAsStuck || now - member.lastBeat < stuckMs) continue;
       member.killedAsStuck = true;
-      const script = member.status && member.status.scripts !== '-' ? ` (running ${member.status.scripts} at its last heartbeat)` : '';
+      const script = member.status?.scripts.length ? ` (running ${member.status.scripts.join(', ')} at its last heartbeat)` : '';
       logger.error(
         'error',
         'supervisor',

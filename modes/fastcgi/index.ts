@@ -120,7 +120,7 @@ function send(client: FastCgiClient, request: CgiRequest): ScriptRun {
       }
       return appStatus === 0 ? { ok: true } : { ok: false, reason: `ended with application status ${appStatus}` };
     },
-    (error: Error): ScriptExit => ({ ok: false, reason: error.message }),
+    (error: Error): ScriptExit => ({ ok: false, reason: request.signal.aborted ? 'ABORT_REQUEST sent to the application' : error.message }),
   );
   return { stdout: response.stdout, finished };
 }

@@ -23,7 +23,8 @@ import { netOptions, parseAddress } from '../../src/fastcgi/address.ts';
 import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
 import { searchArgs } from '../../src/cgi/env.ts';
 import { describeRecord } from '../../src/fastcgi/trace.ts';
-import { describeScript, ScriptError } from '../../src/script/describe.ts';
+import { describeScript, ScriptError, type Script } from '../../src/script/describe.ts';
+import { revalidateEvery } from '../../src/server/revalidate.ts';
 import type { Logger } from '../../src/server/log.ts';
 import { createCgiMode } from '../cgi.ts';
 import { createEmbeddedMode } from '../embedded.ts';
@@ -60,16 +61,22 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let served = 0;
   let retiring = false;
 
+  /** SCRIPT_FILENAME → the script, checked against the disk at most once a second (as the server does). */
+  const findScript = revalidateEvery(1000, async (filename: string): Promise<Script | Refusal> => {
+    const file = await realpath(filename).catch(() => undefined);
+    if (!file?.startsWith(cgiBin + sep)) return { status: 404, message: `no script at ${JSON.stringify(filename)} inside this worker's cgi-bin` };
+    return describeScript(file, `/cgi-bin/${basename(file)}`).catch((error: Error) => {
+      if (error instanceof ScriptError) return { status: 500, message: error.message };
+      throw error;
+    });
+  });
+
   async function respond(request: AppRequest): Promise<AppResponse> {
     const params = request.params;
-    const file = await realpath(params.SCRIPT_FILENAME ?? '').catch(() => undefined);
-    if (!file?.startsWith(cgiBin + sep)) {
-      return answer(404, `no script at ${JSON.stringify(params.SCRIPT_FILENAME ?? '')} inside this worker's cgi-bin`);
-    }
-    const name = params.SCRIPT_NAME || `/cgi-bin/${basename(file)}`;
-    const script = await describeScript(file, name).catch((error: Error) => error);
-    if (script instanceof ScriptError) return answer(500, script.message);
-    if (script instanceof Error) throw script;
+    const found = await findScript(params.SCRIPT_FILENAME ?? '');
+    if ('status' in found) return answer(found);
+    const name = params.SCRIPT_NAME || found.name;
+    const script = { ...found, name };
 
     const key = requestKey(params);
     report({ type: 'start', key, script: name });
@@ -139,8 +146,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 }
 
+/** Why the worker will not run what a request names. */
+interface Refusal {
+  status: number;
+  message: string;
+}
+
 /** An answer from the worker itself, as CGI output, so the web server passes it on as it is. */
-function answer(status: number, message: string): AppResponse {
+function answer({ status, message }: Refusal): AppResponse {
   const body = `${status}: ${message}\n`;
   return {
     stdout: Readable.from([`Status: ${status}\r\nContent-Type: text/plain\r\n\r\n${body}`]),

@@ -36,7 +36,7 @@ export function caveats(r: BenchReport): Caveat[] {
   if (ran.some((s) => s.summary!.forksPerRequest)) {
     found.push({
       level: 'info',
-      text: 'forks/req is every fork and clone on the whole machine during the window (/proc/stat "processes"), threads included: a node child is one process and about ten threads; other work on the machine adds to it',
+      text: 'forks/req is every fork and clone on the whole machine during the window (/proc/stat "processes"), threads included: a node child is one process and six threads; other work on the machine adds to it',
     });
   }
   return found;

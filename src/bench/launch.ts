@@ -133,18 +133,24 @@ export async function stopAll(launched: Launched[], graceMs = 5000): Promise<Sto
   // Remember the tree now: once a parent is gone its orphans are reparented and the tree loses them.
   const tracked = procAvailable ? treeOf(readProcessTable(), roots) : [];
   for (const l of launched) signalGroup(l.pid, 'SIGTERM');
-  await Promise.race([Promise.all(launched.map((l) => l.exited)), deadline(graceMs)]);
-
-  const survivors = stillAlive(roots, tracked);
+  const survivors = await untilGone(roots, tracked, graceMs);
   for (const pid of survivors) signal(pid, 'SIGKILL');
   for (const l of launched) signalGroup(l.pid, 'SIGKILL');
-  await Promise.race([Promise.all(launched.map((l) => l.exited)), deadline(2000)]);
-  await sleep(survivors.length ? 100 : 0);
-  return { killed: survivors.length, leftover: stillAlive(roots, tracked), treeChecked: procAvailable };
+  const leftover = await untilGone(roots, tracked, 2000);
+  // Let the roots' 'exit' events fire; unreferenced, a timer that loses the race keeps nothing open.
+  await Promise.race([Promise.all(launched.map((l) => l.exited)), sleep(2000, undefined, { ref: false })]);
+  return { killed: survivors.length, leftover, treeChecked: procAvailable };
 }
 
-/** A timer that loses a race without holding the process open after it. */
-const deadline = (ms: number) => sleep(ms, undefined, { ref: false });
+/** Polls until every tracked process has exited or `ms` have passed; returns those still alive. */
+async function untilGone(roots: number[], tracked: ProcStat[], ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const alive = stillAlive(roots, tracked);
+    if (!alive.length || Date.now() >= deadline) return alive;
+    await sleep(20);
+  }
+}
 
 /** Tracked processes still running (same pid and start time; a zombie has already exited), and any in their sessions. */
 function stillAlive(roots: number[], tracked: ProcStat[]): number[] {

@@ -57,19 +57,21 @@ function table(scenarios: ScenarioResult[]): string {
       x.loadGeneratorBoundRuns ? paint.yellow(`${harness} ⚠`) : harness,
     ];
   });
-  return align([head.map((h) => paint.bold(h)), ...rows], 2);
+  return align([head.map((h) => paint.bold(h)), ...rows], 'lrrrrrrrrrrr');
 }
 
-/** Columns padded to their widest cell (colour codes do not count); the first `left` are left-aligned. */
-function align(rows: string[][], left: number): string {
-  const width = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').length;
+/** How wide text shows in a terminal: colour codes take no room. */
+const width = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').length;
+
+/** Columns padded to their widest cell; `spec` has one letter per column, l for left-aligned, r for right. */
+function align(rows: string[][], spec: string): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => width(row[col] ?? ''))));
   return rows
     .map((row) =>
       row
         .map((cell, col) => {
           const pad = ' '.repeat(widths[col]! - width(cell));
-          return col < left ? cell + pad : pad + cell;
+          return spec[col] === 'l' ? cell + pad : pad + cell;
         })
         .join('  ')
         .trimEnd(),
@@ -82,9 +84,10 @@ const blocks = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 /** Linear bars, one group per connection count, so a short bar means a slow server, not a squashed scale. */
 function barChart(scenarios: ScenarioResult[]): string {
   const hello = scenarios.filter((s) => s.sizeKb === null);
+  if (!hello.length) return '';
   const widest = 40;
   const lines = [paint.bold('requests per second (median; linear scale)')];
-  const labelWidth = Math.max(...hello.map((s) => name(s).replace(/\x1b\[[0-9;]*m/g, '').length));
+  const labelWidth = Math.max(...hello.map((s) => width(name(s))));
   for (const c of [...new Set(hello.map((s) => s.connections))]) {
     const group = hello.filter((s) => s.connections === c);
     const top = Math.max(...group.map((s) => s.summary!.reqPerSec.median));
@@ -93,7 +96,7 @@ function barChart(scenarios: ScenarioResult[]): string {
       const value = s.summary!.reqPerSec.median;
       const eighths = Math.max(1, Math.round((value / top) * widest * 8));
       const bar = '█'.repeat(eighths >> 3) + blocks[eighths & 7];
-      const label = name(s) + ' '.repeat(labelWidth - name(s).replace(/\x1b\[[0-9;]*m/g, '').length);
+      const label = name(s) + ' '.repeat(labelWidth - width(name(s)));
       lines.push(`  ${label}  ${(s.target.kind === 'peer' ? paint.magenta : paint.cyan)(bar)} ${rate(value)}`);
     }
   }
@@ -106,7 +109,7 @@ function ratiosBlock(r: BenchReport): string {
     `req/s ${ranged(x.reqPerSec, ratio, '×')}`,
     x.cpuMsPerRequest ? `CPU/req ${ranged(x.cpuMsPerRequest, ratio, '×')}` : '',
   ]);
-  return [paint.bold('webhist against what users run (median of per-run ratios; req/s above 1× means webhist is faster)'), align(rows, 3).replace(/^/gm, '  ')].join('\n');
+  return [paint.bold('webhist against what users run (median of per-run ratios; req/s above 1× means webhist is faster)'), align(rows, 'lll').replace(/^/gm, '  ')].join('\n');
 }
 
 function sweepBlock(r: BenchReport): string {
@@ -121,7 +124,7 @@ function sweepBlock(r: BenchReport): string {
   });
   return [
     paint.bold(`size sweep: mean latency at ${sweepConnections} connection = fixed + per KB (least squares), beside 1996`),
-    align([['', 'today', '', '1996 (Open Market whitepaper §6)'].map((h) => paint.dim(h)), ...rows], 4).replace(/^/gm, '  '),
+    align([['', 'today', '', '1996 (Open Market whitepaper §6)'].map((h) => paint.dim(h)), ...rows], 'llll').replace(/^/gm, '  '),
   ].join('\n');
 }
 
@@ -138,7 +141,7 @@ function validationBlock(scenarios: ScenarioResult[]): string {
     return [[name(s), String(s.connections), ranged(x.wrkRatio, ratio, '×'), verdict + busy, cost]];
   });
   if (!rows.length) return paint.dim('--validate: wrk did not run (see below)');
-  return [paint.bold('--validate: harness req/s ÷ wrk req/s (wrk -t1, same server, connections and duration)'), align(rows, 2).replace(/^/gm, '  ')].join('\n');
+  return [paint.bold('--validate: harness req/s ÷ wrk req/s (wrk -t1, same server, connections and duration)'), align(rows, 'lrrll').replace(/^/gm, '  ')].join('\n');
 }
 
 function notes(r: BenchReport): string[] {

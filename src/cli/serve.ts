@@ -27,6 +27,7 @@ interface ServeOptions {
   maxConcurrency: number;
   maxBody: number;
   passAuthorization: boolean;
+  revalidate: number;
   log: LogFormat;
   quiet: boolean;
   processes: number;
@@ -49,6 +50,7 @@ export const serveCommand = new Command('serve')
   .option('--max-concurrency <n>', 'scripts running at once; past it clients get 503', parseInteger(1), 64)
   .option('--max-body <size>', 'largest request body accepted (413 past it)', parseSize, 10 * 1024 ** 2)
   .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION', false)
+  .option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request", parseDuration, 1000)
   .addOption(new Option('--log <format>', 'access log format').choices(logFormats).default('clf'))
   .option('--quiet', 'no access log', false)
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
@@ -87,6 +89,7 @@ export const serveCommand = new Command('serve')
       maxConcurrency: options.maxConcurrency,
       maxBody: options.maxBody,
       passAuthorization: options.passAuthorization,
+      revalidateMs: options.revalidate,
       logger,
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use (try --port 0)`);

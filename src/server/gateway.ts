@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { CgiOutputError, planResponse, readCgiHead } from '../cgi/response.ts';
 import { RequestCut, type Mode, type ScriptRun } from '../mode.ts';
-import { describeScript, type Script } from '../script/describe.ts';
+import type { Script } from '../script/describe.ts';
 import { answer, type Exchange } from './exchange.ts';
 import type { Logger } from './log.ts';
 import type { ScriptLocation } from './paths.ts';
@@ -27,6 +27,12 @@ export interface GatewayOptions {
   redispatch(ex: Exchange): Promise<void>;
 }
 
+/** What the front found for a /cgi-bin/ path: where the script is, and what it is (or why it cannot run). */
+export interface FoundScript {
+  location: ScriptLocation;
+  script: Script | Error;
+}
+
 /** Local redirects followed for one request before the server calls it a loop (Apache stops at 10). */
 const maxRedirects = 10;
 
@@ -35,30 +41,27 @@ export function createGateway(options: GatewayOptions) {
   const { mode, logger } = options;
   let running = 0;
 
-  async function serve(ex: Exchange, location: ScriptLocation): Promise<void> {
+  async function serve(ex: Exchange, { location, script }: FoundScript): Promise<void> {
     const name = `/cgi-bin${location.scriptPath}`;
     if (running >= options.maxConcurrency) {
       logger.error('warn', name, `refused: ${running} scripts running, the --max-concurrency limit`);
       return answer(ex, 503, 'Service Unavailable: too many scripts running, try again shortly', { 'Retry-After': '1' });
     }
+    if (script instanceof Error) {
+      logger.error('error', name, script.message);
+      return answer(ex, 500, 'Internal Server Error: the script cannot be run (see the error log)');
+    }
     // The slot is taken before anything awaits, and given back once the script has ended.
     running++;
     try {
-      await start(ex, location, name);
+      await start(ex, location, script, name);
     } finally {
       running--;
     }
   }
 
   /** Runs the script, sends its response, and returns once the script has ended. */
-  async function start(ex: Exchange, location: ScriptLocation, name: string): Promise<void> {
-    let script: Script;
-    try {
-      script = await describeScript(location.file, name);
-    } catch (error) {
-      logger.error('error', name, (error as Error).message);
-      return answer(ex, 500, 'Internal Server Error: the script cannot be run (see the error log)');
-    }
+  async function start(ex: Exchange, location: ScriptLocation, script: Script, name: string): Promise<void> {
     const refusal = mode.refuses?.(script);
     if (refusal) {
       logger.error('error', name, refusal);

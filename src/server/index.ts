@@ -8,9 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { realpath } from 'node:fs/promises';
 import type { Mode } from '../mode.ts';
 import { answer, exchangeFor, type Exchange } from './exchange.ts';
-import { createGateway } from './gateway.ts';
+import { describeScript } from '../script/describe.ts';
+import { createGateway, type FoundScript } from './gateway.ts';
 import type { Logger } from './log.ts';
 import { normalizeRequestPath, resolveScript } from './paths.ts';
+import { revalidateEvery } from './revalidate.ts';
 import { serveStatic } from './static.ts';
 import { statusPage } from './status.ts';
 
@@ -24,6 +26,8 @@ export interface ServerOptions {
   maxConcurrency: number;
   maxBody: number;
   passAuthorization: boolean;
+  /** How long what the disk said about a script is trusted (opcache.revalidate_freq); 0 = ask every time. */
+  revalidateMs: number;
   logger: Logger;
 }
 
@@ -42,6 +46,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const docroot = await realpath(options.docroot);
   const { mode, logger } = options;
   const gateway = createGateway({ ...options, cgiBin, docroot, serverSoftware, redispatch: dispatch });
+  /** Which script a path names, and what it is: asked of the disk at most once per --revalidate. */
+  const findScript = revalidateEvery(options.revalidateMs, async (rest: string): Promise<FoundScript | undefined> => {
+    const location = await resolveScript(cgiBin, rest);
+    if (!location) return undefined;
+    const script = await describeScript(location.file, `${cgiPrefix}${location.scriptPath}`).catch((error: Error) => error);
+    return { location, script };
+  });
   const startedAt = Date.now();
 
   async function dispatch(ex: Exchange): Promise<void> {
@@ -49,9 +60,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (path === undefined) return answer(ex, 400, 'Bad Request: the path cannot be decoded safely');
     if (path === '/webhist/status') return statusPage(ex, { mode, startedAt, running: gateway.running });
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
-      const location = await resolveScript(cgiBin, path.slice(cgiPrefix.length));
-      if (!location) return answer(ex, 404, `Not Found: no script at ${path}`);
-      return gateway.serve(ex, location);
+      const found = await findScript(path.slice(cgiPrefix.length));
+      if (!found) return answer(ex, 404, `Not Found: no script at ${path}`);
+      return gateway.serve(ex, found);
     }
     ex.logged.status = await serveStatic(ex.req, ex.res, docroot, path, ex.method);
   }

@@ -49,6 +49,7 @@ export async function startTestServer(
     maxConcurrency: 16,
     maxBody: 10 * 1024 ** 2,
     passAuthorization: false,
+    revalidateMs: 1000,
     logger,
     ...options,
   });
