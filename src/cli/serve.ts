@@ -109,7 +109,8 @@ export const serveCommand = new Command('serve')
       logger.error('info', 'server', `${signal}: finishing requests in flight, then stopping`);
       server.close().then(() => process.exit(0));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
+    // In a --processes pool Ctrl-C reaches every process; the supervisor answers it with a SIGTERM each.
+    process.on('SIGINT', () => cluster.isWorker || stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
