@@ -31,7 +31,7 @@ import { describeScript, type Script } from '../src/script/describe.ts';
 import type { Handler } from '../src/script/handler.ts';
 import type { LogFormat, Logger } from '../src/server/log.ts';
 import { reportToSupervisor } from './embedded/cluster.ts';
-import { startWatchdog } from './embedded/watchdog.ts';
+import { noWatchdog, startWatchdog } from './embedded/watchdog.ts';
 
 export interface EmbeddedOptions {
   /** For the mode's own lines: re-imports, and handlers that fail after being abandoned. */
@@ -40,6 +40,8 @@ export interface EmbeddedOptions {
   logFormat?: LogFormat;
   /** How long the event loop may stand still before the watchdog says so. */
   blockedAfterMs?: number;
+  /** Start the watchdog thread (about 20 MB: a V8 instance of its own). Default true. */
+  watchdog?: boolean;
 }
 
 /**
@@ -85,9 +87,9 @@ class HandlerOutput extends Transform {
   }
 }
 
-export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs = 1000 }: EmbeddedOptions): Mode {
+export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs = 1000, watchdog: watching = true }: EmbeddedOptions): Mode {
   const modules = new Map<string, Loaded>();
-  const watchdog = startWatchdog({ blockedAfterMs, format: logFormat, fd: 2 });
+  const watchdog = watching ? startWatchdog({ blockedAfterMs, format: logFormat, fd: 2 }) : noWatchdog;
   const supervisor = cluster.isWorker ? reportToSupervisor(own) : undefined;
   const startedAt = Date.now();
   let served = 0;

@@ -56,6 +56,16 @@ export interface Watchdog {
   close(): Promise<void>;
 }
 
+/** No thread and no heartbeat, for a process that has another guard (a FastCGI worker is killed at its timeout). */
+export const noWatchdog: Watchdog = {
+  name() {},
+  begin() {},
+  end() {},
+  enter() {},
+  leave() {},
+  close: async () => {},
+};
+
 export function startWatchdog(options: WatchdogOptions): Watchdog {
   const shared = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (slot.running + maxScripts));
   const view = new Int32Array(shared);

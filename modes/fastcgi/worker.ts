@@ -42,6 +42,8 @@ export interface WorkerOptions {
   webServerAddrs?: string[];
   /** Print every record, one line each. */
   trace: boolean;
+  /** Watch for a handler blocking the event loop (a thread, ~20 MB). A pool's workers need none: its timeout kills them. */
+  watchdog: boolean;
   logger: Logger;
 }
 
@@ -55,7 +57,7 @@ export interface RunningWorker {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const cgiBin = await realpath(options.cgiBin);
   const { logger } = options;
-  const handlers = createEmbeddedMode({ logger });
+  const handlers = createEmbeddedMode({ logger, watchdog: options.watchdog });
   const programs = createCgiMode();
   const report = (message: FromWorker) => process.connected && process.send?.(message);
   let served = 0;

@@ -31,7 +31,7 @@ export const workerCommand = new Command('worker')
     if (flags.listen) parseAddress(flags.listen);
     // FastCGI §3.2: a web server may say which addresses may connect.
     const webServerAddrs = process.env.FCGI_WEB_SERVER_ADDRS?.split(',').map((a) => a.trim()).filter(Boolean);
-    const worker = await startWorker({ ...flags, webServerAddrs, logger: createLogger({ format: 'clf', quiet: true }) }).catch((error: NodeJS.ErrnoException) => {
+    const worker = await startWorker({ ...flags, webServerAddrs, watchdog: true, logger: createLogger({ format: 'clf', quiet: true }) }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`${flags.listen} is in use (a stale socket file? remove it)`);
       throw new UsageError(error.message);
     });
