@@ -6,23 +6,17 @@
 import type { Readable, Writable } from 'node:stream';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { CgiOutputError, planResponse, readCgiHead } from '../cgi/response.ts';
-import { RequestCut, type Mode, type ScriptRun } from '../mode.ts';
+import { RequestCut, type ScriptRun } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { answer, type Exchange } from './exchange.ts';
-import type { Logger } from './log.ts';
+import type { ServerOptions } from './index.ts';
 import type { ScriptLocation } from './paths.ts';
 import { noBody, takeBody } from './request-body.ts';
 
-export interface GatewayOptions {
-  mode: Mode;
-  cgiBin: string;
-  docroot: string;
-  timeoutMs: number;
-  maxConcurrency: number;
-  maxBody: number;
-  passAuthorization: boolean;
+/** What the gateway needs of the server's options, and a way back into the server. */
+export interface GatewayOptions
+  extends Pick<ServerOptions, 'mode' | 'cgiBin' | 'docroot' | 'timeoutMs' | 'maxConcurrency' | 'maxBody' | 'passAuthorization' | 'logger'> {
   serverSoftware: string;
-  logger: Logger;
   /** Re-dispatches a local redirect (RFC 3875 §6.2.2) through the whole server. */
   redispatch(ex: Exchange): Promise<void>;
 }
