@@ -116,11 +116,24 @@ function rssOf(pid: number): number {
   }
 }
 
+/**
+ * Sends the pool's state to the server for its status page. Workers say when each request starts
+ * and ends, which is cheap to note but too often to send on: reports go out at most every
+ * 250 ms, and RSS (a read of /proc per worker) is taken only by the once-a-second tick.
+ */
+let reportPending = false;
 function report(): void {
-  send({
-    type: 'status',
-    workers: [...workers.values()].map(({ child: _child, retiring: _retiring, ...info }) => ({ ...info, rssBytes: rssOf(info.pid) })),
-  });
+  if (reportPending) return;
+  reportPending = true;
+  setTimeout(() => {
+    reportPending = false;
+    send({ type: 'status', workers: [...workers.values()].map(({ child: _child, retiring: _retiring, ...info }) => info) });
+  }, 250).unref();
+}
+
+function measure(): void {
+  for (const worker of workers.values()) worker.rssBytes = rssOf(worker.pid);
+  report();
 }
 
 function stop(): void {
@@ -162,6 +175,6 @@ process.on('SIGTERM', stop);
 fill();
 setInterval(() => {
   trim();
-  report();
+  measure();
 }, 1000);
 send({ type: 'ready' });

@@ -172,7 +172,9 @@ export function createGateway(options: GatewayOptions) {
     // A script that fails after its headers went out: closing without the final chunk (or short
     // of Content-Length) is the only way left to tell the client the body is incomplete.
     if (!exit.ok && !signal.aborted) logger.error('error', name, `${exit.reason} after its response began: the response was cut short`);
-    res.destroy();
+    // What was written still goes out (it may sit in the cork); then the connection closes.
+    while (res.writableCorked) res.uncork();
+    res.socket?.destroySoon();
   }
 
   /** NPH (RFC 3875 §5): the script's bytes are the whole HTTP response, sent unmodified. */
@@ -197,30 +199,29 @@ export function createGateway(options: GatewayOptions) {
   };
 }
 
-/** Copies with backpressure: a slow client slows the script, nothing is buffered whole. */
-async function copy(from: Readable, to: Writable, signal: AbortSignal): Promise<number> {
-  let bytes = 0;
-  try {
-    for await (const chunk of from as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (!to.write(chunk)) await waitForDrain(to, signal);
-    }
-  } catch {
-    // The script's stdout was torn down (killed): the caller decides what the client sees.
-  }
-  return bytes;
-}
-
-function waitForDrain(to: Writable, signal: AbortSignal): Promise<void> {
+/**
+ * Copies with backpressure: a slow client pauses the script's output, nothing is buffered
+ * whole. Resolves with the bytes copied once the output ends or is torn down (the script was
+ * killed: the caller decides what the client sees), or the client goes away.
+ */
+function copy(from: Readable, to: Writable, signal: AbortSignal): Promise<number> {
   return new Promise((resolve) => {
-    const done = () => {
-      to.off('drain', done);
-      to.off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
+    let bytes = 0;
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (!to.write(chunk)) from.pause();
     };
-    to.once('drain', done);
-    to.once('close', done);
+    const onDrain = () => from.resume();
+    const done = () => {
+      from.off('data', onData).off('end', done).off('close', done).off('error', done);
+      to.off('drain', onDrain).off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve(bytes);
+    };
+    // Output that ended with its headers (a redirect) has nothing more to give.
+    if (from.readableEnded || from.destroyed) return resolve(0);
+    from.on('data', onData).once('end', done).once('close', done).once('error', done);
+    to.on('drain', onDrain).once('close', done);
     signal.addEventListener('abort', done, { once: true });
   });
 }

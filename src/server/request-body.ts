@@ -29,7 +29,8 @@ export async function takeBody(req: IncomingMessage, maxBody: number): Promise<R
   return noBody();
 }
 
-/** A request without a body (and a local redirect's GET). */
+/** A request without a body (and a local redirect's GET): a stream that ends at once. */
 export function noBody(): RequestBody {
-  return { ok: true, body: Readable.from([]), length: undefined };
+  const body = new Readable({ read: () => body.push(null) });
+  return { ok: true, body, length: undefined };
 }
