@@ -57,6 +57,9 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
   if (phpCgi) {
     pools.push(await startPool({
       ...common,
+      // Started on the first .php request, not before: most scripts here are not PHP, and four
+      // idle php-cgi processes would be counted against every benchmark of the other pool.
+      pm: 'ondemand',
       name: 'php-cgi',
       command: [phpCgi],
       // php-cgi forks its own children unless told not to; the manager is the one to do that here.
@@ -71,7 +74,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     const pool = extname(request.script.file) === '.php' ? php! : webhist;
     const count = (delta: number) => {
       inFlight.set(pool, inFlight.get(pool)! + delta);
-      if (options.pm !== 'static') pool.demand(inFlight.get(pool)!);
+      if (pool.pm !== 'static') pool.demand(inFlight.get(pool)!);
     };
     count(+1);
     // ABORT_REQUEST stops a plain program (the worker kills its process group), but nothing
@@ -99,6 +102,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
       maxRequests: options.maxRequests,
       pools: pools.map((pool) => ({
         name: pool.name,
+        pm: pool.pm,
         address: pool.address,
         inFlight: inFlight.get(pool),
         workers: pool.workers().map(({ serving, ...worker }) => ({ ...worker, scripts: serving.map((r) => r.script) })),

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
 import { describeRecord, type TraceRecord } from '../../src/fastcgi/trace.ts';
 import type { Logger } from '../../src/server/log.ts';
-import type { FromManager, ManagerConfig, ToManager, WorkerInfo } from './messages.ts';
+import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo } from './messages.ts';
 
 const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`, import.meta.url));
 
@@ -31,6 +31,7 @@ export interface PoolOptions extends Omit<ManagerConfig, 'killAfterMs'> {
 
 export interface Pool {
   name: string;
+  pm: PmPolicy;
   address: string;
   client: FastCgiClient;
   workers(): WorkerInfo[];
@@ -51,7 +52,8 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
   // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  const config: ManagerConfig = { ...options, killAfterMs: 3000 };
+  const { command, env, reports, pm, size, minSpare, idleTimeoutMs } = options;
+  const config: ManagerConfig = { command, env, reports, pm, size, minSpare, idleTimeoutMs, killAfterMs: 3000 };
   const manager: ChildProcess = spawn(process.execPath, [managerFile, JSON.stringify(config)], {
     stdio: [fd, 'inherit', 'inherit', 'ipc'],
   });
@@ -74,6 +76,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   const client = new FastCgiClient(`unix:${address}`, { onRecord: options.trace ? traceTo(logger, name) : undefined });
   return {
     name,
+    pm,
     address: `unix:${address}`,
     client,
     workers: () => workers,
