@@ -4,7 +4,7 @@
  * machine was, what was skipped or failed, and what this machine cannot measure.
  */
 import type { BenchReport } from './report.ts';
-import { loadGeneratorLimitCores } from './runner.ts';
+import { harnessShareOfServer, loadGeneratorLimitCores } from './runner.ts';
 
 export interface Caveat {
   level: 'error' | 'warning' | 'info';
@@ -21,7 +21,7 @@ export function caveats(r: BenchReport): Caveat[] {
       level: 'warning',
       text:
         `the load generator, not the server, set the pace in: ${bound} (harness at ${loadGeneratorLimitCores} of a core or more; or every core ` +
-        `busy and the harness using over half the server's CPU; or, on a quiet machine, wrk got over 10% more): read their req/s as a floor for the server`,
+        `busy and the harness using over ${harnessShareOfServer * 100}% of the server's CPU): read their req/s as a floor for the server`,
     });
   }
   const leftover = ids((s) => s.summary!.leftover);

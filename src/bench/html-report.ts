@@ -23,7 +23,7 @@ export function renderHtml(report: BenchReport): string {
     hello.some((s) => s.summary!.peakRssBytes) && section('Memory', 'Peak resident memory of the whole process tree, sampled every 100 ms. Linear scale.', memory(hello)),
     report.ratios.length && section('Against what users run', 'Median of per-run ratios (run i of both ran in the same round). Above 1× means webhist is faster (req/s) or costlier (CPU).', ratios(report)),
     report.sizeFits.length && section('Size sweep, beside 1996', `Mean latency at ${sweepConnections} connection for responses of each size, and the least-squares line fixed + per KB.`, sweep(report)),
-    report.settings.validate && section('Checked against wrk', 'The harness’s req/s divided by wrk’s (wrk -t1, same server, connections and duration, right after). Within 10% counts as agreeing.', validation(ran)),
+    report.settings.validate && section('Checked against wrk', 'The harness’s req/s divided by wrk’s (wrk -t1, same server, connections and duration, right after), median across runs; within 10% counts as agreeing. Consecutive windows on a busy machine differ on their own, so runs where other processes used a quarter of a core or more are called inconclusive.', validation(ran)),
     ran.length && section('Every number', 'Medians, with the min–max across runs in brackets. The JSON report (--json) has each run and its latency histogram.', table(ran)),
   ];
   return `<!doctype html>
@@ -39,7 +39,7 @@ export function renderHtml(report: BenchReport): string {
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1em; } dt { color: ${colours.axis}; }
   table { border-collapse: collapse; font-size: 12px; font-variant-numeric: tabular-nums; }
   th, td { padding: 0.25em 0.45em; border-bottom: 1px solid ${colours.grid}; text-align: right; white-space: nowrap; }
-  th:first-child, td:first-child, table.text td, table.text th { text-align: left; }
+  th:first-child, td:first-child, table.text td, table.text th, .words { text-align: left; }
   .panels { display: flex; flex-wrap: wrap; gap: 0 1em; }
   .wide { overflow-x: auto; } .caveats li.error { color: #c53030; } .caveats li.warning { color: #975a16; }
   svg text { font: 12px system-ui, sans-serif; fill: ${colours.text}; } svg .tick, svg .note { fill: ${colours.axis}; } svg .caption { fill: ${colours.axis}; font-style: italic; }
@@ -143,11 +143,11 @@ function validation(rows: ScenarioResult[]): string {
     const x = s.summary!;
     const error = s.runs.flatMap((run) => (run.wrk && 'error' in run.wrk ? [run.wrk.error] : []))[0];
     const busy = x.wrkBusyRuns ? ` (machine busy in ${x.wrkBusyRuns} of ${x.runs}: inconclusive there)` : '';
-    const verdict = x.wrkRatio ? (x.wrkDisagreedRuns ? `disagrees in ${x.wrkDisagreedRuns} of ${x.runs} runs` : 'agrees') + busy : `wrk did not run${error ? `: ${error}` : ''}`;
+    const verdict = x.wrkRatio ? (x.wrkAgrees ? 'agrees within 10%' : 'differs by more than 10%') + busy : `wrk did not run${error ? `: ${error}` : ''}`;
     const wrkCost = x.wrkUsPerRequest ? ms(x.wrkUsPerRequest.median) : '–';
-    return `<tr><td>${e(label(s))}</td><td>${x.wrkRatio ? ranged(x.wrkRatio, ratio, '×') : '–'}</td><td>${ms(x.harnessUsPerRequest.median)}</td><td>${wrkCost}</td><td>${e(verdict)}</td></tr>`;
+    return `<tr><td>${e(label(s))}</td><td>${x.wrkRatio ? ranged(x.wrkRatio, ratio, '×') : '–'}</td><td>${ms(x.harnessUsPerRequest.median)}</td><td>${wrkCost}</td><td class="words">${e(verdict)}</td></tr>`;
   });
-  return `<table><tr><th>scenario</th><th>harness ÷ wrk</th><th>harness CPU µs/req</th><th>wrk CPU µs/req</th><th>verdict</th></tr>${body.join('')}</table>`;
+  return `<table><tr><th>scenario</th><th>harness ÷ wrk</th><th>harness CPU µs/req</th><th>wrk CPU µs/req</th><th class="words">verdict</th></tr>${body.join('')}</table>`;
 }
 
 function table(rows: ScenarioResult[]): string {

@@ -29,19 +29,17 @@ export function cleanEnv(): Record<string, string> {
 /** Finds a program on PATH, and in the sbin directories a non-root PATH often lacks. */
 export function findProgram(name: string | RegExp): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean);
-  for (const dir of dirs) {
-    if (typeof name === 'string') {
-      if (existsSync(join(dir, name))) return join(dir, name);
-      continue;
+  const entries = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
     }
-    const match = (() => {
-      try {
-        return readdirSync(dir).filter((f) => name.test(f)).sort().at(-1);
-      } catch {
-        return undefined;
-      }
-    })();
-    if (match) return join(dir, match);
+  };
+  for (const dir of dirs) {
+    // The highest of versioned names (php-fpm8.2 over php-fpm7.4).
+    const found = typeof name === 'string' ? (existsSync(join(dir, name)) ? name : undefined) : entries(dir).filter((f) => name.test(f)).sort().at(-1);
+    if (found) return join(dir, found);
   }
   return undefined;
 }

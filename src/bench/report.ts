@@ -21,7 +21,7 @@ export interface BenchReport {
   command: string;
   startedAt: string;
   finishedAt: string;
-  /** `git rev-parse HEAD` and whether the work tree had changes; null outside a git checkout. */
+  /** `git rev-parse HEAD` as the run began and whether the work tree had changes; null outside a git checkout. */
   commit: { sha: string; dirty: boolean } | null;
   node: string;
   machine: { cpuModel: string; cpus: number; memoryBytes: number; kernel: string; arch: string };
@@ -61,6 +61,7 @@ export interface ScenarioResult {
 export function buildReport(input: {
   command: string;
   startedAt: Date;
+  commit: BenchReport['commit'];
   settings: BenchReport['settings'];
   limits: string[];
   measured: Measured[];
@@ -83,7 +84,7 @@ export function buildReport(input: {
     command: input.command,
     startedAt: input.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    commit: gitCommit(),
+    commit: input.commit,
     node: process.version,
     machine: { cpuModel: cpu[0]?.model.trim() ?? 'unknown', cpus: cpu.length, memoryBytes: totalmem(), kernel: `${osType()} ${release()}`, arch: process.arch },
     settings: input.settings,
@@ -103,7 +104,8 @@ export function machineLimits(): string[] {
   return [`no /proc on ${process.platform}: CPU per request, peak RSS and forks per request were not measured (req/s, latency and the harness's own CPU were)`];
 }
 
-function gitCommit(): BenchReport['commit'] {
+/** Read as the run begins: a run takes minutes, and the tree may change under it. */
+export function gitCommit(): BenchReport['commit'] {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: packageRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
     return { sha: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain') !== '' };

@@ -5,9 +5,9 @@
  */
 import { fitLine } from './linefit.ts';
 import type { RunResult } from './runner.ts';
-import { spread, type Spread } from './stats.ts';
+import { median, spread, type Spread } from './stats.ts';
 import type { ScenarioResult } from './report.ts';
-import { quietMachineCores } from './wrk.ts';
+import { quietMachineCores, wrkTolerance } from './wrk.ts';
 
 export interface ScenarioSummary {
   runs: number;
@@ -29,7 +29,8 @@ export interface ScenarioSummary {
   loadGeneratorBoundRuns: number;
   /** harness req/s ÷ wrk req/s, when --validate ran wrk. */
   wrkRatio?: Spread;
-  wrkDisagreedRuns?: number;
+  /** Whether the median ratio is within 10% of 1. */
+  wrkAgrees?: boolean;
   /** Comparisons made while other processes used a quarter of a core or more: inconclusive. */
   wrkBusyRuns?: number;
   /** Processes that needed SIGKILL at stop, and any that outlived it. */
@@ -64,7 +65,7 @@ export function summarize(runs: readonly RunResult[]): ScenarioSummary | undefin
     errors: total((r) => r.errors),
     loadGeneratorBoundRuns: runs.filter((r) => r.loadGeneratorBound).length,
     wrkRatio: spread(wrk.map((w) => w.ratio)),
-    wrkDisagreedRuns: wrk.length ? wrk.filter((w) => !w.agrees).length : undefined,
+    wrkAgrees: wrk.length ? Math.abs(median(wrk.map((w) => w.ratio)) - 1) <= wrkTolerance : undefined,
     wrkBusyRuns: wrk.length ? wrk.filter((w) => w.others >= quietMachineCores).length : undefined,
     killed: total((r) => r.stop.killed),
     leftover: total((r) => r.stop.leftover.length),

@@ -136,7 +136,7 @@ function validationBlock(scenarios: ScenarioResult[]): string {
       return error ? [[name(s), String(s.connections), paint.red(`wrk failed: ${error}`)]] : [];
     }
     const busy = x.wrkBusyRuns ? paint.dim(` (machine busy in ${x.wrkBusyRuns} of ${x.runs}: inconclusive there)`) : '';
-    const verdict = x.wrkDisagreedRuns ? paint.yellow(`disagrees in ${x.wrkDisagreedRuns} of ${x.runs} runs`) : paint.green('agrees within 10%');
+    const verdict = x.wrkAgrees ? paint.green('agrees within 10%') : paint.yellow('differs by more than 10%');
     const cost = x.wrkUsPerRequest ? paint.dim(`CPU per request: harness ${ms(x.harnessUsPerRequest.median)} µs, wrk ${ms(x.wrkUsPerRequest.median)} µs`) : '';
     return [[name(s), String(s.connections), ranged(x.wrkRatio, ratio, '×'), verdict + busy, cost]];
   });

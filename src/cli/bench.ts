@@ -13,7 +13,7 @@ import { renderHtml } from '../bench/html-report.ts';
 import { killAllLaunched } from '../bench/launch.ts';
 import { peers } from '../bench/peers.ts';
 import { createProgress } from '../bench/progress.ts';
-import { buildReport, machineLimits } from '../bench/report.ts';
+import { buildReport, gitCommit, machineLimits } from '../bench/report.ts';
 import { runBench, type Skip } from '../bench/runner.ts';
 import { buildScenarios, sizedDocroot } from '../bench/scenarios.ts';
 import { webhistTarget } from '../bench/targets.ts';
@@ -71,6 +71,7 @@ export const benchCommand = new Command('bench')
   .action(async (options: BenchOptions) => {
     if (options.duration < 1) throw new UsageError('--duration must be longer than 0');
     const startedAt = new Date();
+    const commit = gitCommit();
     const limits = machineLimits();
     let validate = options.validate;
     if (validate && !wrkPath) {
@@ -107,6 +108,7 @@ export const benchCommand = new Command('bench')
     const report = buildReport({
       command: ['webhist', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' '),
       startedAt,
+      commit,
       settings: {
         modes: options.modes,
         scripts: options.scripts,
