@@ -5,24 +5,12 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { modeNames } from '../mode.ts';
 import { shippedCgiBin } from '../package-root.ts';
-import { renderHtml } from '../bench/html-report.ts';
-import { killAllLaunched } from '../bench/launch.ts';
-import { peers } from '../bench/peers.ts';
-import { createProgress } from '../bench/progress.ts';
-import { buildReport, gitCommit, machineLimits } from '../bench/report.ts';
-import { runBench, type Skip } from '../bench/runner.ts';
-import { buildScenarios, sizedDocroot } from '../bench/scenarios.ts';
-import { webhistTarget } from '../bench/targets.ts';
-import { renderText } from '../bench/text-report.ts';
-import { wrkPath } from '../bench/wrk.ts';
 import { parseDuration, parseInteger } from './options.ts';
-import { paint, UsageError } from './ui.ts';
 
-interface BenchOptions {
+export interface BenchOptions {
   modes: string[];
   scripts: string[];
   connections: number[];
@@ -68,72 +56,6 @@ export const benchCommand = new Command('bench')
   .option('--html <file>', 'write a self-contained HTML report with charts')
   .option('--peers', 'also run node:http, lighttpd mod_cgi, nginx + fcgiwrap and nginx + php-fpm where installed', false)
   .option('--validate', 'after each measurement, run wrk at the same server and say whether the two agree within 10%', false)
-  .action(async (options: BenchOptions) => {
-    if (options.duration < 1) throw new UsageError('--duration must be longer than 0');
-    const startedAt = new Date();
-    const commit = gitCommit();
-    const limits = machineLimits();
-    let validate = options.validate;
-    if (validate && !wrkPath) {
-      limits.push('--validate needs wrk, which is not installed (apt-get install wrk)');
-      validate = false;
-    }
-    const found = options.peers ? peers() : { available: [], missing: [] };
-    const skippedPeers: Skip[] = found.missing.map((m) => ({ target: m.name, reason: m.reason }));
-    const docroot = options.sizes.length ? await sizedDocroot(options.sizes) : undefined;
-    const scenarios = buildScenarios({
-      modes: options.modes.map((m) => webhistTarget(m)),
-      scripts: options.scripts,
-      connections: options.connections,
-      sizes: options.sizes,
-      staticTarget: docroot && webhistTarget('cgi', docroot.dir),
-      peers: found.available,
-    });
-
-    const settings = { durationMs: options.duration, warmupMs: options.warmup, runs: options.runs, validate };
-    const progress = createProgress(settings);
-    const interrupted = () => {
-      progress.clear();
-      killAllLaunched();
-      process.stderr.write('webhist bench: interrupted; every server it started was killed\n');
-      process.exit(130);
-    };
-    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
-    const outcome = await runBench(scenarios, settings, progress.update).finally(async () => {
-      progress.clear();
-      process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
-      await docroot?.remove();
-    });
-
-    const report = buildReport({
-      command: ['webhist', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' '),
-      startedAt,
-      commit,
-      settings: {
-        modes: options.modes,
-        scripts: options.scripts,
-        connections: options.connections,
-        sizes: options.sizes,
-        durationMs: options.duration,
-        warmupMs: options.warmup,
-        runs: options.runs,
-        peers: options.peers,
-        validate: options.validate,
-      },
-      limits,
-      measured: outcome.measured,
-      skipped: [...skippedPeers, ...outcome.skipped],
-      failures: outcome.failures,
-    });
-    process.stdout.write(renderText(report));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
-      process.stdout.write(paint.dim(`wrote ${options.json}\n`));
-    }
-    if (options.html) {
-      await writeFile(options.html, renderHtml(report));
-      process.stdout.write(paint.dim(`wrote ${options.html}\n`));
-    }
-    const leftover = report.scenarios.some((s) => s.summary?.leftover);
-    if (report.failures.length || leftover) process.exitCode = 1;
-  });
+  // The harness (autocannon, the HDR histogram's WebAssembly, the report renderers) loads only
+  // when the command runs: every other command, the server above all, stays small.
+  .action(async (options: BenchOptions) => (await import('../bench/command.ts')).runBenchCommand(options));

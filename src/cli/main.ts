@@ -2,6 +2,7 @@
  * The webhist command line: this file only wires the commands, one file each.
  */
 import { Command } from 'commander';
+import { benchCommand } from './bench.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { workerCommand } from './worker.ts';
@@ -13,7 +14,7 @@ const program = new Command('webhist')
   .showHelpAfterError('(see webhist --help)')
   .addCommand(serveCommand)
   .addCommand(runCommand)
-  .addCommand((await import('./bench.ts')).benchCommand)
+  .addCommand(benchCommand)
   .addCommand(workerCommand);
 
 program.parseAsync().catch(fail);

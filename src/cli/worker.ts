@@ -4,7 +4,6 @@
  */
 import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
-import { startWorker } from '../../modes/fastcgi/worker.ts';
 import { parseAddress } from '../fastcgi/address.ts';
 import { shippedCgiBin } from '../package-root.ts';
 import { createLogger } from '../server/log.ts';
@@ -31,6 +30,7 @@ export const workerCommand = new Command('worker')
     if (flags.listen) parseAddress(flags.listen);
     // FastCGI §3.2: a web server may say which addresses may connect.
     const webServerAddrs = process.env.FCGI_WEB_SERVER_ADDRS?.split(',').map((a) => a.trim()).filter(Boolean);
+    const { startWorker } = await import('../../modes/fastcgi/worker.ts');
     const worker = await startWorker({ ...flags, webServerAddrs, watchdog: true, logger: createLogger({ format: 'clf', quiet: true }) }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`${flags.listen} is in use (a stale socket file? remove it)`);
       throw new UsageError(error.message);
