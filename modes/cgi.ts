@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { CgiRequest, Mode, ScriptExit, ScriptRun } from '../src/mode.ts';
 import { forEachLine } from '../src/script/stderr-lines.ts';
 
@@ -41,8 +40,10 @@ export function spawnScript(request: CgiRequest, groups = new Set<number>()): Sc
   const stop = () => group !== undefined && killGroup(group);
   request.signal.addEventListener('abort', stop, { once: true });
 
-  // A script may exit without reading its input: EPIPE on stdin is not an error.
-  pipeline(request.body, child.stdin).catch(() => {});
+  // A script may exit without reading its input: EPIPE on its stdin is not an error, and the
+  // request body must not be destroyed for it (pipeline() would); the gateway discards the rest.
+  child.stdin.on('error', () => {});
+  request.body.pipe(child.stdin);
   forEachLine(child.stderr, (line) => request.logStderr(line));
 
   // The request ends when the script exits. Whatever it left running in its group (a

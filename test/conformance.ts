@@ -30,6 +30,13 @@ const testScripts = {
   'stderr.sh': 'echo "something went sideways" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
   'args.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\n"\nprintf "%s|" "$@"\n',
   'source.xyz': 'not a program\n',
+  // Content-Length frames a kept-alive response: one that lies must not split the next.
+  'liar.js': "export default ({ stdout }) => stdout.write('Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nhello world');\n",
+  'short.js': "export default ({ stdout }) => stdout.write('Content-Type: text/plain\\r\\nContent-Length: 50\\r\\n\\r\\nhi');\n",
+  // Redirects, then closes its output and lingers: the redirect must not wait for it.
+  'linger.sh': 'echo $$ > "$TMP/linger.pid"\nprintf "Location: /cgi-bin/hello.js\\r\\n\\r\\n"\nexec >&-\nexec sleep 300\n',
+  // Never reads its input.
+  'deaf.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\nnot listening\\n"\n',
   'cookie.js': "export default ({ env, stdout }) => stdout.write(`Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Type: text/plain\\r\\n\\r\\n${env.HTTP_COOKIE ?? ''}`);\n",
 };
 
@@ -143,9 +150,23 @@ export function conformance(subject: ModeUnderTest): void {
         assert.match(res.body.toString(), new RegExp(`^CONTENT_LENGTH="${body.length}"$`, 'm'));
       });
 
-      it('refuses a body over --max-body with 413', async () => {
+      it('refuses a body over --max-body with 413, declared or chunked, and lives on', async () => {
         const res = await rawRequest(server.port, `POST /cgi-bin/echo.js HTTP/1.1\r\nHost: x\r\nContent-Length: ${5 * 1024 ** 2}\r\n\r\n`);
         assert.equal(res.status, 413);
+        const chunk = 'x'.repeat(1024 * 1024);
+        const chunked = `POST /cgi-bin/echo.js HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${`${chunk.length.toString(16)}\r\n${chunk}\r\n`.repeat(5)}0\r\n\r\n`;
+        assert.equal((await rawRequest(server.port, chunked)).status, 413);
+        assert.equal((await fetchText('/cgi-bin/hello.js')).res.status, 200);
+      });
+
+      it('cuts a response whose Content-Length lies, so the next one on the connection is not split', async () => {
+        const res = await rawRequest(server.port, `GET /cgi-bin/liar.js HTTP/1.1\r\nHost: x\r\n\r\n${get('/cgi-bin/hello.js')}`);
+        assert.equal(res.body.toString(), 'hello');
+        assert.doesNotMatch(res.raw.toString(), / worldHTTP/);
+        await server.waitForError(/liar\.js: printed more than its Content-Length \(5 bytes\)/);
+        const short = await rawRequest(server.port, get('/cgi-bin/short.js'));
+        assert.equal(short.complete, false);
+        await server.waitForError(/short\.js: ended short of its Content-Length \(2 of 50 bytes\)/);
       });
 
       it('parses a multipart form', async () => {
@@ -266,6 +287,22 @@ export function conformance(subject: ModeUnderTest): void {
         await server.waitForError(/garbage\.sh.*this is not a header/);
         assert.equal((await fetchText('/cgi-bin/source.xyz')).res.status, 500);
         await server.waitForError(/source\.xyz.*no interpreter/);
+      });
+
+      it('survives a large body sent to a program that never reads it', async () => {
+        const res = await fetch(`${base}/cgi-bin/deaf.sh`, { method: 'POST', body: randomBytes(2 * 1024 * 1024) });
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), 'not listening\n');
+        assert.equal((await fetchText('/cgi-bin/hello.js')).res.status, 200);
+      });
+
+      it('follows a local redirect at the end of the script\'s output, and stops what it leaves running', async () => {
+        const { res, text } = await fetchText('/cgi-bin/linger.sh');
+        assert.equal(res.status, 200);
+        assert.equal(text, 'Hello, world from a JavaScript handler\n');
+        const pid = Number(await readFile(join(server.dir, 'linger.pid'), 'utf8'));
+        await eventually(() => !isAlive(pid), 5000, `lingering script ${pid} stopped`);
+        assert.ok(!server.errors().some((line) => /linger\.sh.*timed out/.test(line)), 'not by the timeout');
       });
 
       it('passes §4.4 search words as arguments, but never one that starts with "-" (CVE-2012-1823)', async () => {

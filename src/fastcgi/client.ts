@@ -220,7 +220,9 @@ export class FastCgiClient {
           continue;
         }
         let sent = 0;
-        for await (const chunk of input) {
+        // Leaving early must not destroy the caller's stream (it may be an HTTP request on a
+        // kept-alive connection): whoever owns it reads and discards the rest.
+        for await (const chunk of input.iterator({ destroyOnReturn: false })) {
           if (!exchange.inputOpen) return; // ended or aborted: nothing more may go out on its id
           const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
           if (bytes.length > 0) connection.send(streamRecords(type, exchange.id, bytes, false));

@@ -70,10 +70,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
     const ex = exchangeFor(req, res);
     const began = Date.now();
+    // Read now: by the time the response closes, the request (and its socket) may be destroyed.
+    const remoteAddress = req.socket.remoteAddress ?? '-';
     res.once('close', () => {
       const length = res.getHeader('content-length');
       logger.access({
-        remoteAddress: req.socket.remoteAddress ?? '-',
+        remoteAddress,
         time: new Date(began),
         method: req.method ?? '-',
         target: req.url ?? '-',
