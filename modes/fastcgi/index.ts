@@ -79,7 +79,9 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     count(+1);
     // ABORT_REQUEST stops a plain program (the worker kills its process group), but nothing
     // can stop a handler that will not finish: past its time, its worker is killed, as php-fpm's
-    // request_terminate_timeout does. A foreign worker (php-cgi) cannot say which one that is.
+    // request_terminate_timeout does. Unlike a php-fpm child, a Node worker may be serving other
+    // requests at that moment: they are cut too (502). A foreign worker (php-cgi) cannot say
+    // which request it serves, so it is not killed.
     request.signal.addEventListener('abort', () => {
       const cut = request.signal.reason;
       if (cut instanceof RequestCut && cut.timedOut && request.script.kind === 'handler' && pool === webhist) {
