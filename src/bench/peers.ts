@@ -11,7 +11,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shippedCgiBin } from '../package-root.ts';
+import { packageRoot, shippedCgiBin } from '../package-root.ts';
 import { findProgram, launch, stopAll, waitForHttp, waitForOutput, type Launched } from './launch.ts';
 import { Unavailable, type Target } from './targets.ts';
 
@@ -48,6 +48,7 @@ const root = process.getuid?.() === 0;
 // Both default to 1000 requests per connection, then close it; autocannon (like many clients)
 // has already written its next request and sees ECONNRESET. node:http sets no such limit.
 const keepAliveNote = 'every server keeps the same connections for the whole run, as node:http does';
+const webhistBin = join(packageRoot, 'bin/webhist.js');
 const nodeHello = fileURLToPath(new URL(`./node-hello${extname(import.meta.url)}`, import.meta.url));
 
 const specs: PeerSpec[] = [
@@ -130,6 +131,21 @@ const specs: PeerSpec[] = [
       return [fpm, startNginx(nginx!, dir)];
     },
   },
+  {
+    // Our FastCGI application behind nginx, as php-fpm is above: the same front end for both, so
+    // the pair separates what the worker costs from what webhist's own HTTP front costs. One
+    // process: a Node worker serves its requests concurrently from one event loop.
+    name: 'nginx-webhist-worker',
+    label: 'nginx + webhist worker',
+    script: 'hello.js',
+    path: '/cgi-bin/hello.js',
+    needs: [{ name: 'nginx', package: 'nginx-light' }],
+    async start(dir, port, [nginx]) {
+      await writeNginxConf(dir, port, 'worker.sock');
+      const worker = launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', `unix:${dir}/worker.sock`, '--cgi-bin', join(dir, 'cgi-bin')]);
+      return [worker, startNginx(nginx!, dir)];
+    },
+  },
 ];
 
 /** Every peer as a target; `missing` says which are not installed and what to install. */
@@ -159,7 +175,7 @@ function peerTarget(spec: PeerSpec, exe: string[]): Peer {
     async start() {
       const dir = await mkdtemp(join(tmpdir(), `webhist-bench-${spec.name}-`));
       await mkdir(join(dir, 'cgi-bin'));
-      for (const script of ['hello.sh', 'hello.php']) {
+      for (const script of ['hello.sh', 'hello.php', 'hello.js']) {
         await copyFile(join(shippedCgiBin, script), join(dir, 'cgi-bin', script));
         await chmod(join(dir, 'cgi-bin', script), 0o755); // fcgiwrap execs the file itself
       }
