@@ -1,7 +1,8 @@
 /**
  * The servers users would pick instead, run side by side with webhist in the same bench:
- * plain node:http (the in-process ceiling), lighttpd mod_cgi and nginx + fcgiwrap (CGI), and
- * nginx + php-fpm (FastCGI). Each runs from a config generated in a temporary directory: it
+ * plain node:http (the in-process ceiling), lighttpd mod_cgi and nginx + fcgiwrap (CGI),
+ * nginx + php-fpm (FastCGI), and nginx + webhist worker (our application behind their front end).
+ * Each runs from a config generated in a temporary directory: it
  * listens on 127.0.0.1, its sockets, pid files and logs stay in that directory, and it runs in
  * the foreground so the harness owns its processes. A peer not installed is skipped, naming
  * the Debian package that provides it.
