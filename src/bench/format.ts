@@ -4,6 +4,7 @@
  */
 import type { ScenarioResult } from './report.ts';
 import type { Spread } from './stats.ts';
+import type { ScenarioSummary } from './summary.ts';
 
 export function ms(value: number): string {
   if (value >= 100) return value.toFixed(0);
@@ -34,4 +35,9 @@ export function scriptAndSize(s: Pick<ScenarioResult, 'script' | 'sizeKb' | 'tar
 export function ranged(s: Spread, show: (n: number) => string, unit = ''): string {
   const [lo, hi] = [show(s.min), show(s.max)];
   return lo === hi ? show(s.median) + unit : `${show(s.median)}${unit} (${lo}–${hi})`;
+}
+
+/** The speed columns both reports show: req/s with its spread, then p50, p90, p99 and max latency. */
+export function speedCells(x: Pick<ScenarioSummary, 'reqPerSec' | 'latencyMs'>): string[] {
+  return [ranged(x.reqPerSec, rate), ms(x.latencyMs.p50.median), ms(x.latencyMs.p90.median), ms(x.latencyMs.p99.median), ms(x.latencyMs.max.median)];
 }

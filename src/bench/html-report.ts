@@ -4,7 +4,7 @@
  * percentiles, CPU per request, memory and the size sweep, then every number in a table.
  */
 import { caveats } from './caveats.ts';
-import { mib, ms, ranged, rate, ratio, scriptAndSize } from './format.ts';
+import { mib, ms, ranged, rate, ratio, scriptAndSize, speedCells } from './format.ts';
 import type { BenchReport, ScenarioResult } from './report.ts';
 import { sweepConnections } from './scenarios.ts';
 import { barChart, colours, dotChart, escapeXml as e, linePanel, type Bar } from './svg.ts';
@@ -157,11 +157,7 @@ function table(rows: ScenarioResult[]): string {
     const cells = [
       `${s.target.label} ${scriptAndSize(s)}`,
       String(s.connections),
-      ranged(x.reqPerSec, rate),
-      ms(x.latencyMs.p50.median),
-      ms(x.latencyMs.p90.median),
-      ms(x.latencyMs.p99.median),
-      ms(x.latencyMs.max.median),
+      ...speedCells(x),
       String(x.non2xx),
       String(x.errors),
       x.cpuMsPerRequest ? ranged(x.cpuMsPerRequest, ms) : '–',

@@ -5,7 +5,7 @@
  */
 import { paint } from '../cli/ui.ts';
 import { caveats } from './caveats.ts';
-import { mib, ms, ranged, rate, ratio, scriptAndSize } from './format.ts';
+import { mib, ms, ranged, rate, ratio, scriptAndSize, speedCells } from './format.ts';
 import type { BenchReport, ScenarioResult } from './report.ts';
 import { sweepConnections } from './scenarios.ts';
 
@@ -45,11 +45,7 @@ function table(scenarios: ScenarioResult[]): string {
     return [
       name(s),
       String(s.connections),
-      ranged(x.reqPerSec, rate),
-      ms(x.latencyMs.p50.median),
-      ms(x.latencyMs.p90.median),
-      ms(x.latencyMs.p99.median),
-      ms(x.latencyMs.max.median),
+      ...speedCells(x),
       failed ? paint.red(`${x.non2xx} non-2xx, ${x.errors} err`) : '0',
       x.cpuMsPerRequest ? ms(x.cpuMsPerRequest.median) : '–',
       x.peakRssBytes ? mib(x.peakRssBytes.median) : '–',
