@@ -28,6 +28,13 @@ async function workers(server: TestServer): Promise<WorkerInfo[]> {
   return status.pools.find((pool) => pool.name === 'webhist')!.workers;
 }
 
+/** The pool's workers once the manager has reported all `count` of them (it reports every 250 ms). */
+async function fullPool(server: TestServer, count: number): Promise<WorkerInfo[]> {
+  let pool: WorkerInfo[] = [];
+  await eventually(async () => (pool = await workers(server)).length === count, 5000, `${count} workers reported`);
+  return pool;
+}
+
 const get = async (server: TestServer, path: string) => {
   const res = await fetch(`${server.url}${path}`);
   return { status: res.status, text: await res.text() };
@@ -36,8 +43,7 @@ const get = async (server: TestServer, path: string) => {
 describe('fastcgi mode: the pool', () => {
   it('answers 502 for a request whose worker was killed, keeps serving, and becomes whole again', async () => {
     const server = await start();
-    const before = await workers(server);
-    assert.equal(before.length, 2);
+    await fullPool(server, 2);
     const doomed = get(server, 'cgi-bin/slow.js?ms=5000');
     let victim: WorkerInfo | undefined;
     await eventually(async () => (victim = (await workers(server)).find((w) => w.state === 'busy')) !== undefined, 5000, 'a worker busy');
@@ -53,7 +59,7 @@ describe('fastcgi mode: the pool', () => {
 
   it("kills the worker of a handler that overran its time (php-fpm's request_terminate_timeout)", async () => {
     const server = await start({}, 800);
-    const before = (await workers(server)).map((w) => w.pid);
+    const before = (await fullPool(server, 2)).map((w) => w.pid);
     assert.equal((await get(server, 'cgi-bin/hang.js')).status, 504);
     await server.waitForError(/killing worker \d+: \/cgi-bin\/hang\.js timed out/);
     await eventually(async () => (await workers(server)).filter((w) => !before.includes(w.pid)).length === 1, 5000, 'a fresh worker');
