@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { packageRoot } from '../src/package-root.ts';
 import { eventually, get, isAlive, rawRequest, type RawResponse } from './support/http.ts';
+import { collectLines } from './support/lines.ts';
 
 const bin = join(packageRoot, 'bin', 'webhist.js');
 
@@ -38,30 +39,8 @@ async function serve(...args: string[]): Promise<Served> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
-  const stderr: string[] = [];
-  const waiters = new Set<() => void>();
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
-    stderr.push(...text.split('\n').filter(Boolean));
-    for (const wake of waiters) wake();
-  });
-  const waitForLog = (pattern: RegExp, ms = 15_000) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => {
-        for (const line of stderr) {
-          const match = pattern.exec(line);
-          if (!match) continue;
-          waiters.delete(check);
-          clearTimeout(timer);
-          return resolve(match);
-        }
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`no stderr line matched ${pattern} within ${ms}ms; lines:\n${stderr.join('\n')}`));
-      }, ms);
-      waiters.add(check);
-      check();
-    });
+  const { lines: stderr, waitFor } = collectLines(child.stderr!);
+  const waitForLog = (pattern: RegExp, ms = 15_000) => waitFor(pattern, ms);
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no banner within 15s; stderr:\n${stderr.join('\n')}`)), 15_000);

@@ -5,11 +5,11 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { Mode } from '../../src/mode.ts';
 import { shippedCgiBin, shippedDocroot } from '../../src/package-root.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
 import { createLogger, type Logger } from '../../src/server/log.ts';
+import { collectLines } from './lines.ts';
 
 export interface TestServer extends RunningServer {
   dir: string;
@@ -19,7 +19,7 @@ export interface TestServer extends RunningServer {
   /** Every access-log line so far. */
   access(): string[];
   /** Resolves once an error-log line matches, or rejects after `ms`. */
-  waitForError(pattern: RegExp, ms?: number): Promise<string>;
+  waitForError(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
   stop(): Promise<void>;
 }
 
@@ -35,8 +35,8 @@ export async function startTestServer(
   const cgiBin = join(dir, 'cgi-bin');
   await cp(shippedCgiBin, cgiBin, { recursive: true });
   for (const [name, text] of Object.entries(scripts)) await writeFile(join(cgiBin, name), text.replaceAll('$TMP', dir));
-  const errLines = collect();
-  const accessLines = collect();
+  const errLines = collectLines();
+  const accessLines = collectLines();
   const logger = createLogger({ format: 'clf', out: accessLines.stream, err: errLines.stream });
   const mode = typeof modeOrFactory === 'function' ? await modeOrFactory({ cgiBin, logger }) : modeOrFactory;
   const server = await startServer({
@@ -65,32 +65,4 @@ export async function startTestServer(
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-function collect() {
-  const stream = new PassThrough();
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  stream.setEncoding('utf8');
-  stream.on('data', (text: string) => {
-    lines.push(...text.split('\n').filter(Boolean));
-    for (const wake of waiters) wake();
-  });
-  const waitFor = (pattern: RegExp, ms: number) =>
-    new Promise<string>((resolve, reject) => {
-      const check = () => {
-        const line = lines.find((l) => pattern.test(l));
-        if (!line) return;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(line);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`no log line matched ${pattern} within ${ms}ms; lines:\n${lines.join('\n')}`));
-      }, ms);
-      waiters.add(check);
-      check();
-    });
-  return { stream, lines, waitFor };
 }
