@@ -55,8 +55,9 @@ export function createGateway(options: GatewayOptions) {
     } finally {
       running--;
     }
-    // RFC 3875 §6.2.2: the server answers the new location itself, once the first script is done.
-    if (redirect !== undefined) {
+    // RFC 3875 §6.2.2: the server answers the new location itself, once the first script is done
+    // (unless the client has gone meanwhile: then there is no one to answer).
+    if (redirect !== undefined && !ex.res.destroyed) {
       const q = redirect.indexOf('?');
       const rawPath = q < 0 ? redirect : redirect.slice(0, q);
       await options.redispatch({ ...ex, method: 'GET', target: redirect, rawPath, query: q < 0 ? '' : redirect.slice(q + 1), redirects: ex.redirects + 1 });
