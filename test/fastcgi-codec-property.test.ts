@@ -24,7 +24,7 @@ function chunk(bytes: Buffer, cuts: number[]): Buffer[] {
 
 function parseAll(pieces: Buffer[]): FcgiRecord[] {
   const parser = new RecordParser();
-  const records = pieces.flatMap((p) => parser.push(p));
+  const records = pieces.flatMap((p) => [...parser.push(p)]);
   parser.end();
   return records;
 }
@@ -130,7 +130,7 @@ test('truncated bytes: a prefix of the records, and end() says the stream was cu
       const whole = encodeRecords(records);
       const cut = Math.floor(f * whole.length);
       const parser = new RecordParser();
-      const parsed = parser.push(whole.subarray(0, cut));
+      const parsed = [...parser.push(whole.subarray(0, cut))];
       assert.deepEqual(parsed, records.slice(0, parsed.length));
       const boundary = encodeRecords(parsed).length === cut;
       if (boundary) parser.end();

@@ -47,7 +47,7 @@ test('records: Go TestStreams, single empty record and a 66000-byte stream', () 
   const records = streamRecords(RecordType.STDIN, 300, Buffer.alloc(66000));
   assert.deepEqual(records.map((r) => [r.content.length, r.paddingLength]), [[65535, 1], [465, 7], [0, 0]]);
   assert.deepEqual(encodeRecords(records), raw);
-  const parsed = new RecordParser().push(raw);
+  const parsed = [...new RecordParser().push(raw)];
   assert.deepEqual(parsed.map((r) => [r.type, r.requestId, r.content.length]), [[5, 300, 65535], [5, 300, 465], [5, 300, 0]]);
   assert.deepEqual(streamRecords(RecordType.STDERR, 1, Buffer.from('x'), false).length, 1);
 });
@@ -88,18 +88,28 @@ test('parser: padding of any length, spec example 1 with odd padding, byte at a 
   ];
   const bytes = encodeRecords(records);
   const parser = new RecordParser();
-  const out = [...bytes].flatMap((b) => parser.push(Buffer.of(b)));
+  const out = [...bytes].flatMap((b) => [...parser.push(Buffer.of(b))]);
   assert.deepEqual(out, records);
   parser.end();
 });
 
 test('parser: wrong version, truncation, and it stays failed', () => {
   const parser = new RecordParser();
-  assert.throws(() => parser.push(Buffer.from('GET / HTTP/1.1\r\n')), /fastcgi: record version 71, want 1/);
-  assert.throws(() => parser.push(encodeRecords([record(RecordType.STDIN, 1)])), FastCgiError);
+  assert.throws(() => [...parser.push(Buffer.from('GET / HTTP/1.1\r\n'))], /fastcgi: record version 71, want 1/);
+  assert.throws(() => [...parser.push(encodeRecords([record(RecordType.STDIN, 1)]))], FastCgiError);
   const cut = new RecordParser();
-  assert.deepEqual(cut.push(encodeRecords([record(RecordType.STDIN, 1, Buffer.from('abc'))]).subarray(0, 10)), []);
+  assert.deepEqual([...cut.push(encodeRecords([record(RecordType.STDIN, 1, Buffer.from('abc'))]).subarray(0, 10))], []);
   assert.throws(() => cut.end(), /closed in the middle of a record/);
+});
+
+test('parser: yields the records before garbage in the same chunk, then throws', () => {
+  const answer = record(RecordType.GET_VALUES_RESULT, 0, encodeParams([['WEBHIST_PID', '42']]));
+  const seen: unknown[] = [];
+  const chunk = Buffer.concat([encodeRecords([answer]), Buffer.from('Content-Type: text/plain\r\n\r\n')]);
+  assert.throws(() => {
+    for (const r of new RecordParser().push(chunk)) seen.push(r);
+  }, /record version 67, want 1/);
+  assert.deepEqual(seen, [answer]);
 });
 
 test('params: 1- and 4-byte lengths both ways, UTF-8, spec example bytes', () => {

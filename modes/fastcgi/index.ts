@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import { delimiter, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
-import { ProtocolStatus, nameOf } from '../../src/fastcgi/protocol.ts';
-import { RequestCut, type CgiRequest, type Mode, type ScriptExit, type ScriptRun } from '../../src/mode.ts';
+import type { Mode } from '../../src/mode.ts';
 import type { Logger } from '../../src/server/log.ts';
-import { requestKey, type PmPolicy } from './messages.ts';
+import type { PmPolicy } from './messages.ts';
 import { startPool, traceTo, type Pool } from './pool.ts';
+import { send } from './send.ts';
 
 const workerMain = fileURLToPath(new URL(`./worker-main${extname(import.meta.url)}`, import.meta.url));
 
@@ -51,7 +51,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
   const common = { pm: options.pm, size: options.workers, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: options.trace };
   const workerOptions = { cgiBin: options.cgiBin, maxRequests: options.maxRequests, multiplex: false, trace: false, watchdog: false };
   const pools: Pool[] = [
-    await startPool({ ...common, name: 'webhist', command: [process.execPath, workerMain, JSON.stringify(workerOptions)], env: workerEnv, reports: true }),
+    await startPool({ ...common, name: 'webhist', command: [process.execPath, workerMain, JSON.stringify(workerOptions)], env: workerEnv, ownWorkers: true }),
   ];
   const phpCgi = findProgram('php-cgi');
   if (phpCgi) {
@@ -64,71 +64,25 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
       command: [phpCgi],
       // php-cgi forks its own children unless told not to; the manager is the one to do that here.
       env: { ...workerEnv, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(options.maxRequests || 0) },
-      reports: false,
+      ownWorkers: false,
     }));
   }
   const [webhist, php] = pools as [Pool, Pool | undefined];
-  const inFlight = new Map<Pool, number>(pools.map((pool) => [pool, 0]));
-
-  function run(request: CgiRequest): ScriptRun {
-    const pool = extname(request.script.file) === '.php' ? php! : webhist;
-    const count = (delta: number) => {
-      inFlight.set(pool, inFlight.get(pool)! + delta);
-      if (pool.pm !== 'static') pool.demand(inFlight.get(pool)!);
-    };
-    count(+1);
-    // ABORT_REQUEST stops a plain program (the worker kills its process group), but nothing
-    // can stop a handler that will not finish: past its time, its worker is killed, as php-fpm's
-    // request_terminate_timeout does. Unlike a php-fpm child, a Node worker may be serving other
-    // requests at that moment: they are cut too (502). A foreign worker (php-cgi) cannot say
-    // which request it serves, so it is not killed.
-    request.signal.addEventListener('abort', () => {
-      const cut = request.signal.reason;
-      if (cut instanceof RequestCut && cut.timedOut && request.script.kind === 'handler' && pool === webhist) {
-        pool.kill(requestKey(request.env), `${request.script.name} ${cut.message}`);
-      }
-    }, { once: true });
-    const result = send(pool.client, request);
-    result.finished.then(() => count(-1));
-    return result;
-  }
-
   return {
     name: 'fastcgi',
     refuses: (script) => (extname(script.file) === '.php' && !php ? 'php-cgi is not installed, so .php scripts cannot run (apt-get install php-cgi)' : undefined),
-    run,
+    run: (request) => (extname(request.script.file) === '.php' ? php! : webhist).run(request),
     status: () => ({
       mode: 'fastcgi',
       pm: options.pm,
       maxChildren: options.workers,
       maxRequests: options.maxRequests,
-      pools: pools.map((pool) => ({
-        name: pool.name,
-        pm: pool.pm,
-        address: pool.address,
-        inFlight: inFlight.get(pool),
-        workers: pool.workers().map(({ serving, ...worker }) => ({ ...worker, scripts: serving.map((r) => r.script) })),
-      })),
+      pools: pools.map((pool) => ({ name: pool.name, pm: pool.pm, address: pool.address, inFlight: pool.inFlight, workers: pool.workers() })),
     }),
     async close() {
       await Promise.all(pools.map((pool) => pool.close()));
     },
   };
-}
-
-/** One request over FastCGI: the params are the CGI environment, STDIN the body (FastCGI §6.2). */
-function send(client: FastCgiClient, request: CgiRequest): ScriptRun {
-  const response = client.request({ params: request.env, stdin: request.body, signal: request.signal, onStderr: request.logStderr });
-  const finished = response.ended.then(
-    ({ appStatus, protocolStatus }): ScriptExit => {
-      if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {
-        return { ok: false, reason: `the application refused the request: ${nameOf(ProtocolStatus, protocolStatus)}` };
-      }
-      return appStatus === 0 ? { ok: true } : { ok: false, reason: `ended with application status ${appStatus}` };
-    },
-    (error: Error): ScriptExit => ({ ok: false, reason: request.signal.aborted ? 'ABORT_REQUEST sent to the application' : error.message }),
-  );
-  return { stdout: response.stdout, finished };
 }
 
 function findProgram(name: string): string | undefined {

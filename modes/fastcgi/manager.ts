@@ -7,21 +7,27 @@
  *
  * It keeps the pool at the size its process-management policy asks for (php-fpm's pm = static,
  * dynamic, ondemand), replaces a worker that crashed (with backoff, so a worker that dies at
- * start-up cannot become a fork storm) or retired after --max-requests, kills the worker serving
- * a request that ran out of time, and reports every worker's state for the status page.
+ * start-up cannot become a fork storm) or retired after --max-requests, kills a worker the
+ * server names (its request ran out of time, or it wrote what is not FastCGI), and reports the
+ * workers' pids and memory for the status page. It hears nothing per request: what each worker
+ * serves, the server sees on the worker's connections.
  *
  * usage: node manager.js CONFIG_JSON   (fd 0: the listening socket; an IPC channel)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { ManagerConfig, ToManager, FromManager, FromWorker, WorkerInfo } from './messages.ts';
+import type { ManagerConfig, ToManager, FromManager, WorkerProcess } from './messages.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ManagerConfig;
 
-interface Worker extends WorkerInfo {
+interface Worker extends WorkerProcess {
   child: ChildProcess;
+  /** Asked to go (the pool shrinks), so its exit is no crash. */
   retiring: boolean;
 }
+
+/** A worker that exits cleanly sooner than this after its start is no retiree but a fault. */
+const MIN_LIFETIME_MS = 100;
 
 const workers = new Map<number, Worker>();
 const crashes: number[] = [];
@@ -39,24 +45,15 @@ function startWorker(): void {
   const child = spawn(program!, args, {
     env: config.env,
     // fd 0 is the listening socket, passed on as it came. Our own workers also get an IPC
-    // channel to report what they are doing; a foreign application (php-cgi) gets none.
-    stdio: [0, 'ignore', 'inherit', ...(config.reports ? (['ipc'] as const) : [])],
+    // channel, only so that they notice when it closes; a foreign application (php-cgi) gets none.
+    stdio: [0, 'ignore', 'inherit', ...(config.ownWorkers ? (['ipc'] as const) : [])],
   });
   if (child.pid === undefined) {
     child.once('error', (error) => log('error', `cannot start ${program}: ${error.message}`));
     return;
   }
-  const worker: Worker = { child, pid: child.pid, state: 'idle', served: 0, serving: [], startedAt: Date.now(), rssBytes: 0, retiring: false };
+  const worker: Worker = { child, pid: child.pid, startedAt: Date.now(), rssBytes: 0, retiring: false };
   workers.set(child.pid, worker);
-  child.on('message', (message: FromWorker) => {
-    if (message.type === 'start') worker.serving.push({ key: message.key, script: message.script });
-    else if (message.type === 'end') {
-      worker.serving = worker.serving.filter((r) => r.key !== message.key);
-      worker.served = message.served;
-    } else if (message.type === 'retiring') worker.retiring = true;
-    worker.state = worker.serving.length ? 'busy' : 'idle';
-    report();
-  });
   child.once('exit', (code, signal) => onExit(worker, code, signal));
   report();
 }
@@ -68,9 +65,12 @@ function onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | nu
     if (workers.size === 0) process.exit(0);
     return;
   }
+  if (worker.retiring) return fill();
   const how = signal ? `killed by ${signal}` : `exited with status ${code}`;
-  if (worker.retiring) {
-    log('info', `worker ${worker.pid} retired after ${worker.served} requests (--max-requests); starting a fresh one`);
+  // A worker that leaves of its own accord, cleanly, has retired: ours after --max-requests,
+  // php-cgi after PHP_FCGI_MAX_REQUESTS.
+  if (code === 0 && Date.now() - worker.startedAt >= MIN_LIFETIME_MS) {
+    log('info', `worker ${worker.pid} retired (it exited cleanly, as after --max-requests); starting a fresh one`);
     return fill();
   }
   // A crash is replaced at once; crashes in quick succession wait longer each time, up to 5 s,
@@ -79,8 +79,7 @@ function onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | nu
   crashes.push(now);
   while (crashes[0]! < now - 10_000) crashes.shift();
   const delay = crashes.length <= 1 ? 0 : Math.min(5000, 100 * 2 ** (crashes.length - 2));
-  const running = worker.serving.map((r) => r.script).join(', ');
-  log('warn', `worker ${worker.pid} ${how}${running ? ` while running ${running}` : ''}; ${delay ? `respawning in ${delay} ms` : 'respawning'}`);
+  log('warn', `worker ${worker.pid} ${how}; ${delay ? `respawning in ${delay} ms` : 'respawning'}`);
   setTimeout(fill, delay);
 }
 
@@ -117,9 +116,9 @@ function rssOf(pid: number): number {
 }
 
 /**
- * Sends the pool's state to the server for its status page. Workers say when each request starts
- * and ends, which is cheap to note but too often to send on: reports go out at most every
- * 250 ms, and RSS (a read of /proc per worker) is taken only by the once-a-second tick.
+ * Sends the pool's workers to the server for its status page, at most every 250 ms (a pool
+ * being filled starts several at once); RSS, a read of /proc per worker, is taken by the
+ * once-a-second tick.
  */
 let reportPending = false;
 function report(): void {
@@ -127,7 +126,7 @@ function report(): void {
   reportPending = true;
   setTimeout(() => {
     reportPending = false;
-    send({ type: 'status', workers: [...workers.values()].map(({ child: _child, retiring: _retiring, ...info }) => info) });
+    send({ type: 'status', workers: [...workers.values()].map(({ pid, startedAt, rssBytes }) => ({ pid, startedAt, rssBytes })) });
   }, 250).unref();
 }
 
@@ -151,12 +150,13 @@ function stop(): void {
 process.on('message', (message: ToManager) => {
   switch (message.type) {
     case 'demand':
+      // The server says when demand grows and when it falls to nothing, not every change.
       inFlight = message.inFlight;
-      if (inFlight > 0) idleSince = Date.now();
+      if (inFlight === 0) idleSince = Date.now();
       fill();
       break;
     case 'kill': {
-      const worker = [...workers.values()].find((w) => w.serving.some((r) => r.key === message.key));
+      const worker = workers.get(message.pid); // only a worker of this pool, never any pid
       if (worker) {
         log('warn', `killing worker ${worker.pid}: ${message.reason}`);
         worker.child.kill('SIGKILL');

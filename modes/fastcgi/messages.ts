@@ -1,7 +1,8 @@
 /**
- * What the three processes of a FastCGI pool say to each other over their IPC channels: the
- * server (pool.ts), the process manager (manager.ts) and our own workers (worker.ts). A
- * foreign worker, such as php-cgi, says nothing; the manager then knows only its pid and RSS.
+ * What the server (pool.ts) and a pool's process manager (manager.ts) say to each other over
+ * their IPC channel. Nothing passes per request: the server learns which worker serves which
+ * request from the connection itself (PID_VALUE, src/fastcgi/protocol.ts), so a busy pool costs
+ * the manager nothing; it speaks when a worker starts, ends or is measured.
  */
 
 export type PmPolicy = 'static' | 'dynamic' | 'ondemand';
@@ -11,8 +12,11 @@ export interface ManagerConfig {
   /** The worker's program and arguments; it finds the listening socket on fd 0. */
   command: string[];
   env: Record<string, string>;
-  /** Whether workers report over IPC (ours do; php-cgi cannot). */
-  reports: boolean;
+  /**
+   * webhist's own workers: they get an IPC channel (and leave when the manager does) and tell
+   * their pid on each connection. A foreign application, such as php-cgi, gets neither.
+   */
+  ownWorkers: boolean;
   pm: PmPolicy;
   /** pm.max_children: the most workers at once. */
   size: number;
@@ -24,33 +28,29 @@ export interface ManagerConfig {
   killAfterMs: number;
 }
 
-export interface WorkerInfo {
+/** A worker as its manager knows it: a process. */
+export interface WorkerProcess {
   pid: number;
-  state: 'idle' | 'busy';
-  /** Requests finished by this worker. */
-  served: number;
-  /** The requests it is serving now (a Node worker may serve several at once). */
-  serving: Array<{ key: string; script: string }>;
   startedAt: number;
   rssBytes: number;
 }
 
+/** A worker as the status page shows it: the process, and what the server saw it serve. */
+export interface WorkerInfo extends WorkerProcess {
+  /** Absent for a worker that does not tell its pid: nobody knows what it serves. */
+  state?: 'idle' | 'busy';
+  /** Requests it finished since the server started. */
+  served?: number;
+  /** The scripts it is running now (a Node worker may serve several at once). */
+  scripts?: string[];
+}
+
 export type ToManager =
   | { type: 'demand'; inFlight: number }
-  | { type: 'kill'; key: string; reason: string }
+  | { type: 'kill'; pid: number; reason: string }
   | { type: 'stop' };
 
 export type FromManager =
   | { type: 'ready' }
-  | { type: 'status'; workers: WorkerInfo[] }
+  | { type: 'status'; workers: WorkerProcess[] }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
-
-export type FromWorker =
-  | { type: 'start'; key: string; script: string }
-  | { type: 'end'; key: string; served: number }
-  | { type: 'retiring' };
-
-/** The key a worker reports and the server asks about: unique among requests in flight. */
-export function requestKey(env: Record<string, string | undefined>): string {
-  return `${env.REMOTE_ADDR}:${env.REMOTE_PORT}`;
-}

@@ -7,6 +7,10 @@
  * accepting on it itself: once the manager has its copy, ours is closed. libuv unlinks a unix
  * socket's path when its server closes, so the path is renamed first, and the socket lives on
  * under the new name in the manager and its workers.
+ *
+ * Our own workers tell their pid on each connection (PID_VALUE), so the pool knows which worker
+ * serves which request without a word from the manager: that is what the status page shows, and
+ * whom it has the manager kill when a handler overruns its time or a worker writes garbage.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
@@ -15,11 +19,17 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
+import { FastCgiProtocolError } from '../../src/fastcgi/protocol.ts';
 import { describeRecord, type TraceRecord } from '../../src/fastcgi/trace.ts';
+import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';
 import type { Logger } from '../../src/server/log.ts';
-import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo } from './messages.ts';
+import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo, WorkerProcess } from './messages.ts';
+import { send, type Sent } from './send.ts';
 
 const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`, import.meta.url));
+
+/** How long demand must stay at nothing before the manager hears of it (pm dynamic, ondemand). */
+const IDLE_AFTER_MS = 250;
 
 export interface PoolOptions extends Omit<ManagerConfig, 'killAfterMs'> {
   /** How the pool is named in logs and on the status page. */
@@ -33,12 +43,11 @@ export interface Pool {
   name: string;
   pm: PmPolicy;
   address: string;
-  client: FastCgiClient;
+  /** Runs one request on whichever worker accepts it. */
+  run(request: CgiRequest): ScriptRun;
+  /** Requests in flight now. */
+  readonly inFlight: number;
   workers(): WorkerInfo[];
-  /** Tells the manager how many requests are in flight, for pm dynamic and ondemand. */
-  demand(inFlight: number): void;
-  /** Kills the worker serving the request with this key (its time ran out). */
-  kill(key: string, reason: string): void;
   close(): Promise<void>;
 }
 
@@ -52,36 +61,86 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
   // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  const { command, env, reports, pm, size, minSpare, idleTimeoutMs } = options;
-  const config: ManagerConfig = { command, env, reports, pm, size, minSpare, idleTimeoutMs, killAfterMs: 3000 };
+  const { command, env, ownWorkers, pm, size, minSpare, idleTimeoutMs } = options;
+  const config: ManagerConfig = { command, env, ownWorkers, pm, size, minSpare, idleTimeoutMs, killAfterMs: 3000 };
   const manager: ChildProcess = spawn(process.execPath, [managerFile, JSON.stringify(config)], {
     stdio: [fd, 'inherit', 'inherit', 'ipc'],
   });
   await rename(bound, address);
   server.close();
 
-  let workers: WorkerInfo[] = [];
+  let processes: WorkerProcess[] = [];
+  /** Requests finished, per worker pid. */
+  const served = new Map<number, number>();
   const ready = new Promise<void>((resolve, reject) => {
     manager.once('error', reject);
     manager.once('exit', (code) => reject(new Error(`the ${name} process manager exited (${code}) before it was ready`)));
     manager.on('message', (message: FromManager) => {
       if (message.type === 'ready') resolve();
-      else if (message.type === 'status') workers = message.workers;
+      else if (message.type === 'status') {
+        // The counts of workers that have gone go with them.
+        for (const { pid } of processes) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);
+        processes = message.workers;
+      }
       else logger.error(message.level, `fastcgi pool ${name}`, message.message);
     });
   });
   await ready;
   const tell = (message: ToManager) => manager.connected && manager.send(message);
+  const kill = (pid: number | undefined, reason: string) => pid !== undefined && tell({ type: 'kill', pid, reason });
 
-  const client = new FastCgiClient(`unix:${address}`, { onRecord: options.trace ? traceTo(logger, name) : undefined });
+  const client = new FastCgiClient(`unix:${address}`, {
+    askPid: ownWorkers,
+    onRecord: options.trace ? traceTo(logger, name) : undefined,
+  });
+  const live = new Set<{ script: string; sent: Sent }>();
+  const demand = demandSignal(pm, (inFlight) => tell({ type: 'demand', inFlight }));
+
+  function run(request: CgiRequest): ScriptRun {
+    const script = request.script;
+    const sent = send(client, request);
+    const entry = { script: script.name, sent };
+    live.add(entry);
+    demand(live.size);
+    // ABORT_REQUEST stops a plain program (the worker kills its process group), but nothing can
+    // stop a handler that will not finish: past its time, its worker is killed, as php-fpm's
+    // request_terminate_timeout does. Unlike a php-fpm child, a Node worker may be serving other
+    // requests at that moment: they are cut too (502).
+    request.signal.addEventListener('abort', () => {
+      const cut = request.signal.reason;
+      if (cut instanceof RequestCut && cut.timedOut && script.kind === 'handler') kill(sent.response.appPid, `${script.name} ${cut.message}`);
+    }, { once: true });
+    // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
+    sent.response.ended.catch((error: unknown) => {
+      if (error instanceof FastCgiProtocolError) kill(sent.response.appPid, `it broke the FastCGI protocol: ${error.message}`);
+    });
+    void sent.finished.then(() => {
+      live.delete(entry);
+      demand(live.size);
+      const pid = sent.response.appPid;
+      if (pid !== undefined) served.set(pid, (served.get(pid) ?? 0) + 1);
+    });
+    return sent;
+  }
+
+  /** The manager's processes, with what the server saw each serve (where the worker told its pid). */
+  function workers(): WorkerInfo[] {
+    return processes.map(({ pid, startedAt, rssBytes }): WorkerInfo => {
+      if (!ownWorkers) return { pid, startedAt, rssBytes };
+      const scripts = [...live].filter(({ sent }) => sent.response.appPid === pid).map((r) => r.script);
+      return { pid, state: scripts.length ? 'busy' : 'idle', served: served.get(pid) ?? 0, scripts, startedAt, rssBytes };
+    });
+  }
+
   return {
     name,
     pm,
     address: `unix:${address}`,
-    client,
-    workers: () => workers,
-    demand: (inFlight) => tell({ type: 'demand', inFlight }),
-    kill: (key, reason) => tell({ type: 'kill', key, reason }),
+    run,
+    get inFlight() {
+      return live.size;
+    },
+    workers,
     async close() {
       await client.close();
       const gone = new Promise((resolve) => manager.once('exit', resolve));
@@ -91,6 +150,22 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
       }
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Tells the manager how many requests are in flight, for pm dynamic and ondemand, without a
+ * message per request: when demand grows past what it last heard, and when demand has stayed
+ * at nothing for a moment (so the idle pool may shrink). A static pool needs to hear nothing.
+ */
+function demandSignal(pm: PmPolicy, tell: (inFlight: number) => void): (inFlight: number) => void {
+  let told = 0;
+  let idle: NodeJS.Timeout | undefined;
+  return (inFlight) => {
+    if (pm === 'static') return;
+    clearTimeout(idle);
+    if (inFlight > told) tell((told = inFlight));
+    else if (inFlight === 0 && told > 0) idle = setTimeout(() => tell((told = 0)), IDLE_AFTER_MS).unref();
   };
 }
 

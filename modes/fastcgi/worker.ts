@@ -28,7 +28,6 @@ import { revalidateEvery } from '../../src/server/revalidate.ts';
 import type { Logger } from '../../src/server/log.ts';
 import { createCgiMode } from '../cgi.ts';
 import { createEmbeddedMode } from '../embedded.ts';
-import { requestKey, type FromWorker } from './messages.ts';
 
 export interface WorkerOptions {
   cgiBin: string;
@@ -59,7 +58,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const { logger } = options;
   const handlers = createEmbeddedMode({ logger, watchdog: options.watchdog });
   const programs = createCgiMode();
-  const report = (message: FromWorker) => process.connected && process.send?.(message);
   let served = 0;
   let retiring = false;
 
@@ -80,8 +78,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const name = params.SCRIPT_NAME || found.name;
     const script = { ...found, name };
 
-    const key = requestKey(params);
-    report({ type: 'start', key, script: name });
     const stderr = new PassThrough();
     const mode = script.kind === 'handler' ? handlers : programs;
     const run = mode.run({
@@ -97,7 +93,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (!exit.ok) stderr.write(`${name}: ${exit.reason}\n`);
       stderr.end();
       served++;
-      report({ type: 'end', key, served });
       if (options.maxRequests && served >= options.maxRequests) retire();
       return exit.ok ? 0 : 1;
     });
@@ -125,11 +120,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     throw new ScriptError('no --listen given, and fd 0 is not a listening socket (start it with --listen, or under spawn-fcgi or a pool)');
   }
 
-  /** Past --max-requests: accept nothing more, finish what is in flight, then go (PHP_FCGI_MAX_REQUESTS). */
+  /**
+   * Past --max-requests: accept nothing more, finish what is in flight, then exit cleanly, which
+   * is how a pool's manager tells a retiree from a crash (as with PHP_FCGI_MAX_REQUESTS).
+   */
   function retire(): void {
     if (retiring) return;
     retiring = true;
-    report({ type: 'retiring' });
     // The server's kept connections would otherwise bring more requests: app.close() lets those
     // in flight finish, closes idle connections, and refuses what comes meanwhile (OVERLOADED),
     // which the server's client retries on a fresh connection, to another worker.

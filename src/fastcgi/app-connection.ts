@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName, nameOf } from './protocol.ts';
+import { FastCgiError, Flags, NULL_REQUEST_ID, PID_VALUE, ProtocolStatus, RecordType, Role, ValueName, nameOf } from './protocol.ts';
 import {
   RecordParser,
   decodeBeginRequestBody,
@@ -126,6 +126,7 @@ export class AppConnection {
       [ValueName.MAX_CONNS, String(this.#settings.maxConns)],
       [ValueName.MAX_REQS, String(this.#settings.maxReqs)],
       [ValueName.MPXS_CONNS, this.#settings.multiplex ? '1' : '0'],
+      [PID_VALUE, String(process.pid)],
     ]);
     // §4.1: the names asked for, in their order; a name we do not know is left out.
     const answer = decodeParams(r.content).flatMap(([name]): Pair[] => {
@@ -170,9 +171,8 @@ export class AppConnection {
   }
 
   #input(req: Active, input: Input, r: FcgiRecord): void {
-    const name = nameOf(RecordType, r.type);
-    if (req.params) throw new FastCgiError(`fastcgi: ${name} before the end of request ${req.id}'s PARAMS`);
-    if (input.ended) throw new FastCgiError(`fastcgi: ${name} after the end of request ${req.id}'s ${name} stream`);
+    if (req.params) throw new FastCgiError(`fastcgi: ${nameOf(RecordType, r.type)} before the end of request ${req.id}'s PARAMS`);
+    if (input.ended) throw new FastCgiError(`fastcgi: ${nameOf(RecordType, r.type)} after the end of request ${req.id}'s ${nameOf(RecordType, r.type)} stream`);
     if (input.stream.destroyed) return; // aborted: the rest of the body is dropped
     if (r.content.length === 0) {
       input.ended = true;

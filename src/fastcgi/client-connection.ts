@@ -6,8 +6,9 @@
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { FastCgiError, NULL_REQUEST_ID, RecordType, nameOf } from './protocol.ts';
+import { FastCgiError, FastCgiProtocolError, NULL_REQUEST_ID, PID_VALUE, RecordType, nameOf } from './protocol.ts';
 import { RecordParser, decodeEndRequestBody, record, type FcgiRecord } from './records.ts';
+import { decodeParams, encodeParams } from './params.ts';
 import { RecordWriter } from './writer.ts';
 import type { EndRequest } from './client.ts';
 import type { TraceRecord } from './trace.ts';
@@ -46,6 +47,8 @@ interface Pending extends Exchange {
 
 export interface ConnectionHooks {
   onRecord: TraceRecord | undefined;
+  /** Ask the application its pid (PID_VALUE) before anything else goes out. */
+  askPid?: boolean;
   /** Records on request id 0: GET_VALUES_RESULT, UNKNOWN_TYPE. */
   onManagement?: (record: FcgiRecord) => void;
 }
@@ -53,6 +56,8 @@ export interface ConnectionHooks {
 export class ClientConnection {
   /** Settles when the socket has closed: `connected` false means the app was never reached. */
   readonly closed: Promise<{ connected: boolean; error: Error | undefined }>;
+  /** The application process at the other end, once it has said (see `askPid`). */
+  appPid: number | undefined;
   #socket: Socket;
   #name: string;
   #hooks: ConnectionHooks;
@@ -70,6 +75,9 @@ export class ClientConnection {
     this.#name = name;
     this.#hooks = hooks;
     this.#writer = new RecordWriter(socket, hooks.onRecord);
+    // Queued first, so it leaves in the same write as the first request, and the answer comes
+    // back before that request's output: no round trip of its own.
+    if (hooks.askPid) this.send([record(RecordType.GET_VALUES, NULL_REQUEST_ID, encodeParams([[PID_VALUE, '']]))]);
     socket.once('connect', () => (this.#connected = true));
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => (this.#retiring = true));
@@ -172,16 +180,15 @@ export class ClientConnection {
         this.#handle(r);
       }
     } catch (error) {
-      this.#error ??= new FastCgiError(`${(error as Error).message} (from ${this.#name})`);
+      this.#error ??= new FastCgiProtocolError(`${(error as Error).message} (from ${this.#name})`);
       this.#socket.destroy();
     }
   }
 
   #handle(r: FcgiRecord): void {
-    if (r.requestId === NULL_REQUEST_ID) return this.#hooks.onManagement?.(r);
+    if (r.requestId === NULL_REQUEST_ID) return this.#management(r);
     const p = this.#pending.get(r.requestId);
-    const type = nameOf(RecordType, r.type);
-    if (!p) throw new FastCgiError(`fastcgi: ${type} for request ${r.requestId}, which is not active`);
+    if (!p) throw new FastCgiError(`fastcgi: ${nameOf(RecordType, r.type)} for request ${r.requestId}, which is not active`);
     p.answered = true;
     switch (r.type) {
       case RecordType.STDOUT:
@@ -212,8 +219,16 @@ export class ClientConnection {
         return;
       }
       default:
-        throw new FastCgiError(`fastcgi: unexpected ${type} record for request ${p.id}`);
+        throw new FastCgiError(`fastcgi: unexpected ${nameOf(RecordType, r.type)} record for request ${p.id}`);
     }
+  }
+
+  #management(r: FcgiRecord): void {
+    if (this.#hooks.askPid && r.type === RecordType.GET_VALUES_RESULT) {
+      const pid = Number(new Map(decodeParams(r.content)).get(PID_VALUE));
+      if (Number.isSafeInteger(pid) && pid > 0) this.appPid = pid;
+    }
+    this.#hooks.onManagement?.(r);
   }
 
   /** Hands STDERR on line by line; an empty record (or END_REQUEST) flushes the last line. */
@@ -244,7 +259,7 @@ export class ClientConnection {
 
   /** The socket closed: every request still on it fails, naming why. */
   #lost(): void {
-    const protocolError = this.#error instanceof FastCgiError;
+    const protocolError = this.#error instanceof FastCgiProtocolError;
     for (const p of this.#pending.values()) {
       clearTimeout(p.grace);
       p.unanswered = this.#connected && !protocolError && p.reused && !p.answered;
@@ -252,7 +267,7 @@ export class ClientConnection {
         !this.#connected ? `fastcgi: cannot connect to ${this.#name}: ${this.#error?.message ?? 'closed'}`
         : protocolError ? this.#error!.message
         : `fastcgi: ${this.#name} closed the connection before END_REQUEST of request ${p.id}${this.#error ? ` (${this.#error.message})` : ''}`;
-      this.#fail(p, new FastCgiError(why));
+      this.#fail(p, protocolError ? new FastCgiProtocolError(why) : new FastCgiError(why));
     }
     this.#pending.clear();
   }

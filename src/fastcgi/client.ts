@@ -48,6 +48,8 @@ export interface ClientResponse {
   stdout: Readable;
   /** Resolves on END_REQUEST; rejects if the connection fails first or the caller aborts. */
   ended: Promise<EndRequest>;
+  /** The pid of the application process serving the request, once it has said (`askPid`). */
+  readonly appPid: number | undefined;
 }
 
 /** What the application answered to FCGI_GET_VALUES; a number it did not give is absent. */
@@ -66,6 +68,12 @@ export interface ClientOptions {
   abortGraceMs?: number;
   /** How long to wait for the answer to GET_VALUES before assuming no multiplexing. */
   probeTimeoutMs?: number;
+  /**
+   * Ask each new connection's application for its pid (PID_VALUE), as webhist's pool does of
+   * its own workers. Only for applications known to answer GET_VALUES at once: libfcgi, asked
+   * on a request's connection, answers only at the end of its input. Default false.
+   */
+  askPid?: boolean;
   /** Sees every record sent and received: `--trace`. */
   onRecord?: TraceRecord;
 }
@@ -93,6 +101,7 @@ export class FastCgiClient {
       maxIdle: options.maxIdle ?? 8,
       abortGraceMs: options.abortGraceMs ?? 10_000,
       probeTimeoutMs: options.probeTimeoutMs ?? 2000,
+      askPid: options.askPid ?? false,
       onRecord: options.onRecord,
     };
   }
@@ -135,9 +144,16 @@ export class FastCgiClient {
       reject(error);
     };
     const signal = request.signal;
+    const response: ClientResponse = {
+      stdout,
+      ended,
+      get appPid() {
+        return current?.connection.appPid;
+      },
+    };
     if (signal?.aborted) {
       fail(signal.reason);
-      return { stdout, ended };
+      return response;
     }
     const abort = () => current && current.connection.abort(current.exchange, signal!.reason, this.#settings.abortGraceMs);
     signal?.addEventListener('abort', abort, { once: true });
@@ -178,7 +194,7 @@ export class FastCgiClient {
       );
     };
     attempt(false);
-    return { stdout, ended };
+    return response;
   }
 
   /** Closes every connection; requests still running fail. */
@@ -196,15 +212,15 @@ export class FastCgiClient {
       if (this.#multiplex && c.inFlight < this.#maxReqs && (!shared || c.inFlight < shared.inFlight)) shared = c;
     }
     if (shared) return shared;
-    const connection = this.#connect();
+    const connection = this.#connect(undefined, this.#settings.askPid);
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));
     return connection;
   }
 
-  #connect(onManagement?: (r: FcgiRecord) => void): ClientConnection {
+  #connect(onManagement?: (r: FcgiRecord) => void, askPid = false): ClientConnection {
     const socket = createConnection({ ...netOptions(this.address), noDelay: true });
-    return new ClientConnection(socket, formatAddress(this.address), { onRecord: this.#settings.onRecord, onManagement });
+    return new ClientConnection(socket, formatAddress(this.address), { onRecord: this.#settings.onRecord, onManagement, askPid });
   }
 
   /**

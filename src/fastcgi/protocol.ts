@@ -68,6 +68,15 @@ export const ValueName = {
   MPXS_CONNS: 'FCGI_MPXS_CONNS', // "1" if it runs several requests on one connection
 } as const;
 
+/**
+ * Not in the specification: webhist's own GET_VALUES variable, the application's process id.
+ * §4.1 leaves the set of variables open ("an application that doesn't understand a variable
+ * name ... omits that name"), so asking is harmless. A pool asks it on each new connection to
+ * learn which worker accepted it: the pid a connection-level fault (a hung handler, protocol
+ * garbage) must be charged to.
+ */
+export const PID_VALUE = 'WEBHIST_PID';
+
 /** The spec's name of a constant, for messages and traces: nameOf(RecordType, 6) = 'STDOUT'. */
 export function nameOf(table: Record<string, number>, value: number): string {
   for (const [name, v] of Object.entries(table)) if (v === value) return name;
@@ -77,4 +86,9 @@ export function nameOf(table: Record<string, number>, value: number): string {
 /** Every error this package raises about the protocol or a peer; its message starts "fastcgi: ". */
 export class FastCgiError extends Error {
   override name = 'FastCgiError';
+}
+
+/** The peer sent bytes that are not FastCGI records, or records out of order: it is not to be trusted further. */
+export class FastCgiProtocolError extends FastCgiError {
+  override name = 'FastCgiProtocolError';
 }

@@ -131,10 +131,13 @@ export class RecordParser {
   #paddingLength = 0;
   #failure: FastCgiError | undefined;
 
-  /** Feeds bytes in; returns every record they complete, in order. */
-  push(chunk: Uint8Array): FcgiRecord[] {
+  /**
+   * Feeds bytes in; yields each record they complete, in order, as it completes. Where the bytes
+   * stop being FastCGI it throws, after yielding the records before that point: a worker that
+   * answered a query, then wrote garbage, still gets its answer heard.
+   */
+  *push(chunk: Uint8Array): Generator<FcgiRecord, void, undefined> {
     if (this.#failure) throw this.#failure;
-    const records: FcgiRecord[] = [];
     let at = 0;
     while (at < chunk.length) {
       if (this.#content === undefined) {
@@ -154,17 +157,12 @@ export class RecordParser {
         at += n;
       }
       if (this.#content !== undefined && this.#contentFilled === this.#content.length && this.#paddingLeft === 0) {
-        records.push({
-          type: this.#type,
-          requestId: this.#requestId,
-          content: this.#content,
-          paddingLength: this.#paddingLength,
-        });
+        const content = this.#content;
         this.#content = undefined;
         this.#headerFilled = 0;
+        yield { type: this.#type, requestId: this.#requestId, content, paddingLength: this.#paddingLength };
       }
     }
-    return records;
   }
 
   /** Called when the peer closes: throws if it closed in the middle of a record. */

@@ -1,0 +1,27 @@
+/**
+ * One CGI request over FastCGI (§6.2): the meta-variables go out as PARAMS, the body as STDIN,
+ * and STDOUT comes back as the script's output. Shared by our pools (pool.ts) and by
+ * --fastcgi-connect, which sends to an application someone else manages.
+ */
+import type { ClientResponse, FastCgiClient } from '../../src/fastcgi/client.ts';
+import { ProtocolStatus, nameOf } from '../../src/fastcgi/protocol.ts';
+import type { CgiRequest, ScriptExit, ScriptRun } from '../../src/mode.ts';
+
+/** The run, and the client's view of it (which application process served it, how it ended). */
+export interface Sent extends ScriptRun {
+  response: ClientResponse;
+}
+
+export function send(client: FastCgiClient, request: CgiRequest): Sent {
+  const response = client.request({ params: request.env, stdin: request.body, signal: request.signal, onStderr: request.logStderr });
+  const finished = response.ended.then(
+    ({ appStatus, protocolStatus }): ScriptExit => {
+      if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {
+        return { ok: false, reason: `the application refused the request: ${nameOf(ProtocolStatus, protocolStatus)}` };
+      }
+      return appStatus === 0 ? { ok: true } : { ok: false, reason: `ended with application status ${appStatus}` };
+    },
+    (error: Error): ScriptExit => ({ ok: false, reason: request.signal.aborted ? 'ABORT_REQUEST sent to the application' : error.message }),
+  );
+  return { stdout: response.stdout, finished, response };
+}
