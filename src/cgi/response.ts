@@ -57,9 +57,9 @@ export function readCgiHead(
     function onReadable() {
       for (let read: Buffer | string | null; (read = stdout.read()) !== null; ) {
         const chunk = typeof read === 'string' ? Buffer.from(read) : read;
-        if (opening.length < OPENING_BYTES) {
-          opening = Buffer.concat([opening, chunk.subarray(0, OPENING_BYTES - opening.length)]);
-        }
+        // Kept for quoting in an error; the first chunk (usually all there is) is not copied.
+        if (opening.length === 0) opening = chunk.subarray(0, OPENING_BYTES);
+        else if (opening.length < OPENING_BYTES) opening = Buffer.concat([opening, chunk.subarray(0, OPENING_BYTES - opening.length)]);
         let body: Buffer | undefined;
         try {
           body = parser.feed(chunk);

@@ -132,6 +132,11 @@ export class ClientConnection {
     this.#socket.end();
   }
 
+  /** More is queued than the socket wants: wait for drained() before sending more. */
+  get full(): boolean {
+    return this.#writer.full;
+  }
+
   drained(): Promise<void> {
     return this.#writer.drained();
   }

@@ -51,6 +51,11 @@ export class RecordWriter {
     if (this.#socket.writable) this.#socket.write(bytes);
   }
 
+  /** The socket holds more than it wants: a producer should wait for drained(). */
+  get full(): boolean {
+    return this.#socket.writableNeedDrain && !this.#socket.destroyed;
+  }
+
   /** Resolves once the socket can take more, or is gone: a producer awaits it after each send. */
   drained(): Promise<void> {
     if (!this.#socket.writableNeedDrain || this.#socket.destroyed) return Promise.resolve();
