@@ -46,7 +46,7 @@ export function readCgiHead(
   limits: { maxLine?: number; maxHead?: number } = {},
 ): Promise<CgiHead> {
   const parser = headParser(limits.maxLine ?? 8192, limits.maxHead ?? 64 * 1024);
-  let opening = Buffer.alloc(0);
+  let opening: Buffer = Buffer.alloc(0);
   return new Promise((resolve, reject) => {
     const finish = (outcome: Error | Buffer) => {
       stdout.off('readable', onReadable).off('end', onEnd).off('close', onEnd).off('error', onError);

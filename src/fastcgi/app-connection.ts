@@ -219,16 +219,10 @@ export class AppConnection {
     }
   }
 
-  /** Copies one output stream into records, waiting whenever the socket is full. */
+  /** Copies one output stream into records, then closes it (§6.1). */
   async #pump(req: Active, source: Readable, type: number): Promise<void> {
-    for await (const chunk of source) {
-      if (req.finished || req.aborted) continue; // drained and dropped, so the producer can end
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      if (bytes.length === 0) continue; // an empty record would end the stream
-      this.#writer.send(streamRecords(type, req.id, bytes, false));
-      req.opened.add(type);
-      await this.#writer.drained();
-    }
+    const sent = await this.#writer.copy(source, type, req.id, () => !req.finished && !req.aborted);
+    if (sent > 0) req.opened.add(type);
     // §6.1: STDOUT is always closed, even when empty; STDERR only if it was used.
     if (req.finished || req.aborted || (type === RecordType.STDERR && !req.opened.has(type))) return;
     this.#writer.send([record(type, req.id)]);

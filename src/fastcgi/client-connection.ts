@@ -132,13 +132,9 @@ export class ClientConnection {
     this.#socket.end();
   }
 
-  /** More is queued than the socket wants: wait for drained() before sending more. */
-  get full(): boolean {
-    return this.#writer.full;
-  }
-
-  drained(): Promise<void> {
-    return this.#writer.drained();
+  /** Sends a stream as records of `type` for request `id` (RecordWriter.copy). */
+  copy(source: Readable, type: number, id: number, wanted: () => boolean): Promise<number> {
+    return this.#writer.copy(source, type, id, wanted);
   }
 
   /** The caller has read STDOUT down: read the connection again. */

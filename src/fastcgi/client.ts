@@ -235,7 +235,7 @@ export class FastCgiClient {
           if (exchange.inputOpen) connection.send(streamRecords(type, exchange.id, input));
           continue;
         }
-        const sent = await sendStream(connection, exchange, type, input);
+        const sent = await connection.copy(input, type, exchange.id, () => exchange.inputOpen);
         if (sent === 0) inputs[i] = [type, EMPTY];
         if (!exchange.inputOpen) return; // ended or aborted: nothing more may go out on its id
         connection.send([record(type, exchange.id)]);
@@ -279,37 +279,4 @@ export class FastCgiClient {
       multiplex: values.get(ValueName.MPXS_CONNS) === '1',
     };
   }
-}
-
-/**
- * Copies one input stream into records of `type`, pausing it while the connection is full;
- * resolves with the bytes sent once it ends (or the request stops taking input), rejects if it
- * breaks off. Events, not an async iterator: most requests have no body, and this path is taken
- * by every one of them. Leaving early leaves the stream paused, not destroyed: it may be an HTTP
- * request on a kept-alive connection, whose owner reads and discards the rest (and may have begun).
- */
-function sendStream(connection: ClientConnection, exchange: Exchange, type: RecordType, input: Readable): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    const onData = (chunk: Buffer | string) => {
-      if (!exchange.inputOpen) return finish();
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (bytes.length === 0) return;
-      connection.send(streamRecords(type, exchange.id, bytes, false));
-      sent += bytes.length;
-      if (connection.full) {
-        input.pause();
-        void connection.drained().then(() => input.listenerCount('data') > 0 && input.resume());
-      }
-    };
-    const onClose = () => finish(input.readableEnded ? undefined : new FastCgiError('fastcgi: the request body broke off'));
-    const finish = (error?: Error) => {
-      input.off('data', onData).off('end', finish).off('error', finish).off('close', onClose);
-      if (input.listenerCount('data') === 0) input.pause(); // unless its owner already drains it
-      if (error) reject(error);
-      else resolve(sent);
-    };
-    if (input.readableEnded) return resolve(0);
-    input.on('data', onData).once('end', finish).once('error', finish).once('close', onClose);
-  });
 }

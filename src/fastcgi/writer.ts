@@ -5,8 +5,9 @@
  * here fell from 20k to 190 requests/s. TCP_NODELAY is set on the socket as well.
  */
 import type { Socket } from 'node:net';
-import { HEADER_LENGTH } from './protocol.ts';
-import { encodeRecords, type FcgiRecord } from './records.ts';
+import type { Readable } from 'node:stream';
+import { FastCgiError, HEADER_LENGTH } from './protocol.ts';
+import { encodeRecords, streamRecords, type FcgiRecord } from './records.ts';
 import type { TraceRecord } from './trace.ts';
 
 /** Past this many queued bytes, write at once rather than at the end of the turn. */
@@ -51,11 +52,6 @@ export class RecordWriter {
     if (this.#socket.writable) this.#socket.write(bytes);
   }
 
-  /** The socket holds more than it wants: a producer should wait for drained(). */
-  get full(): boolean {
-    return this.#socket.writableNeedDrain && !this.#socket.destroyed;
-  }
-
   /** Resolves once the socket can take more, or is gone: a producer awaits it after each send. */
   drained(): Promise<void> {
     if (!this.#socket.writableNeedDrain || this.#socket.destroyed) return Promise.resolve();
@@ -68,5 +64,40 @@ export class RecordWriter {
       this.#socket.on('drain', done).on('close', done);
     });
     return this.#drain;
+  }
+
+  /**
+   * Copies a stream into records of one type for one request, pausing the stream while the
+   * socket is full. Events, not an async iterator: every request takes this path, both sides,
+   * and most carry one small chunk. While `wanted()` holds, each chunk goes out; after that,
+   * what still comes is read and dropped, so its producer can finish. Resolves with the bytes
+   * sent once the stream ends; rejects if it breaks off. The closing empty record is the
+   * caller's to send.
+   */
+  copy(source: Readable, type: number, id: number, wanted: () => boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let sent = 0;
+      let settled = false;
+      const onData = (chunk: Buffer | string) => {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (bytes.length === 0 || !wanted()) return; // an empty record would end the stream
+        this.send(streamRecords(type, id, bytes, false));
+        sent += bytes.length;
+        if (this.#socket.writableNeedDrain && !this.#socket.destroyed) {
+          source.pause();
+          void this.drained().then(() => settled || source.resume());
+        }
+      };
+      const onEnd = () => done(undefined);
+      const onClose = () => done(source.readableEnded ? undefined : new FastCgiError('fastcgi: the stream broke off before its end'));
+      const done = (error: Error | undefined) => {
+        settled = true;
+        source.off('data', onData).off('end', onEnd).off('error', done).off('close', onClose);
+        if (error) reject(error);
+        else resolve(sent);
+      };
+      if (source.readableEnded) return resolve(0);
+      source.on('data', onData).once('end', onEnd).once('error', done).once('close', onClose);
+    });
   }
 }
