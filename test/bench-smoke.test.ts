@@ -77,7 +77,7 @@ describe('webhist bench, quick mode', () => {
     const { report } = benchJson('peers', '--modes', 'cgi', '--scripts', 'hello.sh', '--peers', ...quick);
     const ran = report.scenarios.map((s) => s.target.name);
     const skipped = report.skipped.map((s) => s.target);
-    for (const peer of ['node-http', 'lighttpd-cgi', 'nginx-fcgiwrap', 'nginx-php-fpm']) {
+    for (const peer of ['node-http', 'lighttpd-cgi', 'nginx-fcgiwrap', 'nginx-php-fpm', 'nginx-webhist-worker', 'node-fastcgi-floor']) {
       assert.ok(ran.includes(peer) || skipped.includes(peer), `${peer} ran or was skipped`);
     }
     for (const s of report.skipped.filter((x) => x.target !== 'cgi')) assert.match(s.reason, /apt-get install \S+|did not start/);

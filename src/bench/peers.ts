@@ -1,7 +1,8 @@
 /**
  * The servers users would pick instead, run side by side with webhist in the same bench:
  * plain node:http (the in-process ceiling), lighttpd mod_cgi and nginx + fcgiwrap (CGI),
- * nginx + php-fpm (FastCGI), and nginx + webhist worker (our application behind their front end).
+ * nginx + php-fpm (FastCGI), nginx + webhist worker (our application behind their front end), and
+ * the least a Node front end can do in front of that worker (fastcgi-floor.ts).
  * Each runs from a config generated in a temporary directory: it
  * listens on 127.0.0.1, its sockets, pid files and logs stay in that directory, and it runs in
  * the foreground so the harness owns its processes. A peer not installed is skipped, naming
@@ -51,6 +52,7 @@ const root = process.getuid?.() === 0;
 const keepAliveNote = 'every server keeps the same connections for the whole run, as node:http does';
 const webhistBin = join(packageRoot, 'bin/webhist.js');
 const nodeHello = fileURLToPath(new URL(`./node-hello${extname(import.meta.url)}`, import.meta.url));
+const fastcgiFloor = fileURLToPath(new URL(`./fastcgi-floor${extname(import.meta.url)}`, import.meta.url));
 
 const specs: PeerSpec[] = [
   {
@@ -145,6 +147,24 @@ const specs: PeerSpec[] = [
       await writeNginxConf(dir, port, 'worker.sock');
       const worker = launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', `unix:${dir}/worker.sock`, '--cgi-bin', join(dir, 'cgi-bin')]);
       return [worker, startNginx(nginx!, dir)];
+    },
+  },
+  {
+    // The same worker behind the least a Node front end can do (fastcgi-floor.ts): beside nginx +
+    // webhist worker it shows what Node's HTTP costs against nginx's, and beside webhist's own
+    // fastcgi mode what the gateway costs; beside php-fpm, what no Node front could undercut.
+    name: 'node-fastcgi-floor',
+    label: 'bare Node front + webhist worker',
+    script: 'hello.js',
+    path: '/cgi-bin/hello.js',
+    needs: [],
+    readyLine: /on (http:\/\/127\.0\.0\.1:\d+\/)/,
+    start(dir) {
+      const socket = `unix:${dir}/worker.sock`;
+      return [
+        launch('fastcgi floor', process.execPath, [fastcgiFloor, socket, join(dir, 'cgi-bin')]),
+        launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', socket, '--cgi-bin', join(dir, 'cgi-bin')]),
+      ];
     },
   },
 ];
