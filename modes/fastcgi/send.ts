@@ -13,7 +13,10 @@ export interface Sent extends ScriptRun {
 }
 
 export function send(client: FastCgiClient, request: CgiRequest): Sent {
-  const response = client.request({ params: request.env, stdin: request.body, signal: request.signal, onStderr: request.logStderr });
+  // §4.1.2: no CONTENT_LENGTH, no body. Its stream is empty, and STDIN goes out closed at once,
+  // in the write that carries the request, rather than after reading nothing from a stream.
+  const stdin = request.env.CONTENT_LENGTH === undefined ? Buffer.alloc(0) : request.body;
+  const response = client.request({ params: request.env, stdin, signal: request.signal, onStderr: request.logStderr });
   const finished = response.ended.then(
     ({ appStatus, protocolStatus }): ScriptExit => {
       if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {

@@ -101,18 +101,33 @@ export function buildEnv(input: EnvInput): Record<string, string> {
  */
 const WITHHELD = new Set(['proxy', 'proxy-authorization', 'content-length', 'content-type']);
 
+/**
+ * HTTP_NAME for a header name, or null where the header is never passed on. Only letters,
+ * digits and '-' make a name that every shell can read. Anything else is dropped, as Apache
+ * does: were '_' kept, a client could send Foo_Bar to collide with, or pass for, the Foo-Bar a
+ * front proxy set; other characters make names sh cannot use. Remembered, since every request
+ * brings the same few names; bounded, since a client chooses them.
+ */
+const variableNames = new Map<string, string | null>();
+function variableName(header: string): string | null {
+  let variable = variableNames.get(header);
+  if (variable === undefined) {
+    variable = /^[A-Za-z0-9-]+$/.test(header) && !WITHHELD.has(header) ? `HTTP_${header.toUpperCase().replaceAll('-', '_')}` : null;
+    if (variableNames.size < 1000) variableNames.set(header, variable);
+  }
+  return variable;
+}
+
 /** §4.1.18: each request header as HTTP_NAME, repeated headers merged into one value. */
 function httpVariables(headers: EnvInput['headers'], passAuthorization: boolean) {
   const variables: Record<string, string> = {};
-  for (const [name, values] of Object.entries(headers)) {
-    // Only letters, digits and '-' make a name that every shell can read. Anything else is
-    // dropped, as Apache does: were '_' kept, a client could send Foo_Bar to collide with, or
-    // pass for, the Foo-Bar a front proxy set; other characters make names sh cannot use.
-    if (!/^[A-Za-z0-9-]+$/.test(name) || WITHHELD.has(name) || !values?.length) continue;
+  for (const name in headers) {
+    const values = headers[name];
+    const variable = variableName(name);
+    if (variable === null || !values?.length) continue;
     // §4.1.18 says the server SHOULD remove credentials: a script that is not meant to see
     // passwords must not find them in its environment (or in `ps e`). Apache's choice too.
     if (name === 'authorization' && !passAuthorization) continue;
-    const variable = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
     // A repeated header means the same as one with its values joined by ", " (RFC 9110 §5.3),
     // except Cookie, whose pairs are joined by "; " (RFC 6265 §5.4).
     variables[variable] = values.join(name === 'cookie' ? '; ' : ', ');

@@ -28,6 +28,8 @@ export type StaticTarget = { file: string; stat: Stats } | { redirect: string };
 
 // C0 controls, DEL and C1 controls: never part of a name we want to serve or run.
 const CONTROL = /\p{Cc}/u;
+/** Segments of printable ASCII other than '%', '/' and '\\', none empty (but the last), '.' or '..'. */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[\x21-\x24\x26-\x2e\x30-\x5b\x5d-\x7e]+)*\/?$/;
 
 /**
  * The path part of a request target, decoded once and normalised; undefined (answer 400) if
@@ -35,6 +37,9 @@ const CONTROL = /\p{Cc}/u;
  */
 export function normalizeRequestPath(rawPath: string): string | undefined {
   if (!rawPath.startsWith('/')) return undefined;
+  // Most paths need nothing done: printable ASCII, nothing encoded, no backslash, no empty or
+  // dot segment. For them the loop below would give back what it was given.
+  if (PLAIN_PATH.test(rawPath)) return rawPath;
   const raw = rawPath.split('/');
   const stack: string[] = [];
   for (const [i, part] of raw.entries()) {
