@@ -15,7 +15,7 @@ import { test, type TestContext } from 'node:test';
 import { parseAddress, formatAddress, type Address } from '../src/fastcgi/address.ts';
 import { createApp, type AppHandler, type AppOptions } from '../src/fastcgi/app.ts';
 import { FastCgiClient, type ClientOptions } from '../src/fastcgi/client.ts';
-import { FastCgiError, ProtocolStatus, RecordType, Role } from '../src/fastcgi/protocol.ts';
+import { FastCgiError, FastCgiProtocolError, ProtocolStatus, RecordType, Role } from '../src/fastcgi/protocol.ts';
 import { RecordParser, encodeEndRequestBody, encodeRecords, record, streamRecords } from '../src/fastcgi/records.ts';
 
 const T = { timeout: 20_000 }; // every test: a hang is a failure, never a stall
@@ -272,4 +272,43 @@ test('retry: a request the app refused (OVERLOADED) is sent again if its body is
   const streamed = c.request({ params: { REQUEST_METHOD: 'POST' }, stdin: Readable.from([Buffer.from('a=1')]) });
   const end = await streamed.ended; // connection 3 refuses too, and a consumed stream cannot be replayed
   assert.equal(end.protocolStatus, ProtocolStatus.OVERLOADED);
+});
+
+test('askPid: each new connection learns the pid of the process that accepted it', T, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhist-fcgi-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { where } = await startApp(t, { transport: 'unix', path: join(dir, 'app.sock') });
+  const response = client(t, where, { askPid: true }).request({ params: {} });
+  await text(response.stdout);
+  assert.equal(response.appPid, process.pid);
+  const plain = client(t, where).request({ params: {} });
+  await text(plain.stdout);
+  assert.equal(plain.appPid, undefined, 'not asked, not known');
+});
+
+test('a request body already destroyed aborts the request at once, not at a timeout', T, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhist-fcgi-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { where } = await startApp(t, { transport: 'unix', path: join(dir, 'app.sock') });
+  const body = new PassThrough();
+  body.destroy();
+  await once(body, 'close');
+  const { ended } = client(t, where).request({ params: { REQUEST_METHOD: 'POST' }, stdin: body });
+  await assert.rejects(ended, /destroyed before its end/);
+});
+
+test("an exception in the caller's own stderr reader is not charged to the application", T, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhist-fcgi-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const noisy: AppHandler = () => ({
+    stdout: Readable.from(['Content-Type: text/plain\r\n\r\nok']),
+    stderr: Readable.from(['a line\n']),
+    finished: Promise.resolve(0),
+  });
+  const { where } = await startApp(t, { transport: 'unix', path: join(dir, 'app.sock') }, noisy);
+  const { ended } = client(t, where).request({ params: {}, onStderr: () => { throw new TypeError('a bug of ours'); } });
+  const error = await ended.then(() => undefined, (e: Error) => e);
+  assert.ok(error, 'the request fails');
+  assert.ok(!(error instanceof FastCgiProtocolError), `not a protocol error: ${error.name}: ${error.message}`);
+  assert.match(error.message, /a bug of ours/);
 });

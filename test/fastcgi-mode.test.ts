@@ -74,7 +74,7 @@ describe('fastcgi mode: the pool', () => {
     let pool!: Awaited<ReturnType<typeof startPool>>;
     const server = await startTestServer(async ({ logger }) => {
       pool = await startPool({
-        name: 'garbage', command: [process.execPath, garbageWorker], env: {}, ownWorkers: true,
+        name: 'garbage', command: [process.execPath, garbageWorker], env: {}, ownWorkers: true, retires: false,
         pm: 'static', size: 1, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: false,
       });
       return { name: 'fastcgi', run: (request) => pool.run(request), close: () => pool.close() };

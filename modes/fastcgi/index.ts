@@ -48,7 +48,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     };
   }
 
-  const common = { pm: options.pm, size: options.workers, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: options.trace };
+  const common = { pm: options.pm, size: options.workers, retires: options.maxRequests > 0, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: options.trace };
   const workerOptions = { cgiBin: options.cgiBin, maxRequests: options.maxRequests, multiplex: false, trace: false, watchdog: false };
   const pools: Pool[] = [
     await startPool({ ...common, name: 'webhist', command: [process.execPath, workerMain, JSON.stringify(workerOptions)], env: workerEnv, ownWorkers: true }),

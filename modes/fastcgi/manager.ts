@@ -67,10 +67,10 @@ function onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | nu
   }
   if (worker.retiring) return fill();
   const how = signal ? `killed by ${signal}` : `exited with status ${code}`;
-  // A worker that leaves of its own accord, cleanly, has retired: ours after --max-requests,
-  // php-cgi after PHP_FCGI_MAX_REQUESTS.
-  if (code === 0 && Date.now() - worker.startedAt >= MIN_LIFETIME_MS) {
-    log('info', `worker ${worker.pid} retired (it exited cleanly, as after --max-requests); starting a fresh one`);
+  // A worker that leaves of its own accord, cleanly, where workers do, has retired: ours after
+  // --max-requests, php-cgi after PHP_FCGI_MAX_REQUESTS.
+  if (config.retires && code === 0 && Date.now() - worker.startedAt >= MIN_LIFETIME_MS) {
+    log('info', `worker ${worker.pid} retired (--max-requests: it exited cleanly); starting a fresh one`);
     return fill();
   }
   // A crash is replaced at once; crashes in quick succession wait longer each time, up to 5 s,

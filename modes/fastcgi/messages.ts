@@ -17,6 +17,11 @@ export interface ManagerConfig {
    * their pid on each connection. A foreign application, such as php-cgi, gets neither.
    */
   ownWorkers: boolean;
+  /**
+   * Workers leave on their own after so many requests (--max-requests, PHP_FCGI_MAX_REQUESTS):
+   * a clean exit is then a retirement. Otherwise every exit is a fault, backed off as crashes are.
+   */
+  retires: boolean;
   pm: PmPolicy;
   /** pm.max_children: the most workers at once. */
   size: number;

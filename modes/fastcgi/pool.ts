@@ -28,8 +28,8 @@ import { send, type Sent } from './send.ts';
 
 const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`, import.meta.url));
 
-/** How long demand must stay at nothing before the manager hears of it (pm dynamic, ondemand). */
-const IDLE_AFTER_MS = 250;
+/** How long after demand falls the manager hears of it (pm dynamic, ondemand). */
+const SETTLE_MS = 250;
 
 export interface PoolOptions extends Omit<ManagerConfig, 'killAfterMs'> {
   /** How the pool is named in logs and on the status page. */
@@ -61,8 +61,8 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
   // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  const { command, env, ownWorkers, pm, size, minSpare, idleTimeoutMs } = options;
-  const config: ManagerConfig = { command, env, ownWorkers, pm, size, minSpare, idleTimeoutMs, killAfterMs: 3000 };
+  const { command, env, ownWorkers, retires, pm, size, minSpare, idleTimeoutMs } = options;
+  const config: ManagerConfig = { command, env, ownWorkers, retires, pm, size, minSpare, idleTimeoutMs, killAfterMs: 3000 };
   const manager: ChildProcess = spawn(process.execPath, [managerFile, JSON.stringify(config)], {
     stdio: [fd, 'inherit', 'inherit', 'ipc'],
   });
@@ -79,7 +79,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
       if (message.type === 'ready') resolve();
       else if (message.type === 'status') {
         // The counts of workers that have gone go with them.
-        for (const { pid } of processes) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);
+        for (const pid of served.keys()) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);
         processes = message.workers;
       }
       else logger.error(message.level, `fastcgi pool ${name}`, message.message);
@@ -108,7 +108,10 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     // requests at that moment: they are cut too (502).
     request.signal.addEventListener('abort', () => {
       const cut = request.signal.reason;
-      if (cut instanceof RequestCut && cut.timedOut && script.kind === 'handler') kill(sent.response.appPid, `${script.name} ${cut.message}`);
+      // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
+      // worker owes nothing, and may be serving others.
+      if (!live.has(entry) || !(cut instanceof RequestCut) || !cut.timedOut || script.kind !== 'handler') return;
+      kill(sent.response.appPid, `${script.name} ${cut.message}`);
     }, { once: true });
     // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
     sent.response.ended.catch((error: unknown) => {
@@ -155,17 +158,27 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
 
 /**
  * Tells the manager how many requests are in flight, for pm dynamic and ondemand, without a
- * message per request: when demand grows past what it last heard, and when demand has stayed
- * at nothing for a moment (so the idle pool may shrink). A static pool needs to hear nothing.
+ * message per request: at once when demand grows past what it last heard, and once it has
+ * stayed lower for a moment (so that an idle pool may shrink, and a replaced worker is not
+ * sized for a peak long gone). A static pool needs to hear nothing.
  */
 function demandSignal(pm: PmPolicy, tell: (inFlight: number) => void): (inFlight: number) => void {
   let told = 0;
-  let idle: NodeJS.Timeout | undefined;
+  let now = 0;
+  let settling: NodeJS.Timeout | undefined;
   return (inFlight) => {
     if (pm === 'static') return;
-    clearTimeout(idle);
-    if (inFlight > told) tell((told = inFlight));
-    else if (inFlight === 0 && told > 0) idle = setTimeout(() => tell((told = 0)), IDLE_AFTER_MS).unref();
+    now = inFlight;
+    if (now > told) {
+      clearTimeout(settling);
+      settling = undefined;
+      tell((told = now));
+    } else if (now < told && !settling) {
+      settling = setTimeout(() => {
+        settling = undefined;
+        if (now !== told) tell((told = now));
+      }, SETTLE_MS).unref();
+    }
   };
 }
 

@@ -221,8 +221,8 @@ export class AppConnection {
 
   /** Copies one output stream into records, then closes it (§6.1). */
   async #pump(req: Active, source: Readable, type: number): Promise<void> {
-    const sent = await this.#writer.copy(source, type, req.id, () => !req.finished && !req.aborted);
-    if (sent > 0) req.opened.add(type);
+    const read = await this.#writer.copy(source, type, req.id, () => !req.finished && !req.aborted);
+    if (read > 0) req.opened.add(type); // (bytes dropped after the request ended count too, and then it returns below)
     // §6.1: STDOUT is always closed, even when empty; STDERR only if it was used.
     if (req.finished || req.aborted || (type === RecordType.STDERR && !req.opened.has(type))) return;
     this.#writer.send([record(type, req.id)]);

@@ -181,7 +181,9 @@ export class ClientConnection {
         this.#handle(r);
       }
     } catch (error) {
-      this.#error ??= new FastCgiProtocolError(`${(error as Error).message} (from ${this.#name})`);
+      // What the parser or #handle refused is the application's fault; anything else (a reader
+      // of STDOUT or STDERR that threw) is ours, and must not be charged to the worker.
+      this.#error ??= error instanceof FastCgiError ? new FastCgiProtocolError(`${error.message} (from ${this.#name})`) : (error as Error);
       this.#socket.destroy();
     }
   }

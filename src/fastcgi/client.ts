@@ -7,7 +7,8 @@
  * application is asked FCGI_GET_VALUES once, on a connection of its own (php-fpm answers the
  * query, then closes the connection it came on), and requests share a connection only if it
  * answered FCGI_MPXS_CONNS=1 (§4.1); until then, and otherwise, each request in flight has a
- * connection to itself, as with nginx, which never multiplexes.
+ * connection to itself, as with nginx, which never multiplexes. With `askPid`, every new
+ * connection also opens with a query of its own, for the pid of the process that accepted it.
  *
  * When the caller's signal fires, ABORT_REQUEST goes out (§5.4) and the request id stays
  * reserved until the application's END_REQUEST, so a late record cannot be taken for the next
@@ -235,8 +236,8 @@ export class FastCgiClient {
           if (exchange.inputOpen) connection.send(streamRecords(type, exchange.id, input));
           continue;
         }
-        const sent = await connection.copy(input, type, exchange.id, () => exchange.inputOpen);
-        if (sent === 0) inputs[i] = [type, EMPTY];
+        const read = await connection.copy(input, type, exchange.id, () => exchange.inputOpen);
+        if (read === 0) inputs[i] = [type, EMPTY];
         if (!exchange.inputOpen) return; // ended or aborted: nothing more may go out on its id
         connection.send([record(type, exchange.id)]);
       }

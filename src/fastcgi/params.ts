@@ -22,7 +22,7 @@ export const DEFAULT_MAX_PARAMS_BYTES = 1024 * 1024;
  * then written in place: a request's twenty-odd variables cost one allocation, not a hundred.
  */
 export function encodeParams(pairs: Iterable<Pair> | Record<string, string>): Buffer {
-  const list = Symbol.iterator in pairs ? [...pairs] : Object.entries(pairs);
+  const list = Array.isArray(pairs) ? (pairs as readonly Pair[]) : Symbol.iterator in pairs ? [...pairs] : Object.entries(pairs);
   const sizes: number[] = [];
   let total = 0;
   for (const [name, value] of list) {

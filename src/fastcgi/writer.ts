@@ -70,19 +70,19 @@ export class RecordWriter {
    * Copies a stream into records of one type for one request, pausing the stream while the
    * socket is full. Events, not an async iterator: every request takes this path, both sides,
    * and most carry one small chunk. While `wanted()` holds, each chunk goes out; after that,
-   * what still comes is read and dropped, so its producer can finish. Resolves with the bytes
-   * sent once the stream ends; rejects if it breaks off. The closing empty record is the
-   * caller's to send.
+   * what still comes is read and dropped, so its producer can finish. Resolves once the stream
+   * ends, with the bytes it gave (0: it was empty); rejects if it breaks off, or was already
+   * destroyed. The closing empty record is the caller's to send.
    */
   copy(source: Readable, type: number, id: number, wanted: () => boolean): Promise<number> {
     return new Promise((resolve, reject) => {
-      let sent = 0;
+      let read = 0;
       let settled = false;
       const onData = (chunk: Buffer | string) => {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        read += bytes.length;
         if (bytes.length === 0 || !wanted()) return; // an empty record would end the stream
         this.send(streamRecords(type, id, bytes, false));
-        sent += bytes.length;
         if (this.#socket.writableNeedDrain && !this.#socket.destroyed) {
           source.pause();
           void this.drained().then(() => settled || source.resume());
@@ -94,9 +94,10 @@ export class RecordWriter {
         settled = true;
         source.off('data', onData).off('end', onEnd).off('error', done).off('close', onClose);
         if (error) reject(error);
-        else resolve(sent);
+        else resolve(read);
       };
       if (source.readableEnded) return resolve(0);
+      if (source.destroyed) return reject(source.errored ?? new FastCgiError('fastcgi: the stream was destroyed before its end'));
       source.on('data', onData).once('end', onEnd).once('error', done).once('close', onClose);
     });
   }

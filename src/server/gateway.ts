@@ -136,7 +136,7 @@ export function createGateway(options: GatewayOptions) {
     // A script that left part of the body unread (it had no use for it): the rest is read and
     // discarded, bounded by --max-body, or the next request on this connection would never be parsed.
     // A 'data' listener, not just resume(): resume() does nothing while a reader that stopped
-    // early (an async iterator) still listens for 'readable'; once it lets go, 'data' flows.
+    // early (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
     if (body.body === req && !req.readableEnded) {
       req.unpipe();
       req.on('data', () => {});
