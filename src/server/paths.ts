@@ -38,8 +38,12 @@ const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[\x21-\x24\x26-\x2e\x30-\x5b\x5d-\x7e
 export function normalizeRequestPath(rawPath: string): string | undefined {
   if (!rawPath.startsWith('/')) return undefined;
   // Most paths need nothing done: printable ASCII, nothing encoded, no backslash, no empty or
-  // dot segment. For them the loop below would give back what it was given.
-  if (PLAIN_PATH.test(rawPath)) return rawPath;
+  // dot segment. For them the full algorithm would give back what it was given.
+  return PLAIN_PATH.test(rawPath) ? rawPath : decodeAndNormalize(rawPath);
+}
+
+/** The full algorithm, for a path that starts with '/'; exported for the test that holds the shortcut to it. */
+export function decodeAndNormalize(rawPath: string): string | undefined {
   const raw = rawPath.split('/');
   const stack: string[] = [];
   for (const [i, part] of raw.entries()) {
