@@ -20,7 +20,7 @@ import { type Address, formatAddress, netOptions, parseAddress } from './address
 import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName } from './protocol.ts';
 import { encodeBeginRequestBody, record, streamRecords, type FcgiRecord } from './records.ts';
 import { type Pair, decodeParams, encodeParams } from './params.ts';
-import { ClientConnection, type Exchange } from './client-connection.ts';
+import { ClientConnection, type ConnectionHooks, type Exchange } from './client-connection.ts';
 import type { TraceRecord } from './trace.ts';
 
 export interface ClientRequest {
@@ -213,15 +213,15 @@ export class FastCgiClient {
       if (this.#multiplex && c.inFlight < this.#maxReqs && (!shared || c.inFlight < shared.inFlight)) shared = c;
     }
     if (shared) return shared;
-    const connection = this.#connect(undefined, this.#settings.askPid);
+    const connection = this.#connect({ askPid: this.#settings.askPid });
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));
     return connection;
   }
 
-  #connect(onManagement?: (r: FcgiRecord) => void, askPid = false): ClientConnection {
+  #connect(hooks: Omit<ConnectionHooks, 'onRecord'> = {}): ClientConnection {
     const socket = createConnection({ ...netOptions(this.address), noDelay: true });
-    return new ClientConnection(socket, formatAddress(this.address), { onRecord: this.#settings.onRecord, onManagement, askPid });
+    return new ClientConnection(socket, formatAddress(this.address), { ...hooks, onRecord: this.#settings.onRecord });
   }
 
   /**
@@ -259,7 +259,7 @@ export class FastCgiClient {
   async #askValues(): Promise<AppValues> {
     let resolve!: (answer: FcgiRecord | undefined) => void;
     const promise = new Promise<FcgiRecord | undefined>((r) => (resolve = r));
-    const connection = this.#connect((r) => r.type === RecordType.GET_VALUES_RESULT && resolve(r));
+    const connection = this.#connect({ onManagement: (r) => r.type === RecordType.GET_VALUES_RESULT && resolve(r) });
     const query = encodeParams(Object.values(ValueName).map((name): Pair => [name, '']));
     connection.send([record(RecordType.GET_VALUES, NULL_REQUEST_ID, query)]);
     // The query is the whole conversation, so say so: libfcgi reads on, blocking, until the

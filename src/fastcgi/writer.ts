@@ -52,8 +52,8 @@ export class RecordWriter {
     if (this.#socket.writable) this.#socket.write(bytes);
   }
 
-  /** Resolves once the socket can take more, or is gone: a producer awaits it after each send. */
-  drained(): Promise<void> {
+  /** Resolves once the socket can take more, or is gone. */
+  #drained(): Promise<void> {
     if (!this.#socket.writableNeedDrain || this.#socket.destroyed) return Promise.resolve();
     this.#drain ??= new Promise((resolve) => {
       const done = () => {
@@ -85,7 +85,7 @@ export class RecordWriter {
         this.send(streamRecords(type, id, bytes, false));
         if (this.#socket.writableNeedDrain && !this.#socket.destroyed) {
           source.pause();
-          void this.drained().then(() => settled || source.resume());
+          void this.#drained().then(() => settled || source.resume());
         }
       };
       const onEnd = () => done(undefined);
