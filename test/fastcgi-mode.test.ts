@@ -15,10 +15,10 @@ interface PoolStatus {
   pools: Array<{ name: string; workers: WorkerInfo[] }>;
 }
 
-async function start(options: Partial<FastCgiModeOptions> = {}, timeoutMs = 10_000) {
+async function start(options: Partial<FastCgiModeOptions> = {}, timeoutMs = 10_000, scripts: Record<string, string> = {}) {
   const server = await startTestServer(
     ({ cgiBin, logger }) => createFastCgiMode({ cgiBin, logger, workers: 2, pm: 'static', maxRequests: 0, trace: false, ...options }),
-    {},
+    scripts,
     { timeoutMs },
   );
   after(() => server.stop());
@@ -101,6 +101,15 @@ describe('fastcgi mode: the pool', () => {
     }
     assert.equal(pids.size, 3);
     await server.waitForError(/worker \d+ retired/);
+  });
+
+  it('takes a clean exit for a fault, not a retirement, where workers do not retire', async () => {
+    const server = await start({ workers: 1 }, 10_000, { 'quit.js': 'export default () => process.exit(0);\n' });
+    const [worker] = await fullPool(server, 1);
+    assert.equal((await get(server, 'cgi-bin/quit.js')).status, 502);
+    await server.waitForError(new RegExp(`worker ${worker!.pid} exited with status 0; respawning`));
+    assert.ok(!server.errors().some((line) => /retired/.test(line)), 'not called a retirement');
+    assert.equal((await get(server, 'cgi-bin/hello.js')).status, 200);
   });
 
   it('starts workers on demand (pm ondemand) and reports them on the status page', async () => {
