@@ -1,7 +1,7 @@
 /**
  * Where a FastCGI request's CPU goes, process by process. One `webhist worker` listens on a unix
  * socket; three HTTP front ends take turns under wrk: node:http answering hello itself (Node's
- * HTTP with nothing behind it), the bare FastCGI front (src/bench/fastcgi-floor.ts) and
+ * HTTP with nothing behind it), the bare FastCGI front (bench/harness/fastcgi-floor.ts) and
  * webhist's own (`serve --mode fastcgi --fastcgi-connect`), the last two in front of that worker.
  * CPU comes from /proc for each process separately; rounds alternate the fronts, so machine noise
  * hits all three alike, and the report gives the median round.
@@ -13,10 +13,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launch, stopAll, waitForOutput, type Launched } from '../src/bench/launch.ts';
-import { clockTicks, parseProcStat } from '../src/bench/proc.ts';
-import { median } from '../src/bench/stats.ts';
-import { runWrk } from '../src/bench/wrk.ts';
+import { launch, stopAll, waitForOutput, type Launched } from './process/launch.ts';
+import { clockTicks, parseProcStat } from '../src/proc.ts';
+import { median } from './harness/stats.ts';
+import { runWrk } from './harness/wrk.ts';
 import { packageRoot, shippedCgiBin } from '../src/package-root.ts';
 
 const [rounds = 5, seconds = 4, connections = 8] = process.argv.slice(2).map(Number);
@@ -34,8 +34,8 @@ for (let waited = 0; !existsSync(socketPath); waited += 20) {
   await sleep(20);
 }
 const fronts = [
-  { name: 'node:http hello (nothing behind it)', path: '', launched: launch('node:http', node, [join(packageRoot, 'src/bench/node-hello.ts')]) },
-  { name: 'bare FastCGI front + worker', path: 'cgi-bin/hello.js', launched: launch('floor', node, [join(packageRoot, 'src/bench/fastcgi-floor.ts'), socket, shippedCgiBin]) },
+  { name: 'node:http hello (nothing behind it)', path: '', launched: launch('node:http', node, [join(packageRoot, 'bench/harness/node-hello.ts')]) },
+  { name: 'bare FastCGI front + worker', path: 'cgi-bin/hello.js', launched: launch('floor', node, [join(packageRoot, 'bench/harness/fastcgi-floor.ts'), socket, shippedCgiBin]) },
   {
     name: 'webhist fastcgi front + worker',
     path: 'cgi-bin/hello.js',

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cleanEnv, launch, stopAll, waitForOutput } from '../src/bench/launch.ts';
-import { procAvailable } from '../src/bench/proc.ts';
+import { cleanEnv, launch, stopAll, waitForOutput } from '../bench/process/launch.ts';
+import { procAvailable } from '../src/proc.ts';
 
 describe('launch and stopAll', () => {
   it('gives a server PATH and HOME only', async () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseMachineStat, parseProcStat, procAvailable, readProcessTable, treeCpuTicks, treeOf, treeRssBytes, pageSize, type ProcStat } from '../src/bench/proc.ts';
+import { parseMachineStat, parseProcStat, procAvailable, readProcessTable, treeCpuTicks, treeOf, treeRssBytes, pageSize, type ProcStat } from '../src/proc.ts';
 
 const line = '4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 7 3 11 5 20 0 1 0 555 12345678 321 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n';
 

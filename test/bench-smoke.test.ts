@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { packageRoot } from '../src/package-root.ts';
-import { procAvailable, readProcessTable } from '../src/bench/proc.ts';
-import type { BenchReport } from '../src/bench/report.ts';
+import { procAvailable, readProcessTable } from '../src/proc.ts';
+import type { BenchReport } from '../bench/harness/report.ts';
 
 const bin = join(packageRoot, 'bin/webhist.js');
 const dir = mkdtempSync(join(tmpdir(), 'webhist-bench-test-'));

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ms, ranged, rate } from '../src/bench/format.ts';
-import { fitLine } from '../src/bench/linefit.ts';
-import { median, spread } from '../src/bench/stats.ts';
+import { ms, ranged, rate } from '../bench/harness/format.ts';
+import { fitLine } from '../bench/harness/linefit.ts';
+import { median, spread } from '../bench/harness/stats.ts';
 
 describe('median and spread', () => {
   it('takes the middle value, or the mean of the middle two', () => {

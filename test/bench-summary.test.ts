@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ScenarioResult } from '../src/bench/report.ts';
-import type { RunResult } from '../src/bench/runner.ts';
-import { ratios, sizeFits, summarize } from '../src/bench/summary.ts';
+import type { RunResult } from '../bench/harness/runner.ts';
+import { ratios, sizeFits, summarize, type ScenarioResult } from '../bench/harness/summary.ts';
 
 function run(n: number, reqPerSec: number, extra: Partial<RunResult> = {}): RunResult {
   const responses = reqPerSec * 10;

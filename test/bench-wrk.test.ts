@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseWrk } from '../src/bench/wrk.ts';
+import { parseWrk } from '../bench/harness/wrk.ts';
 
 const clean = `Running 2s test @ http://127.0.0.1:18081/cgi-bin/hello.sh
   1 threads and 8 connections

@@ -1,28 +1,16 @@
 /**
  * `webhist bench`: the three modes (and, with --peers, the servers users would pick instead)
  * side by side, each server a separate process driven from this one. Collect, then print: a
- * progress line while it runs, the report at the end, --json and --html for keeps.
+ * progress line while it runs, the report at the end, --json and --html for keeps. This file only
+ * declares the options; the harness is bench/harness/.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { modeNames } from '../mode.ts';
 import { shippedCgiBin } from '../package-root.ts';
+import type { BenchOptions } from '../../bench/harness/command.ts';
 import { parseDuration, parseInteger } from './options.ts';
-
-export interface BenchOptions {
-  modes: string[];
-  scripts: string[];
-  connections: number[];
-  sizes: number[];
-  duration: number;
-  warmup: number;
-  runs: number;
-  json?: string;
-  html?: string;
-  peers: boolean;
-  validate: boolean;
-}
 
 /** A comma-separated list, each item checked by `item`. */
 function list<T>(item: (text: string) => T) {
@@ -58,4 +46,4 @@ export const benchCommand = new Command('bench')
   .option('--validate', 'after each measurement, run wrk at the same server and say whether the two agree within 10%', false)
   // The harness (autocannon, the HDR histogram's WebAssembly, the report renderers) loads only
   // when the command runs: every other command, the server above all, stays small.
-  .action(async (options: BenchOptions) => (await import('../bench/command.ts')).runBenchCommand(options));
+  .action(async (options: BenchOptions) => (await import('../../bench/harness/command.ts')).runBenchCommand(options));

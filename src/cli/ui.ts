@@ -1,29 +1,12 @@
 /**
- * The one place for colours and for leaving with an error. chalk turns colour off by itself
- * when output is not a terminal (or NO_COLOR is set), so logs and pipes stay plain.
+ * The single exit path for the command line's errors. Colours live in the kit (src/ui.ts);
+ * they are re-exported here so a command file needs one import for both.
  */
-import chalk, { chalkStderr, type ChalkInstance } from 'chalk';
+import { paintErr } from '../ui.ts';
 
-const palette = (c: ChalkInstance) => ({
-  bold: c.bold,
-  dim: c.dim,
-  red: c.red,
-  green: c.green,
-  yellow: c.yellow,
-  cyan: c.cyan,
-  magenta: c.magenta,
-});
+export { paint, paintErr, UsageError } from '../ui.ts';
 
-/** Colours for what goes to stdout, and for what goes to stderr (each checks its own stream). */
-export const paint = palette(chalk);
-export const paintErr = palette(chalkStderr);
-
-/** A problem the user can fix: printed as one line, never as a stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/** The single exit path for errors: one clear line on stderr and a non-zero status. */
+/** One clear line on stderr and a non-zero status. */
 export function fail(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`${paintErr.red('webhist:')} ${message}\n`);

@@ -5,7 +5,7 @@
  * stderr, with the script that caused it.
  */
 import type { Writable } from 'node:stream';
-import { paintErr as paint } from '../cli/ui.ts';
+import { paintErr as paint } from '../ui.ts';
 
 export const logFormats = ['clf', 'combined', 'json'] as const;
 export type LogFormat = (typeof logFormats)[number];

@@ -6,8 +6,21 @@
 import { fitLine } from './linefit.ts';
 import type { RunResult } from './runner.ts';
 import { median, spread, type Spread } from './stats.ts';
-import type { ScenarioResult } from './report.ts';
+import type { TargetKind } from './targets.ts';
 import { quietMachineCores, wrkTolerance } from './wrk.ts';
+
+/** One scenario of a report: what ran, every run's numbers, and their summary. */
+export interface ScenarioResult {
+  id: string;
+  target: { kind: TargetKind; name: string; label: string };
+  script: string;
+  path: string;
+  connections: number;
+  sizeKb: number | null;
+  runs: RunResult[];
+  /** Absent when no run succeeded. */
+  summary?: ScenarioSummary;
+}
 
 export interface ScenarioSummary {
   runs: number;

@@ -5,7 +5,8 @@
  */
 import { caveats } from './caveats.ts';
 import { mib, ms, ranged, rate, ratio, scriptAndSize, speedCells } from './format.ts';
-import type { BenchReport, ScenarioResult } from './report.ts';
+import type { BenchReport } from './report.ts';
+import type { ScenarioResult } from './summary.ts';
 import { sweepConnections } from './scenarios.ts';
 import { barChart, colours, dotChart, escapeXml as e, linePanel, type Bar } from './svg.ts';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseProcStat, readMachineStat, readProcessTable, treeCpuTicks, treeOf, treeRssBytes } from './proc.ts';
+import { parseProcStat, readMachineStat, readProcessTable, treeCpuTicks, treeOf, treeRssBytes } from '../../src/proc.ts';
 import type { TreeSample } from './sampler.ts';
 
 const { roots, intervalMs } = workerData as { roots: number[]; intervalMs: number };

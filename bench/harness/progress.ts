@@ -3,7 +3,7 @@
  * going, the phase, and roughly how long is left. Only on a terminal: in a pipe or a CI log it
  * would be noise, and stdout stays clean for the report.
  */
-import { paintErr } from '../cli/ui.ts';
+import { paintErr } from '../../src/ui.ts';
 
 export interface ProgressState {
   step: number;

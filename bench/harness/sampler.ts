@@ -6,7 +6,7 @@
  */
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { procAvailable } from './proc.ts';
+import { procAvailable } from '../../src/proc.ts';
 
 export interface TreeSample {
   /** utime+stime+cutime+cstime over the tree, in clock ticks. */

@@ -6,11 +6,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem, type as osType } from 'node:os';
-import { packageRoot } from '../package-root.ts';
-import { procAvailable } from './proc.ts';
+import { packageRoot } from '../../src/package-root.ts';
+import { procAvailable } from '../../src/proc.ts';
 import type { Failure, Measured, RunResult, Skip } from './runner.ts';
-import type { TargetKind } from './targets.ts';
-import { ratios, sizeFits, summarize, type RatioResult, type ScenarioSummary, type SizeFit } from './summary.ts';
+import { ratios, sizeFits, summarize, type RatioResult, type ScenarioResult, type SizeFit } from './summary.ts';
 import { whitepaper1996, type HistoricLine } from './whitepaper.ts';
 
 export const schemaVersion = 1;
@@ -46,17 +45,6 @@ export interface BenchReport {
   whitepaper1996: readonly HistoricLine[];
 }
 
-export interface ScenarioResult {
-  id: string;
-  target: { kind: TargetKind; name: string; label: string };
-  script: string;
-  path: string;
-  connections: number;
-  sizeKb: number | null;
-  runs: RunResult[];
-  /** Absent when no run succeeded. */
-  summary?: ScenarioSummary;
-}
 
 export function buildReport(input: {
   command: string;

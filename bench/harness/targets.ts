@@ -4,8 +4,8 @@
  * mode that lands in `webhist serve --mode X` later is benchmarked without changes here.
  */
 import { join } from 'node:path';
-import { packageRoot } from '../package-root.ts';
-import { launch, stopAll, waitForOutput, type Launched, type StopReport } from './launch.ts';
+import { packageRoot } from '../../src/package-root.ts';
+import { launch, stopAll, waitForOutput, type Launched, type StopReport } from '../process/launch.ts';
 
 export type TargetKind = 'mode' | 'static' | 'peer';
 

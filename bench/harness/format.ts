@@ -2,9 +2,8 @@
  * Numbers for people, shared by the text and HTML reports: three significant figures for times,
  * thousands separators for rates, MiB for memory, and the min–max range beside a median.
  */
-import type { ScenarioResult } from './report.ts';
 import type { Spread } from './stats.ts';
-import type { ScenarioSummary } from './summary.ts';
+import type { ScenarioResult, ScenarioSummary } from './summary.ts';
 
 export function ms(value: number): string {
   if (value >= 100) return value.toFixed(0);

@@ -9,7 +9,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FastCgiClient } from '../fastcgi/client.ts';
+import { FastCgiClient } from '../../src/fastcgi/client.ts';
 
 const [address, cgiBin] = process.argv.slice(2) as [string, string];
 const client = new FastCgiClient(address);

@@ -13,8 +13,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot, shippedCgiBin } from '../package-root.ts';
-import { findProgram, launch, stopAll, waitForHttp, waitForOutput, type Launched } from './launch.ts';
+import { packageRoot, shippedCgiBin } from '../../src/package-root.ts';
+import { findProgram, launch, stopAll, waitForHttp, waitForOutput, type Launched } from '../process/launch.ts';
 import { Unavailable, type Target } from './targets.ts';
 
 export interface Peer extends Target {

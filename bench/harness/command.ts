@@ -1,10 +1,10 @@
 /**
- * What `webhist bench` does once its options are parsed (src/cli/bench.ts declares them): build
+ * What `webhist bench` does once its options are parsed (src/cli/bench.ts parses them): build
  * the scenarios, run them, and print and write the report.
  */
 import { writeFile } from 'node:fs/promises';
 import { renderHtml } from './html-report.ts';
-import { killAllLaunched } from './launch.ts';
+import { killAllLaunched } from '../process/launch.ts';
 import { peers } from './peers.ts';
 import { createProgress } from './progress.ts';
 import { buildReport, gitCommit, machineLimits } from './report.ts';
@@ -13,8 +13,22 @@ import { buildScenarios, sizedDocroot } from './scenarios.ts';
 import { webhistTarget } from './targets.ts';
 import { renderText } from './text-report.ts';
 import { wrkPath } from './wrk.ts';
-import type { BenchOptions } from '../cli/bench.ts';
-import { paint, UsageError } from '../cli/ui.ts';
+import { paint, UsageError } from '../../src/ui.ts';
+
+/** The parsed options of `webhist bench`; the flags and their help are in src/cli/bench.ts. */
+export interface BenchOptions {
+  modes: string[];
+  scripts: string[];
+  connections: number[];
+  sizes: number[];
+  duration: number;
+  warmup: number;
+  runs: number;
+  json?: string;
+  html?: string;
+  peers: boolean;
+  validate: boolean;
+}
 
 export async function runBenchCommand(options: BenchOptions): Promise<void> {
   if (options.duration < 1) throw new UsageError('--duration must be longer than 0');

@@ -3,10 +3,11 @@
  * a bar chart of requests per second, webhist against the servers users would pick instead,
  * the size sweep beside the 1996 whitepaper's table, and every caveat in words.
  */
-import { paint } from '../cli/ui.ts';
+import { paint } from '../../src/ui.ts';
 import { caveats } from './caveats.ts';
 import { mib, ms, ranged, rate, ratio, scriptAndSize, speedCells } from './format.ts';
-import type { BenchReport, ScenarioResult } from './report.ts';
+import type { BenchReport } from './report.ts';
+import type { ScenarioResult } from './summary.ts';
 import { sweepConnections } from './scenarios.ts';
 
 export function renderText(report: BenchReport): string {

@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { cleanEnv, findProgram } from './launch.ts';
-import { clockTicks, parseProcStat, procAvailable } from './proc.ts';
+import { cleanEnv, findProgram } from '../process/launch.ts';
+import { clockTicks, parseProcStat, procAvailable } from '../../src/proc.ts';
 import type { Sampler } from './sampler.ts';
 
 export interface WrkResult {

@@ -7,11 +7,11 @@
 import { availableParallelism } from 'node:os';
 import { startSampler, type TreeSample } from './sampler.ts';
 import { driveLoad, type LoadWindow } from './load.ts';
-import { clockTicks } from './proc.ts';
+import { clockTicks } from '../../src/proc.ts';
 import type { ProgressState } from './progress.ts';
 import type { Scenario } from './scenarios.ts';
 import { Unavailable } from './targets.ts';
-import type { StopReport } from './launch.ts';
+import type { StopReport } from '../process/launch.ts';
 import { checkWithWrk, type WrkCheck } from './wrk.ts';
 
 export interface BenchSettings {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { procAvailable, readProcessTable, treeOf, type ProcStat } from './proc.ts';
+import { procAvailable, readProcessTable, treeOf, type ProcStat } from '../../src/proc.ts';
 
 export interface Launched {
   name: string;
