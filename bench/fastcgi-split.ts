@@ -8,13 +8,11 @@
  *
  * usage: node bench/fastcgi-split.ts [rounds=5] [seconds=4] [connections=8]   (needs wrk)
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { launch, stopAll, waitForOutput, type Launched } from './process/launch.ts';
-import { clockTicks, parseProcStat } from '../src/proc.ts';
+import { clockTicks, readProcess } from '../src/proc.ts';
+import { launch, stop, waitForListener, type Launched } from './process/launch.ts';
 import { median } from './harness/stats.ts';
 import { runWrk } from './harness/wrk.ts';
 import { packageRoot, shippedCgiBin } from '../src/package-root.ts';
@@ -29,10 +27,7 @@ const urlLine = /(http:\/\/127\.0\.0\.1:\d+\/)/;
 
 const worker = launch('webhist worker', node, [webhist, 'worker', '--listen', socket, '--cgi-bin', shippedCgiBin]);
 // webhist's front asks the worker GET_VALUES as it starts: the socket must be there first.
-for (let waited = 0; !existsSync(socketPath); waited += 20) {
-  if (waited > 15_000 || worker.hasExited()) throw new Error(`the worker did not start: ${worker.output()}`);
-  await sleep(20);
-}
+await waitForListener({ path: socketPath }, worker);
 const fronts = [
   { name: 'node:http hello (nothing behind it)', path: '', launched: launch('node:http', node, [join(packageRoot, 'bench/harness/node-hello.ts')]) },
   { name: 'bare FastCGI front + worker', path: 'cgi-bin/hello.js', launched: launch('floor', node, [join(packageRoot, 'bench/harness/fastcgi-floor.ts'), socket, shippedCgiBin]) },
@@ -42,10 +37,10 @@ const fronts = [
     launched: launch('webhist', node, [webhist, 'serve', '--mode', 'fastcgi', '--fastcgi-connect', socket, '--port', '0', '--quiet']),
   },
 ];
-// Each prints its URL once, at start: listen for all three before any can have printed.
-const ready = Promise.all(fronts.map((front) => waitForOutput(front.launched, urlLine)));
+const ready = Promise.all(fronts.map((front) => front.launched.waitFor(urlLine)));
 const cpuMs = (launched: Launched) => {
-  const stat = parseProcStat(readFileSync(`/proc/${launched.pid}/stat`, 'latin1'));
+  const stat = readProcess(launched.pid);
+  if (!stat) throw new Error(`${launched.name} has exited: ${launched.output()}`);
   return ((stat.utime + stat.stime) * 1000) / clockTicks;
 };
 
@@ -72,6 +67,6 @@ try {
     console.log(`${front.name.padEnd(width)} ${cells.join('  ')}`);
   }
 } finally {
-  await stopAll([...fronts.map((f) => f.launched), worker]);
+  await stop([...fronts.map((f) => f.launched), worker]);
   await rm(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 /**
- * Reading Linux /proc for the benchmark: one process's counters (/proc/PID/stat, proc(5)),
- * the machine's CPU and fork counters (/proc/stat), and the process tree under a server.
+ * Reading Linux /proc: one process's counters (/proc/PID/stat, proc(5)), the machine's CPU and
+ * fork counters (/proc/stat), and the process tree under a server, with its CPU (utime, stime,
+ * cutime, cstime) and RSS. The bench samples it; tests and process tooling ask who is alive.
  *
  * This kernel has no /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN is optional), so a tree
  * is found the portable way: read every /proc/PID/stat and follow ppid. Where /proc is missing
@@ -30,7 +31,7 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) throw new Error(`bench: not a /proc/PID/stat line: ${text.slice(0, 80)}`);
+  if (open < 0 || close < open) throw new Error(`proc: not a /proc/PID/stat line: ${text.slice(0, 80)}`);
   // After ')': field 3 (state) is f[0], so field N of proc(5) is f[N - 3].
   const f = text.slice(close + 2).trim().split(' ');
   const n = (field: number) => Number(f[field - 3]);
@@ -60,7 +61,7 @@ export interface MachineStat {
 export function parseMachineStat(text: string): MachineStat {
   const cpu = /^cpu\s+(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/).map(Number);
   const forks = /^processes\s+(\d+)$/m.exec(text)?.[1];
-  if (!cpu || forks === undefined) throw new Error('bench: /proc/stat has no "cpu" or "processes" line');
+  if (!cpu || forks === undefined) throw new Error('proc: /proc/stat has no "cpu" or "processes" line');
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
   return { busyTicks: user + nice + system + irq + softirq + steal, forks: Number(forks) };
 }
@@ -84,15 +85,32 @@ export const pageSize = procAvailable ? getconf('PAGESIZE', 4096) : 4096;
 export function readProcessTable(): Map<number, ProcStat> {
   const table = new Map<number, ProcStat>();
   for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = parseProcStat(readFileSync(`/proc/${name}/stat`, 'latin1'));
-      table.set(stat.pid, stat);
-    } catch {
-      // ENOENT/ESRCH: it exited between readdir and read.
-    }
+    const stat = /^\d+$/.test(name) ? readProcess(Number(name)) : undefined;
+    if (stat) table.set(stat.pid, stat);
   }
   return table;
+}
+
+/** One process's counters now, or undefined once it has gone (ENOENT/ESRCH: it exited while we looked). */
+export function readProcess(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie (an orphan's zombie lingers where pid 1 does not reap it). */
+export function isRunning(pid: number): boolean {
+  const state = readProcess(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
+/** Every process below `pid` now: its children first, then theirs. */
+export function descendants(pid: number): number[] {
+  return treeOf(readProcessTable(), [pid])
+    .slice(1)
+    .map((p) => p.pid);
 }
 
 export function readMachineStat(): MachineStat {

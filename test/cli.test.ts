@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../src/package-root.ts';
 import { after } from 'node:test';
-import { childrenOf, eventually, isAlive } from './support/http.ts';
+import { descendants } from '../src/proc.ts';
+import { eventually, isAlive } from './support/http.ts';
 
 const bin = join(packageRoot, 'bin/webhist.js');
 
@@ -64,7 +65,7 @@ describe('webhist serve', () => {
     const stuck = fetch(`${url}cgi-bin/hang.js`).catch(() => undefined);
     const pid = server.child.pid!;
     let scriptPid = 0;
-    await eventually(() => (scriptPid = childrenOf(pid)[0] ?? 0) > 0, 10_000, 'the script started');
+    await eventually(() => (scriptPid = descendants(pid)[0] ?? 0) > 0, 10_000, 'the script started');
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
     await stuck;

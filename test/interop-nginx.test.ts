@@ -99,7 +99,7 @@ describe('nginx fastcgi_pass → webhist worker', { skip: missing('nginx') }, ()
         const result = await wrk(url('/cgi-bin/hello.js'));
         t.diagnostic(`${result.requests} requests`);
         assert.ok(result.requests > 0, result.output);
-        assert.deepEqual(result.socketErrors, { connect: 0, read: 0, write: 0, timeout: 0 }, result.output);
+        assert.equal(result.socketErrors, 0, result.output);
         assert.equal(result.non2xx, 0, result.output);
         // The same worker process took all of it, and still answers.
         assert.ok(isRunning(worker.pid));

@@ -11,7 +11,7 @@ after(stopAll);
 
 it('one GET: BEGIN_REQUEST, PARAMS, the empty PARAMS and STDIN, STDOUT, END_REQUEST', async () => {
   const server = startPeer('webhist serve', node, [webhistBin, 'serve', '--mode', 'fastcgi', '--workers', '1', '--port', '0', '--trace']);
-  const url = /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(await server.waitFor(/webhist fastcgi mode on http/))![1];
+  const [, url] = await server.waitFor(/webhist fastcgi mode on (http:\/\/127\.0\.0\.1:\d+\/)/);
   const res = await fetch(`${url}cgi-bin/hello.js?lesson=1`);
   assert.equal(await res.text(), 'Hello, world from a JavaScript handler\n');
   await server.waitFor(/trace webhist: recv END_REQUEST/);

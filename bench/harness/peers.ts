@@ -9,12 +9,12 @@
  * the Debian package that provides it.
  */
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot, shippedCgiBin } from '../../src/package-root.ts';
-import { findProgram, launch, stopAll, waitForHttp, waitForOutput, type Launched } from '../process/launch.ts';
+import { freePort, launch, stop, waitForHttp, type Launched } from '../process/launch.ts';
+import { findProgram, missing, type Program } from '../process/programs.ts';
 import { Unavailable, type Target } from './targets.ts';
 
 export interface Peer extends Target {
@@ -24,19 +24,12 @@ export interface Peer extends Target {
   path: string;
 }
 
-interface Program {
-  name: string;
-  /** For versioned executables such as php-fpm8.2. */
-  match?: RegExp;
-  /** The Debian package that provides it. */
-  package: string;
-}
-
 interface PeerSpec {
   name: string;
   label: string;
   script: string;
   path: string;
+  /** The programs it runs, found on PATH (or in sbin) and passed to start() in this order. */
   needs: Program[];
   /** Its own ready line, printing the URL; without one, the harness polls until the script answers. */
   readyLine?: RegExp;
@@ -69,7 +62,7 @@ const specs: PeerSpec[] = [
     label: 'lighttpd mod_cgi',
     script: 'hello.sh',
     path: '/cgi-bin/hello.sh',
-    needs: [{ name: 'lighttpd', package: 'lighttpd' }],
+    needs: ['lighttpd'],
     async start(dir, port, [lighttpd]) {
       await writeFile(
         join(dir, 'lighttpd.conf'),
@@ -94,10 +87,7 @@ const specs: PeerSpec[] = [
     label: 'nginx + fcgiwrap',
     script: 'hello.sh',
     path: '/cgi-bin/hello.sh',
-    needs: [
-      { name: 'nginx', package: 'nginx-light' },
-      { name: 'fcgiwrap', package: 'fcgiwrap' },
-    ],
+    needs: ['nginx', 'fcgiwrap'],
     async start(dir, port, [nginx, fcgiwrap]) {
       await writeNginxConf(dir, port, 'fcgiwrap.sock');
       // Four preforked wrappers, like php-fpm's static pool of four below; each forks per request.
@@ -110,10 +100,7 @@ const specs: PeerSpec[] = [
     label: 'nginx + php-fpm',
     script: 'hello.php',
     path: '/cgi-bin/hello.php',
-    needs: [
-      { name: 'nginx', package: 'nginx-light' },
-      { name: 'php-fpm', match: /^php-fpm[\d.]*$/, package: 'php-fpm' },
-    ],
+    needs: ['nginx', 'php-fpm'],
     async start(dir, port, [nginx, phpFpm]) {
       await writeNginxConf(dir, port, 'php-fpm.sock');
       await writeFile(
@@ -142,7 +129,7 @@ const specs: PeerSpec[] = [
     label: 'nginx + webhist worker',
     script: 'hello.js',
     path: '/cgi-bin/hello.js',
-    needs: [{ name: 'nginx', package: 'nginx-light' }],
+    needs: ['nginx'],
     async start(dir, port, [nginx]) {
       await writeNginxConf(dir, port, 'worker.sock');
       const worker = launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', `unix:${dir}/worker.sock`, '--cgi-bin', join(dir, 'cgi-bin')]);
@@ -172,18 +159,13 @@ const specs: PeerSpec[] = [
 /** Every peer as a target; `missing` says which are not installed and what to install. */
 export function peers(): { available: Peer[]; missing: { name: string; label: string; reason: string }[] } {
   const available: Peer[] = [];
-  const missing: { name: string; label: string; reason: string }[] = [];
+  const unavailable: { name: string; label: string; reason: string }[] = [];
   for (const spec of specs) {
-    const found = spec.needs.map((program) => ({ program, file: findProgram(program.match ?? program.name) }));
-    const absent = found.filter((f) => !f.file).map((f) => f.program);
-    if (absent.length) {
-      const names = absent.map((a) => a.name).join(' and ');
-      missing.push({ name: spec.name, label: spec.label, reason: `${names} not installed (apt-get install ${absent.map((a) => a.package).join(' ')})` });
-    } else {
-      available.push(peerTarget(spec, found.map((f) => f.file!)));
-    }
+    const absent = missing(...spec.needs);
+    if (absent) unavailable.push({ name: spec.name, label: spec.label, reason: absent });
+    else available.push(peerTarget(spec, spec.needs.map((program) => findProgram(program)!)));
   }
-  return { available, missing };
+  return { available, missing: unavailable };
 }
 
 function peerTarget(spec: PeerSpec, exe: string[]): Peer {
@@ -202,18 +184,18 @@ function peerTarget(spec: PeerSpec, exe: string[]): Peer {
       }
       const port = await freePort();
       const launched = await spec.start(dir, port, exe);
-      const stop = async () => {
-        const report = await stopAll(launched);
+      const stopAndClean = async () => {
+        const report = await stop(launched);
         await rm(dir, { recursive: true, force: true });
         return report;
       };
       try {
-        const ready = spec.readyLine ? await waitForOutput(launched[0]!, spec.readyLine) : undefined;
+        const ready = spec.readyLine ? await launched[0]!.waitFor(spec.readyLine) : undefined;
         const baseUrl = ready?.[1] ?? `http://127.0.0.1:${port}/`;
         await waitForHttp(launched, new URL(spec.path, baseUrl).href);
-        return { baseUrl, launched, stop };
+        return { baseUrl, launched, stop: stopAndClean };
       } catch (error) {
-        await stop();
+        await stopAndClean();
         throw new Unavailable(`${spec.label} did not start: ${(error as Error).message}`);
       }
     },
@@ -252,15 +234,4 @@ http {
 function startNginx(nginx: string, dir: string): Launched {
   // -e: the error log before the config is read would otherwise go to /var/log/nginx.
   return launch('nginx', nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
-}
-
-/** A port free right now: the kernel picks one, we let it go and hand it to the peer's config. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

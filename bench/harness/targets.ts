@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { packageRoot } from '../../src/package-root.ts';
-import { launch, stopAll, waitForOutput, type Launched, type StopReport } from '../process/launch.ts';
+import { launch, stop, type Launched, type StopReport } from '../process/launch.ts';
 
 export type TargetKind = 'mode' | 'static' | 'peer';
 
@@ -44,13 +44,13 @@ export function webhistTarget(mode: string, docroot?: string): Target {
     label: docroot ? 'webhist static' : `webhist ${mode}`,
     async start() {
       const args = [bin, 'serve', '--mode', mode, '--port', '0', '--quiet', ...(docroot ? ['--docroot', docroot] : [])];
-      const server = launch(`webhist serve --mode ${mode}`, process.execPath, args, packageRoot);
-      const ready = await waitForOutput(server, readyLine).catch(async (error: Error) => {
-        await stopAll([server]);
+      const server = launch(`webhist serve --mode ${mode}`, process.execPath, args, { cwd: packageRoot });
+      const ready = await server.waitFor(readyLine).catch(async (error: Error) => {
+        await stop([server]);
         if (/--mode \S+ is not built yet/.test(server.output())) throw new Unavailable(`\`webhist serve --mode ${mode}\` is not built yet`);
         throw error;
       });
-      return { baseUrl: ready[1]!, launched: [server], stop: () => stopAll([server]) };
+      return { baseUrl: ready[1]!, launched: [server], stop: () => stop([server]) };
     },
   };
 }

@@ -3,11 +3,10 @@
  * same server with the same connections and duration as the harness's own autocannon, so
  * anyone can check that the harness measures the server and not itself.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { cleanEnv, findProgram } from '../process/launch.ts';
-import { clockTicks, parseProcStat, procAvailable } from '../../src/proc.ts';
+import { execa } from 'execa';
+import { clockTicks, procAvailable, readProcess } from '../../src/proc.ts';
+import { cleanEnv } from '../process/launch.ts';
+import { findProgram } from '../process/programs.ts';
 import type { Sampler } from './sampler.ts';
 
 export interface WrkResult {
@@ -74,14 +73,14 @@ export async function checkWithWrk(url: string, connections: number, durationMs:
 /** CPU of the harness's reaped children (cutime + cstime): after wrk exits, that is where its CPU is. */
 function reapedTicks(): number {
   if (!procAvailable) return 0;
-  const self = parseProcStat(readFileSync('/proc/self/stat', 'latin1'));
-  return self.cutime + self.cstime;
+  const self = readProcess(process.pid);
+  return self ? self.cutime + self.cstime : 0;
 }
 
 export async function runWrk(url: string, connections: number, durationMs: number): Promise<WrkResult> {
   if (!wrkPath) throw new Error('wrk is not installed (apt-get install wrk)');
   const seconds = Math.max(1, Math.round(durationMs / 1000));
-  const { stdout } = await promisify(execFile)(wrkPath, ['-t1', `-c${connections}`, `-d${seconds}s`, url], { env: cleanEnv() });
+  const { stdout } = await execa(wrkPath, ['-t1', `-c${connections}`, `-d${seconds}s`, url], { env: cleanEnv(), extendEnv: false });
   return parseWrk(stdout);
 }
 

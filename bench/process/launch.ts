@@ -1,21 +1,26 @@
 /**
- * Starting a server under test as a separate process with a clean environment, knowing when it
- * is ready, and stopping it with nothing left behind: SIGTERM to its process group, a grace
- * period, SIGKILL to whatever of its tree or session still lives, then a last look.
+ * Starting a server (webhist's, or a peer from a generated config) as a separate process with a
+ * clean environment, knowing when it is ready, and stopping it with nothing left behind: SIGTERM
+ * to its process group, a grace period, SIGKILL to whatever of its tree or session still lives,
+ * then a last look. The bench harness and the tests both start their processes here, with execa;
+ * the CGI hot path keeps node:child_process (measured: bench/spawn-vs-execa.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { connect, createServer, type AddressInfo, type NetConnectOpts } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { procAvailable, readProcessTable, treeOf, type ProcStat } from '../../src/proc.ts';
 
 export interface Launched {
   name: string;
+  /** Also its process group and session: it is started as their leader. */
   pid: number;
-  child: ChildProcess;
-  /** The last lines it printed on stdout and stderr, to say why it failed. */
+  subprocess: ResultPromise;
+  /** What it printed so far, stdout and stderr together (the last MiB of it). */
   output(): string;
-  exited: Promise<void>;
+  /** Resolves with the first output line matching `pattern`; rejects if it exits first or after `ms`. */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** Its exit code, null when a signal ended it (or it never started). */
+  exited: Promise<number | null>;
   hasExited(): boolean;
 }
 
@@ -26,72 +31,85 @@ export function cleanEnv(): Record<string, string> {
   return env;
 }
 
-/** Finds a program on PATH, and in the sbin directories a non-root PATH often lacks. */
-export function findProgram(name: string | RegExp): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean);
-  const entries = (dir: string) => {
-    try {
-      return readdirSync(dir);
-    } catch {
-      return [];
-    }
-  };
-  for (const dir of dirs) {
-    // The highest of versioned names (php-fpm8.2 over php-fpm7.4).
-    const found = typeof name === 'string' ? (existsSync(join(dir, name)) ? name : undefined) : entries(dir).filter((f) => name.test(f)).sort().at(-1);
-    if (found) return join(dir, found);
-  }
-  return undefined;
-}
-
 const live = new Set<Launched>();
+const keptOutput = 1 << 20;
 
-export function launch(name: string, command: string, args: string[], cwd?: string): Launched {
-  // detached: a session and process group of its own, so the whole group can be signalled
-  // and anything that escapes the tree is still found by its session id.
-  const child = spawn(command, args, { env: cleanEnv(), cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `command` with exactly `env` (cleanEnv() unless given), in a session and process group of its own. */
+export function launch(name: string, command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Launched {
+  // detached: the whole group can be signalled, and anything that escapes the tree is still
+  // found by its session id. buffer off: the output is read here as it comes, and kept bounded.
+  const subprocess = execa(command, args, {
+    env: options.env ?? cleanEnv(),
+    extendEnv: false,
+    cwd: options.cwd,
+    detached: true,
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+  });
   let text = '';
-  const keep = (chunk: Buffer) => (text = (text + chunk.toString('utf8')).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
   let done = false;
-  const exited = new Promise<void>((resolve) => {
-    child.once('error', (error) => {
-      text += `\n${error.message}`;
-      done = true;
-      resolve();
-    });
-    child.once('exit', () => {
-      done = true;
-      resolve();
+  const listeners = new Set<() => void>();
+  const wake = () => {
+    for (const listener of listeners) listener();
+  };
+  const append = (chunk: Buffer | string) => {
+    text += String(chunk);
+    if (text.length > keptOutput) text = text.slice(-keptOutput / 2);
+    wake();
+  };
+  subprocess.stdout?.on('data', append);
+  subprocess.stderr?.on('data', append);
+  // 'exit', not the end of its pipes: an orphan that escaped the tree may hold those open.
+  const exited = new Promise<number | null>((resolve) => {
+    subprocess.once('exit', (code) => resolve(code));
+    void subprocess.then((result) => {
+      if (result.failed && result.exitCode === undefined && !result.signal) append(`\n${result.shortMessage}`);
+      resolve(result.exitCode ?? null);
     });
   });
-  const launched: Launched = { name, pid: child.pid ?? -1, child, output: () => text.trim(), exited, hasExited: () => done };
+  const launched: Launched = {
+    name,
+    pid: subprocess.pid ?? -1,
+    subprocess,
+    output: () => text.trim(),
+    waitFor: (pattern, ms = 15_000) => waitForLine(launched, pattern, ms, listeners),
+    exited,
+    hasExited: () => done,
+  };
   live.add(launched);
-  void exited.then(() => live.delete(launched));
+  void exited.then(() => {
+    done = true;
+    live.delete(launched);
+    wake();
+  });
   return launched;
 }
 
-/** Resolves with the first match of `pattern` in its stdout; rejects if it exits or takes too long. */
-export function waitForOutput(launched: Launched, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
+function waitForLine(launched: Launched, pattern: RegExp, ms: number, listeners: Set<() => void>): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => finish(new Error(`${launched.name} was not ready after ${timeoutMs} ms: ${lastLine(launched)}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      // Colour codes are stripped in case the server decides its stdout is a terminal.
-      out += chunk.toString('utf8').replace(/\x1b\[[0-9;]*m/g, '');
-      const match = pattern.exec(out);
-      if (match) finish(undefined, match);
-    };
     const finish = (error?: Error, match?: RegExpExecArray) => {
+      listeners.delete(check);
       clearTimeout(timer);
-      launched.child.stdout!.off('data', onData);
       if (match) resolve(match);
       else reject(error);
     };
-    launched.child.stdout!.on('data', onData);
-    void launched.exited.then(() => finish(new Error(`${launched.name} exited before it was ready: ${lastLine(launched)}`)));
+    const check = () => {
+      // Colour codes are stripped in case the server decides its output is a terminal.
+      for (const line of launched.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+        const match = pattern.exec(line);
+        if (match) return finish(undefined, match);
+      }
+      if (launched.hasExited()) finish(new Error(`${launched.name} exited before it was ready: ${lastLine(launched)}`));
+    };
+    const timer = setTimeout(() => finish(new Error(`${launched.name} was not ready after ${ms} ms: ${lastLine(launched)}`)), ms);
+    listeners.add(check);
+    check();
   });
+}
+
+function lastLine(launched: Launched): string {
+  return launched.output().split('\n').filter(Boolean).at(-1) ?? '(no output)';
 }
 
 /** Polls until `url` answers 2xx; for servers with no ready line of their own. */
@@ -112,8 +130,35 @@ export async function waitForHttp(launched: Launched[], url: string, timeoutMs =
   }
 }
 
-function lastLine(launched: Launched): string {
-  return launched.output().split('\n').filter(Boolean).at(-1) ?? '(no output)';
+/** Polls until something accepts connections at `where` (a unix socket or a port); fails if `launched` exits first. */
+export async function waitForListener(where: NetConnectOpts, launched?: Launched, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const connects = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect(where);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  for (;;) {
+    if (launched?.hasExited()) throw new Error(`${launched.name} exited before it listened: ${lastLine(launched)}`);
+    if (await connects()) return;
+    if (Date.now() > deadline) throw new Error(`nothing listened at ${JSON.stringify(where)} within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** A port free right now: the kernel picks one, we let it go and hand it to a config (nginx cannot be told to pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export interface StopReport {
@@ -126,7 +171,7 @@ export interface StopReport {
 }
 
 /** Stops servers and everything they started; says what needed force and what survived. */
-export async function stopAll(launched: Launched[], graceMs = 5000): Promise<StopReport> {
+export async function stop(launched: Launched[], graceMs = 5000): Promise<StopReport> {
   const roots = launched.map((l) => l.pid).filter((pid) => pid > 0);
   // Remember the tree now: once a parent is gone its orphans are reparented and the tree loses them.
   const tracked = procAvailable ? treeOf(readProcessTable(), roots) : [];

@@ -2,7 +2,6 @@
  * HTTP as a client speaks it, for tests: a raw request over a socket (for paths a client
  * library would tidy up, and to see exactly what came back), and process liveness checks.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export interface RawResponse {
@@ -86,20 +85,4 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms}ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** The pids whose parent is `pid`, read from /proc (Linux). */
-export function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Field 4 is the ppid; field 2 (comm) may contain spaces, so count from its ')'.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return children;
 }

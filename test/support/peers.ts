@@ -9,67 +9,48 @@
  * running when only it is told to go). Then nothing it started may be left: stop() fails
  * loudly, after SIGKILL, if anything was.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type NetConnectOpts } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { freePort, launch, stop, waitForListener, type Launched } from '../../bench/process/launch.ts';
+import { findProgram } from '../../bench/process/programs.ts';
+import { parseWrk, type WrkResult } from '../../bench/harness/wrk.ts';
 import { packageRoot } from '../../src/package-root.ts';
-import { childrenOf, eventually } from './http.ts';
+import { isRunning } from '../../src/proc.ts';
+import { eventually } from './http.ts';
+
+export { missing } from '../../bench/process/programs.ts';
+export { descendants, isRunning } from '../../src/proc.ts';
 
 /** The Node running the tests (the project's pinned Node 24), and the built bin. */
 export const node = process.execPath;
 export const webhistBin = join(packageRoot, 'bin/webhist.js');
 /** What peers get as their whole environment: nothing of the test runner's leaks in. */
-export const peerEnv = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+const peerEnv = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 
-// ---------------------------------------------------------------------------------------------
-// Finding the tools
-
-const searchPath = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-
-export function which(name: string): string | undefined {
-  return searchPath.map((dir) => join(dir, name)).find((path) => existsSync(path));
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
-/** php-fpm has the PHP version in its name on Debian (php-fpm8.2). */
-export function phpFpm(): string | undefined {
-  const versioned = ['/usr/sbin', '/usr/local/sbin'].flatMap((dir) =>
-    existsSync(dir) ? readdirSync(dir).filter((f) => /^php-fpm[\d.]*$/.test(f)).sort().map((f) => join(dir, f)) : [],
-  );
-  return which('php-fpm') ?? versioned.at(-1);
-}
-
-const packages: Record<string, string> = {
-  nginx: 'nginx-light',
-  'spawn-fcgi': 'spawn-fcgi',
-  'cgi-fcgi': 'libfcgi-bin',
-  fcgiwrap: 'fcgiwrap',
-  'php-cgi': 'php-cgi',
-  'php-fpm': 'php-fpm',
-  wrk: 'wrk',
-};
-
-/** A skip reason naming what to install, or false when every tool is here. */
-export function missing(...tools: string[]): string | false {
-  const absent = tools.filter((tool) => !(tool === 'php-fpm' ? phpFpm() : which(tool)));
-  if (absent.length === 0) return false;
-  return `${absent.join(', ')} not installed: apt-get install ${absent.map((t) => packages[t] ?? t).join(' ')}`;
+/** A program the test's describe() has already checked with missing(). */
+function program(name: Parameters<typeof findProgram>[0]): string {
+  const file = findProgram(name);
+  if (!file) throw new Error(`${name} is not installed: the test should have been skipped with missing('${name}')`);
+  return file;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes
+// Processes: bench/process/launch.ts starts and stops them; here every peer a test starts is
+// remembered, so after() can stop what a failed test left running.
 
-export interface Peer {
-  name: string;
-  pid: number;
-  child: ChildProcess;
-  /** Everything it printed so far, stdout and stderr together. */
-  output(): string;
-  /** Resolves once a line of output matches; rejects if the peer exits first or after `ms`. */
-  waitFor(pattern: RegExp, ms?: number): Promise<string>;
-  exited: Promise<number | null>;
+export interface Peer extends Launched {
+  /** Stops it and everything it started; throws if any of that needed SIGKILL. */
   stop(): Promise<void>;
 }
 
@@ -82,148 +63,25 @@ export async function stopAll(): Promise<void> {
   if (failures.length > 0) throw failures[0];
 }
 
-export function startPeer(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Peer {
-  const child = spawn(command, args, { env: options.env ?? peerEnv, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const listeners = new Set<() => void>();
-  const append = (chunk: Buffer) => {
-    text += chunk.toString();
-    for (const wake of listeners) wake();
-  };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  child.on('error', (error) => append(Buffer.from(`cannot start ${command}: ${error.message}\n`)));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-    for (const wake of listeners) wake();
-  });
-
+export function startPeer(name: string, command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Peer {
+  const launched = launch(name, command, args, { env: options.env ?? peerEnv, cwd: options.cwd });
   const peer: Peer = {
-    name,
-    pid: child.pid ?? 0,
-    child,
-    output: () => text,
-    exited,
-    waitFor: (pattern, ms = 10_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const line = text.split('\n').find((l) => pattern.test(l));
-          if (line === undefined && !gone) return;
-          listeners.delete(check);
-          clearTimeout(timer);
-          if (line !== undefined) resolve(line);
-          else reject(new Error(`${name} exited before printing ${pattern}:\n${text}`));
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`${name} printed nothing matching ${pattern} within ${ms}ms:\n${text}`));
-        }, ms);
-        listeners.add(check);
-        check();
-      }),
+    ...launched,
     async stop() {
       started.delete(peer);
-      if (!peer.pid) return; // never started: and kill(-0) would signal our own group
-      const tree = [peer.pid, ...descendants(peer.pid)];
-      signalGroup(peer.pid, 'SIGTERM');
-      await ensureGone(name, tree, () => signalGroup(peer.pid, 'SIGKILL'));
-      // 'close' waits for its pipes too, which a process that escaped the tree could hold.
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      const report = await stop([launched]);
+      const forced = report.killed + report.leftover.length;
+      if (forced > 0) throw new Error(`${name} left processes behind after SIGTERM (${report.killed} killed, still alive: ${report.leftover.join(', ') || 'none'})`);
     },
   };
   started.add(peer);
   return peer;
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-/** Waits (bounded) for every pid to end; past the bound, SIGKILLs them and throws. */
-async function ensureGone(name: string, pids: number[], kill: () => void): Promise<void> {
-  try {
-    await eventually(() => pids.every((pid) => !isRunning(pid)), 5000, `${name} and everything it started to exit`);
-  } catch {
-    const left = pids.filter(isRunning);
-    const named = left.map(label);
-    kill();
-    for (const pid of left) signal(pid, 'SIGKILL');
-    throw new Error(`${name} left processes behind after SIGTERM: ${named.join(', ')}`);
-  }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Already gone.
-  }
-}
-
-/** Alive and not a zombie (an orphan's zombie lingers where pid 1 does not reap). */
-export function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function label(pid: number): string {
-  try {
-    return `${pid} (${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()})`;
-  } catch {
-    return String(pid);
-  }
-}
-
-/** Every process below `pid`, children first, read from /proc. */
-export function descendants(pid: number): number[] {
-  return childrenOf(pid).flatMap((child) => [child, ...descendants(child)]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Places and readiness
-
 /** A temporary directory, removed by the returned function. */
 export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'webhist-interop-'));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** A port free a moment ago, for a program (nginx) that cannot be told to pick one itself. */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Resolves once something accepts connections at `where`; fails if `peer` exits first. */
-export async function waitForListener(where: NetConnectOpts, peer?: Peer, ms = 10_000): Promise<void> {
-  const connects = () =>
-    new Promise<boolean>((resolve) => {
-      const socket = connect(where);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-  let exited = false;
-  void peer?.exited.then(() => (exited = true));
-  await eventually(async () => {
-    if (exited) throw new Error(`${peer!.name} exited before it listened:\n${peer!.output()}`);
-    return connects();
-  }, ms, `a listener at ${JSON.stringify(where)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,7 +97,7 @@ export async function startWebhistWorker(dir: string, args: string[] = [], name 
 
 /** spawn-fcgi -n: it binds the socket, then execs the application with it as fd 0. */
 export async function spawnFcgi(socket: string, command: string[]): Promise<Peer> {
-  const peer = startPeer('spawn-fcgi', which('spawn-fcgi')!, ['-s', socket, '-n', '--', ...command]);
+  const peer = startPeer('spawn-fcgi', program('spawn-fcgi'), ['-s', socket, '-n', '--', ...command]);
   await waitForListener({ path: socket }, peer);
   return peer;
 }
@@ -247,26 +105,32 @@ export async function spawnFcgi(socket: string, command: string[]): Promise<Peer
 /** spawn-fcgi -F N: it forks N daemons sharing one socket, writes their pids, and exits. */
 export async function spawnFcgiChildren(dir: string, socket: string, children: number, command: string[]): Promise<number[]> {
   const pidFile = join(dir, 'spawn-fcgi.pids');
-  const result = spawnSync(which('spawn-fcgi')!, ['-s', socket, '-F', String(children), '-P', pidFile, '--', ...command], {
+  const result = await execa(program('spawn-fcgi'), ['-s', socket, '-F', String(children), '-P', pidFile, '--', ...command], {
     env: peerEnv,
-    encoding: 'utf8',
+    extendEnv: false,
     timeout: 10_000,
+    reject: false,
   });
   const pids = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number) : [];
-  const stop = async () => {
-    started.delete(daemons);
-    for (const pid of pids) signal(pid, 'SIGTERM');
-    await ensureGone('spawn-fcgi children', pids, () => {});
+  // Daemons, no longer our children: each is told by pid, and must be gone within the bound.
+  const daemons = {
+    async stop() {
+      started.delete(daemons);
+      for (const pid of pids) kill(pid, 'SIGTERM');
+      await eventually(() => !pids.some(isRunning), 5000, 'spawn-fcgi children to exit').catch((error: unknown) => {
+        for (const pid of pids) kill(pid, 'SIGKILL');
+        throw error;
+      });
+    },
   };
-  const daemons = { stop };
   started.add(daemons);
-  if (result.status !== 0) throw new Error(`spawn-fcgi failed (${result.status}): ${result.stderr}`);
+  if (result.exitCode !== 0) throw new Error(`spawn-fcgi failed (${result.exitCode}): ${result.stderr}`);
   return pids;
 }
 
 /** fcgiwrap on its own socket, preforking `children` processes. */
 export async function startFcgiwrap(socket: string, children = 2): Promise<Peer> {
-  const peer = startPeer('fcgiwrap', which('fcgiwrap')!, ['-s', `unix:${socket}`, '-c', String(children)]);
+  const peer = startPeer('fcgiwrap', program('fcgiwrap'), ['-s', `unix:${socket}`, '-c', String(children)]);
   await waitForListener({ path: socket }, peer);
   return peer;
 }
@@ -292,7 +156,7 @@ export async function startPhpFpm(dir: string): Promise<{ peer: Peer; socket: st
     ].join('\n'),
   );
   // -R: allowed to run as root (CI containers are root); harmless for anyone else.
-  const peer = startPeer('php-fpm', phpFpm()!, ['-R', '-F', '-y', conf, '-p', dir]);
+  const peer = startPeer('php-fpm', program('php-fpm'), ['-R', '-F', '-y', conf, '-p', dir]);
   await waitForListener({ path: socket }, peer);
   return { peer, socket };
 }
@@ -330,7 +194,7 @@ export const nginxParams: Record<string, string> = {
 export async function startNginx(dir: string, root: string, servers: NginxServer[]): Promise<{ peer: Peer; ports: number[]; errorLog: () => string }> {
   const prefix = join(dir, 'nginx');
   await mkdir(prefix, { recursive: true });
-  const built = spawnSync(which('nginx')!, ['-V'], { encoding: 'utf8' }).stderr ?? '';
+  const { stderr: built } = await execa(program('nginx'), ['-V'], { env: peerEnv, extendEnv: false });
   // Every temp path compiled in must be writable, and naming one compiled out is an error.
   const temps = ['client_body', 'fastcgi', 'proxy', 'scgi', 'uwsgi'].filter((m) => m === 'client_body' || !built.includes(`--without-http_${m}_module`));
   const ports = await Promise.all(servers.map(() => freePort()));
@@ -363,7 +227,7 @@ ${params}
 `;
   const file = join(prefix, 'nginx.conf');
   await writeFile(file, conf);
-  const peer = startPeer('nginx', which('nginx')!, ['-p', `${prefix}/`, '-c', file]);
+  const peer = startPeer('nginx', program('nginx'), ['-p', `${prefix}/`, '-c', file]);
   for (const port of ports) await waitForListener({ host: '127.0.0.1', port }, peer);
   return { peer, ports, errorLog: () => readFileSync(join(prefix, 'error.log'), 'utf8') };
 }
@@ -378,25 +242,20 @@ export interface Exit {
 }
 
 /** Runs a program to its end (bounded), feeding it `input`, with exactly the environment `env`. */
-export function run(command: string, args: string[], env: Record<string, string>, input?: Buffer, ms = 20_000): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not finish within ${ms}ms; stderr: ${err}`));
-    }, ms);
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk));
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? Buffer.alloc(0));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr: err });
-    });
+async function run(command: string, args: string[], env: Record<string, string>, input?: Buffer, ms = 20_000): Promise<Exit> {
+  const result = await execa(command, args, {
+    env,
+    extendEnv: false,
+    input: input ?? Buffer.alloc(0),
+    timeout: ms,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    reject: false,
   });
+  const stderr = Buffer.from(result.stderr).toString();
+  if (result.timedOut) throw new Error(`${command} did not finish within ${ms}ms; stderr: ${stderr}`);
+  if (result.exitCode === undefined && !result.signal) throw new Error(result.shortMessage); // it never started
+  return { code: result.exitCode ?? null, stdout: Buffer.from(result.stdout), stderr };
 }
 
 /**
@@ -405,7 +264,7 @@ export function run(command: string, args: string[], env: Record<string, string>
  * unix socket (a colon would make it host:port).
  */
 export function cgiFcgi(socket: string, params: Record<string, string>, body?: Buffer): Promise<Exit> {
-  return run(which('cgi-fcgi')!, ['-bind', '-connect', socket], params, body);
+  return run(program('cgi-fcgi'), ['-bind', '-connect', socket], params, body);
 }
 
 /** A CGI response split at the blank line: the header block as text, the body as bytes. */
@@ -426,32 +285,9 @@ export function parsePrintenv(text: string): Record<string, string> {
   return env;
 }
 
-export interface WrkResult {
-  requests: number;
-  socketErrors: { connect: number; read: number; write: number; timeout: number };
-  non2xx: number;
-  output: string;
-}
-
-/** wrk's counts (never its timings): requests, socket errors and non-2xx/3xx responses. */
-export async function wrk(url: string, args = ['-t1', '-c8', '-d2s']): Promise<WrkResult> {
-  const { code, stdout, stderr } = await run(which('wrk')!, [...args, url], peerEnv, undefined, 60_000);
-  const output = stdout.toString();
-  if (code !== 0) throw new Error(`wrk exited ${code}: ${stderr}${output}`);
-  const requests = /(\d+) requests in /.exec(output);
-  if (!requests) throw new Error(`cannot read wrk's output:\n${output}`);
-  // wrk prints these two lines only when a count is not zero.
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
-  return {
-    requests: Number(requests[1]),
-    socketErrors: {
-      connect: Number(errors?.[1] ?? 0),
-      read: Number(errors?.[2] ?? 0),
-      write: Number(errors?.[3] ?? 0),
-      timeout: Number(errors?.[4] ?? 0),
-    },
-    non2xx: Number(non2xx?.[1] ?? 0),
-    output,
-  };
+/** wrk's counts (never its timings): requests, socket errors and non-2xx/3xx responses, read as the bench reads them. */
+export async function wrk(url: string, args = ['-t1', '-c8', '-d2s']): Promise<WrkResult & { output: string }> {
+  const { exitCode, stdout, stderr } = await execa(program('wrk'), [...args, url], { env: peerEnv, extendEnv: false, timeout: 60_000, reject: false });
+  if (exitCode !== 0) throw new Error(`wrk exited ${exitCode}: ${stderr}${stdout}`);
+  return { ...parseWrk(stdout), output: stdout };
 }
