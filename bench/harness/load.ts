@@ -12,7 +12,7 @@ import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface Latency {
+interface Latency {
   mean: number;
   p50: number;
   p90: number;

@@ -12,7 +12,7 @@ import type { Failure, Measured, RunResult, Skip } from './runner.ts';
 import { ratios, sizeFits, summarize, type RatioResult, type ScenarioResult, type SizeFit } from './summary.ts';
 import { whitepaper1996, type HistoricLine } from './whitepaper.ts';
 
-export const schemaVersion = 1;
+const schemaVersion = 1;
 
 export interface BenchReport {
   schemaVersion: typeof schemaVersion;

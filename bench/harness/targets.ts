@@ -18,7 +18,7 @@ export interface Target {
   start(): Promise<Running>;
 }
 
-export interface Running {
+interface Running {
   /** http://127.0.0.1:PORT/ */
   baseUrl: string;
   /** Its root processes: the tree under them is what CPU and memory are measured for. */

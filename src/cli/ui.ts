@@ -4,7 +4,7 @@
  */
 import { paintErr } from '../ui.ts';
 
-export { paint, paintErr, UsageError } from '../ui.ts';
+export { paint, UsageError } from '../ui.ts';
 
 /** One clear line on stderr and a non-zero status. */
 export function fail(error: unknown): never {
