@@ -30,7 +30,11 @@ const worker = launch('webhist worker', node, [webhist, 'worker', '--listen', so
 await waitForListener({ path: socketPath }, worker);
 const fronts = [
   { name: 'node:http hello (nothing behind it)', path: '', launched: launch('node:http', node, [join(packageRoot, 'bench/harness/node-hello.ts')]) },
-  { name: 'bare FastCGI front + worker', path: 'cgi-bin/hello.js', launched: launch('floor', node, [join(packageRoot, 'bench/harness/fastcgi-floor.ts'), socket, shippedCgiBin]) },
+  {
+    name: 'bare FastCGI front + worker',
+    path: 'cgi-bin/hello.js',
+    launched: launch('floor', node, [join(packageRoot, 'bench/harness/fastcgi-floor.ts'), socket, shippedCgiBin]),
+  },
   {
     name: 'webhist fastcgi front + worker',
     path: 'cgi-bin/hello.js',
@@ -63,7 +67,14 @@ try {
   console.log(`${'front'.padEnd(width)}   req/s  front ms/req  worker ms/req  total`);
   for (const [i, front] of fronts.entries()) {
     const { rate, front: f, worker: w } = results[i]!;
-    const cells = [median(rate).toFixed(0).padStart(7), median(f).toFixed(3).padStart(12), median(w).toFixed(3).padStart(13), median(f.map((x, k) => x + w[k]!)).toFixed(3).padStart(6)];
+    const cells = [
+      median(rate).toFixed(0).padStart(7),
+      median(f).toFixed(3).padStart(12),
+      median(w).toFixed(3).padStart(13),
+      median(f.map((x, k) => x + w[k]!))
+        .toFixed(3)
+        .padStart(6),
+    ];
     console.log(`${front.name.padEnd(width)} ${cells.join('  ')}`);
   }
 } finally {

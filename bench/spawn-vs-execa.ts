@@ -31,9 +31,11 @@ async function viaExeca(): Promise<void> {
 async function round(run: () => Promise<void>, count: number, concurrency: number): Promise<number> {
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next++ < count) await run();
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) await run();
+    }),
+  );
   return (performance.now() - started) / count;
 }
 
@@ -49,5 +51,7 @@ for (const concurrency of levels) {
   }
   const s = median(spawnMs);
   const e = median(execaMs);
-  console.log(`c=${concurrency}: spawn ${s.toFixed(3)} ms/start (${(1000 / s).toFixed(0)}/s), execa ${e.toFixed(3)} ms/start (${(1000 / e).toFixed(0)}/s), execa/spawn ${(e / s).toFixed(2)}x`);
+  console.log(
+    `c=${concurrency}: spawn ${s.toFixed(3)} ms/start (${(1000 / s).toFixed(0)}/s), execa ${e.toFixed(3)} ms/start (${(1000 / e).toFixed(0)}/s), execa/spawn ${(e / s).toFixed(2)}x`,
+  );
 }

@@ -49,5 +49,7 @@ for (const mode of ['cgi', 'fastcgi', 'embedded']) {
     }
   }
   const sorted = times.toSorted((a, b) => a - b);
-  console.log(`  ${mode.padEnd(9)} median ${median(times).toFixed(1).padStart(6)}   min ${sorted[0]!.toFixed(1).padStart(6)}   max ${sorted.at(-1)!.toFixed(1).padStart(6)}`);
+  console.log(
+    `  ${mode.padEnd(9)} median ${median(times).toFixed(1).padStart(6)}   min ${sorted[0]!.toFixed(1).padStart(6)}   max ${sorted.at(-1)!.toFixed(1).padStart(6)}`,
+  );
 }

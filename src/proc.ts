@@ -33,7 +33,10 @@ export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) throw new Error(`proc: not a /proc/PID/stat line: ${text.slice(0, 80)}`);
   // After ')': field 3 (state) is f[0], so field N of proc(5) is f[N - 3].
-  const f = text.slice(close + 2).trim().split(' ');
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   const n = (field: number) => Number(f[field - 3]);
   return {
     pid: Number(text.slice(0, open).trim()),

@@ -12,7 +12,10 @@ describe('launch and stop', () => {
   it('gives a server PATH and HOME only', async () => {
     process.env.NODE_EXTRA_CA_CERTS = '/nonexistent.pem';
     try {
-      assert.deepEqual(Object.keys(cleanEnv()).sort(), ['HOME', 'PATH'].filter((k) => process.env[k] !== undefined));
+      assert.deepEqual(
+        Object.keys(cleanEnv()).sort(),
+        ['HOME', 'PATH'].filter((k) => process.env[k] !== undefined),
+      );
       const env = launch('env', 'sh', ['-c', 'env; echo END']);
       await env.waitFor(/END/);
       assert.doesNotMatch(env.output(), /NODE_EXTRA_CA_CERTS/);

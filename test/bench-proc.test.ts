@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseMachineStat, parseProcStat, procAvailable, readProcessTable, treeCpuTicks, treeOf, treeRssBytes, pageSize, type ProcStat } from '../src/proc.ts';
 
-const line = '4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 7 3 11 5 20 0 1 0 555 12345678 321 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n';
+const line =
+  '4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 7 3 11 5 20 0 1 0 555 12345678 321 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n';
 
 describe('parseProcStat', () => {
   it('reads fields by their proc(5) numbers, counted from the last parenthesis', () => {
@@ -44,7 +45,17 @@ describe('parseMachineStat', () => {
 
 describe('process trees', () => {
   const p = (pid: number, ppid: number, cpu: number, rssPages = 1): ProcStat => ({
-    pid, comm: `p${pid}`, state: 'S', ppid, session: 1, utime: cpu, stime: 0, cutime: 0, cstime: 0, starttime: pid, rssPages,
+    pid,
+    comm: `p${pid}`,
+    state: 'S',
+    ppid,
+    session: 1,
+    utime: cpu,
+    stime: 0,
+    cutime: 0,
+    cstime: 0,
+    starttime: pid,
+    rssPages,
   });
   // 10 ─┬─ 11 ── 13          (a server, a worker and a CGI child)
   //     └─ 12
@@ -52,8 +63,18 @@ describe('process trees', () => {
   const table = new Map([p(10, 1, 5), p(11, 10, 1), p(12, 10, 2), p(13, 11, 4), p(20, 1, 100), p(21, 20, 100)].map((x) => [x.pid, x]));
 
   it('follows ppid from the roots, and nothing else', () => {
-    assert.deepEqual(treeOf(table, [10]).map((x) => x.pid).sort(), [10, 11, 12, 13]);
-    assert.deepEqual(treeOf(table, [11, 20]).map((x) => x.pid).sort(), [11, 13, 20, 21]);
+    assert.deepEqual(
+      treeOf(table, [10])
+        .map((x) => x.pid)
+        .sort(),
+      [10, 11, 12, 13],
+    );
+    assert.deepEqual(
+      treeOf(table, [11, 20])
+        .map((x) => x.pid)
+        .sort(),
+      [11, 13, 20, 21],
+    );
     assert.deepEqual(treeOf(table, [999]), []);
   });
 

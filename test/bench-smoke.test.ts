@@ -38,7 +38,11 @@ function checkRuns(report: BenchReport): void {
     for (const r of s.runs) {
       assert.ok(r.responses > 0, `${s.id}: some responses`);
       assert.equal(r.ok2xx + r.non2xx, r.responses, `${s.id}: 2xx + non-2xx = responses`);
-      assert.equal(Object.values(r.statusCodes).reduce((a, b) => a + b, 0), r.responses, `${s.id}: status codes add up`);
+      assert.equal(
+        Object.values(r.statusCodes).reduce((a, b) => a + b, 0),
+        r.responses,
+        `${s.id}: status codes add up`,
+      );
       assert.ok(r.errors >= r.timeouts && r.timeouts >= 0);
       assert.deepEqual(r.stop.leftover, [], `${s.id}: nothing outlived the stop`);
       for (const pid of r.serverPids) {
@@ -59,7 +63,10 @@ describe('webhist bench, quick mode', () => {
     assert.match(report.command, /^webhist bench --modes cgi --scripts hello\.sh /);
     assert.equal(report.node, process.version);
     assert.ok(report.machine.cpus > 0 && report.machine.memoryBytes > 0);
-    assert.deepEqual(report.scenarios.map((s) => s.id), ['cgi hello.sh c=1']);
+    assert.deepEqual(
+      report.scenarios.map((s) => s.id),
+      ['cgi hello.sh c=1'],
+    );
     assert.deepEqual(report.failures, []);
     checkRuns(report);
     const run = report.scenarios[0]!.runs[0]!;

@@ -52,7 +52,13 @@ describe('fitLine', () => {
   it('has no line for fewer than two distinct sizes', () => {
     assert.equal(fitLine([]), undefined);
     assert.equal(fitLine([{ x: 10, y: 1 }]), undefined);
-    assert.equal(fitLine([{ x: 10, y: 1 }, { x: 10, y: 2 }]), undefined);
+    assert.equal(
+      fitLine([
+        { x: 10, y: 1 },
+        { x: 10, y: 2 },
+      ]),
+      undefined,
+    );
   });
 });
 
@@ -65,6 +71,9 @@ describe('formats', () => {
   it('gives the range only when runs differ', () => {
     assert.equal(ranged({ median: 812, min: 790, max: 830 }, rate), '812 (790–830)');
     assert.equal(ranged({ median: 812, min: 812.2, max: 811.9 }, rate), '812');
-    assert.equal(ranged({ median: 0.5, min: 0.4, max: 0.6 }, (v) => v.toFixed(1), '×'), '0.5× (0.4–0.6)');
+    assert.equal(
+      ranged({ median: 0.5, min: 0.4, max: 0.6 }, (v) => v.toFixed(1), '×'),
+      '0.5× (0.4–0.6)',
+    );
   });
 });

@@ -10,15 +10,44 @@ import { ratios, sizeFits, summarize, type ScenarioResult } from '../bench/harne
 function run(n: number, reqPerSec: number, extra: Partial<RunResult> = {}): RunResult {
   const responses = reqPerSec * 10;
   return {
-    run: n, seconds: 10, responses, ok2xx: responses, non2xx: 0, statusCodes: { 200: responses }, errors: 0, timeouts: 0, bytes: 0,
-    latencyMs: { mean: 1000 / reqPerSec, p50: 1, p90: 2, p99: 3, max: 4 }, histogram: '', processCpuCores: 0.25, harnessCpuCores: 0.2, samplerCpuCores: 0.05,
-    reqPerSec, treeCpuMs: responses, cpuMsPerRequest: 1, peakRssBytes: 1000, processes: 1, forks: responses, forksPerRequest: 1,
-    machineBusyCores: 1, otherCpuCores: 0, loadGeneratorBound: false, serverPids: [1], stop: { killed: 0, leftover: [], treeChecked: true },
+    run: n,
+    seconds: 10,
+    responses,
+    ok2xx: responses,
+    non2xx: 0,
+    statusCodes: { 200: responses },
+    errors: 0,
+    timeouts: 0,
+    bytes: 0,
+    latencyMs: { mean: 1000 / reqPerSec, p50: 1, p90: 2, p99: 3, max: 4 },
+    histogram: '',
+    processCpuCores: 0.25,
+    harnessCpuCores: 0.2,
+    samplerCpuCores: 0.05,
+    reqPerSec,
+    treeCpuMs: responses,
+    cpuMsPerRequest: 1,
+    peakRssBytes: 1000,
+    processes: 1,
+    forks: responses,
+    forksPerRequest: 1,
+    machineBusyCores: 1,
+    otherCpuCores: 0,
+    loadGeneratorBound: false,
+    serverPids: [1],
+    stop: { killed: 0, leftover: [], treeChecked: true },
     ...extra,
   };
 }
 
-function scenario(kind: 'mode' | 'peer' | 'static', name: string, script: string, connections: number, runs: RunResult[], sizeKb: number | null = null): ScenarioResult {
+function scenario(
+  kind: 'mode' | 'peer' | 'static',
+  name: string,
+  script: string,
+  connections: number,
+  runs: RunResult[],
+  sizeKb: number | null = null,
+): ScenarioResult {
   const label = kind === 'peer' ? name.toUpperCase() : `webhist ${name}`;
   return { id: `${name} ${script} c=${connections}`, target: { kind, name, label }, script, path: '/', connections, sizeKb, runs, summary: summarize(runs) };
 }
@@ -76,7 +105,10 @@ describe('sizeFits', () => {
     const [fit, ...rest] = sizeFits([hello, at(0, 59), at(10, 62.7), at(100, 96)]);
     assert.equal(rest.length, 0);
     assert.equal(fit!.target, 'cgi');
-    assert.deepEqual(fit!.points.map((p) => p.kb), [0, 10, 100]);
+    assert.deepEqual(
+      fit!.points.map((p) => p.kb),
+      [0, 10, 100],
+    );
     assert.ok(Math.abs(fit!.fixedMs - 59) < 1e-9 && Math.abs(fit!.msPerKb - 0.37) < 1e-9, JSON.stringify(fit));
   });
 });

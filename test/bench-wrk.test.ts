@@ -22,10 +22,7 @@ describe('parseWrk', () => {
   });
 
   it('adds up socket errors and reads non-2xx', () => {
-    const troubled = clean.replace(
-      '359.76KB read\n',
-      '359.76KB read\n  Socket errors: connect 1, read 2, write 3, timeout 4\n  Non-2xx or 3xx responses: 5\n',
-    );
+    const troubled = clean.replace('359.76KB read\n', '359.76KB read\n  Socket errors: connect 1, read 2, write 3, timeout 4\n  Non-2xx or 3xx responses: 5\n');
     assert.deepEqual(parseWrk(troubled), { reqPerSec: 1071.07, requests: 2167, non2xx: 5, socketErrors: 10 });
   });
 

@@ -13,7 +13,11 @@ export interface Caveat {
 
 export function caveats(r: BenchReport): Caveat[] {
   const ran = r.scenarios.filter((s) => s.summary);
-  const ids = (pick: (s: (typeof ran)[number]) => unknown) => ran.filter(pick).map((s) => s.id).join(', ');
+  const ids = (pick: (s: (typeof ran)[number]) => unknown) =>
+    ran
+      .filter(pick)
+      .map((s) => s.id)
+      .join(', ');
   const found: Caveat[] = [];
   const bound = ids((s) => s.summary!.loadGeneratorBoundRuns);
   if (bound) {

@@ -17,15 +17,46 @@ export function renderHtml(report: BenchReport): string {
   const hello = ran.filter((s) => s.sizeKb === null);
   const sections = [
     overview(report),
-    hello.length && section('Throughput', 'Requests per second, median across runs; the whisker spans the slowest to the fastest run. Linear scale.', throughput(hello)),
-    hello.length && section('Latency', 'Percentiles of every response in the measured window, median across runs. Logarithmic scale: the modes differ by decades.', latency(hello)),
+    hello.length &&
+      section('Throughput', 'Requests per second, median across runs; the whisker spans the slowest to the fastest run. Linear scale.', throughput(hello)),
+    hello.length &&
+      section(
+        'Latency',
+        'Percentiles of every response in the measured window, median across runs. Logarithmic scale: the modes differ by decades.',
+        latency(hello),
+      ),
     hello.some((s) => s.summary!.cpuMsPerRequest) &&
-      section('CPU per request', 'CPU time of the server’s whole process tree (server, workers, reaped CGI children) divided by responses. Logarithmic scale.', cpu(hello)),
-    hello.some((s) => s.summary!.peakRssBytes) && section('Memory', 'Peak resident memory of the whole process tree, sampled every 100 ms. Linear scale.', memory(hello)),
-    report.ratios.length && section('Against what users run', 'Median of per-run ratios (run i of both ran in the same round). Above 1× means webhist is faster (req/s) or costlier (CPU).', ratios(report)),
-    report.sizeFits.length && section('Size sweep, beside 1996', `Mean latency at ${sweepConnections} connection for responses of each size, and the least-squares line fixed + per KB.`, sweep(report)),
-    report.settings.validate && section('Checked against wrk', 'The harness’s req/s divided by wrk’s (wrk -t1, same server, connections and duration, right after), median across runs; within 10% counts as agreeing. Consecutive windows on a busy machine differ on their own, so runs where other processes used a quarter of a core or more are called inconclusive.', validation(ran)),
-    ran.length && section('Every number', 'Medians, with the min–max across runs in brackets. The JSON report (--json) has each run and its latency histogram.', table(ran)),
+      section(
+        'CPU per request',
+        'CPU time of the server’s whole process tree (server, workers, reaped CGI children) divided by responses. Logarithmic scale.',
+        cpu(hello),
+      ),
+    hello.some((s) => s.summary!.peakRssBytes) &&
+      section('Memory', 'Peak resident memory of the whole process tree, sampled every 100 ms. Linear scale.', memory(hello)),
+    report.ratios.length &&
+      section(
+        'Against what users run',
+        'Median of per-run ratios (run i of both ran in the same round). Above 1× means webhist is faster (req/s) or costlier (CPU).',
+        ratios(report),
+      ),
+    report.sizeFits.length &&
+      section(
+        'Size sweep, beside 1996',
+        `Mean latency at ${sweepConnections} connection for responses of each size, and the least-squares line fixed + per KB.`,
+        sweep(report),
+      ),
+    report.settings.validate &&
+      section(
+        'Checked against wrk',
+        'The harness’s req/s divided by wrk’s (wrk -t1, same server, connections and duration, right after), median across runs; within 10% counts as agreeing. Consecutive windows on a busy machine differ on their own, so runs where other processes used a quarter of a core or more are called inconclusive.',
+        validation(ran),
+      ),
+    ran.length &&
+      section(
+        'Every number',
+        'Medians, with the min–max across runs in brackets. The JSON report (--json) has each run and its latency histogram.',
+        table(ran),
+      ),
   ];
   return `<!doctype html>
 <html lang="en">
@@ -88,7 +119,14 @@ function colour(s: ScenarioResult): string {
 function throughput(rows: ScenarioResult[]): string {
   const bars: Bar[] = rows.map((s) => {
     const x = s.summary!.reqPerSec;
-    return { label: label(s), value: x.median, min: x.min, max: x.max, colour: colour(s), note: rate(x.median) + (s.summary!.loadGeneratorBoundRuns ? ' ⚠' : '') };
+    return {
+      label: label(s),
+      value: x.median,
+      min: x.min,
+      max: x.max,
+      colour: colour(s),
+      note: rate(x.median) + (s.summary!.loadGeneratorBoundRuns ? ' ⚠' : ''),
+    };
   });
   return barChart(bars, { title: 'requests per second', caption: 'requests per second' });
 }
@@ -119,7 +157,8 @@ function memory(rows: ScenarioResult[]): string {
 
 function ratios(r: BenchReport): string {
   const rows = r.ratios.map(
-    (x) => `<tr><td>${e(x.label)}</td><td>${x.connections}</td><td>${ranged(x.reqPerSec, ratio, '×')}</td><td>${x.cpuMsPerRequest ? ranged(x.cpuMsPerRequest, ratio, '×') : '–'}</td></tr>`,
+    (x) =>
+      `<tr><td>${e(x.label)}</td><td>${x.connections}</td><td>${ranged(x.reqPerSec, ratio, '×')}</td><td>${x.cpuMsPerRequest ? ranged(x.cpuMsPerRequest, ratio, '×') : '–'}</td></tr>`,
   );
   return `<table><tr><th>comparison</th><th>connections</th><th>req/s</th><th>CPU per request</th></tr>${rows.join('')}</table>`;
 }
@@ -128,7 +167,12 @@ function sweep(r: BenchReport): string {
   const sweepColours: Record<string, string> = { static: colours.static, cgi: '#c05621', fastcgi: colours.mode, embedded: '#6b46c1' };
   const panels = r.sizeFits.map((f) =>
     linePanel(
-      { label: `${f.label} ${f.target === 'static' ? 'files' : 'big.js'}`, colour: sweepColours[f.target] ?? colours.axis, points: f.points.map((p) => ({ x: p.kb, y: p.meanMs })), line: { fixed: f.fixedMs, slope: f.msPerKb } },
+      {
+        label: `${f.label} ${f.target === 'static' ? 'files' : 'big.js'}`,
+        colour: sweepColours[f.target] ?? colours.axis,
+        points: f.points.map((p) => ({ x: p.kb, y: p.meanMs })),
+        line: { fixed: f.fixedMs, slope: f.msPerKb },
+      },
       { xCaption: 'response size, KB', yCaption: 'mean latency, ms', show: (v) => `${ms(v)} ms` },
     ),
   );
@@ -152,7 +196,21 @@ function validation(rows: ScenarioResult[]): string {
 }
 
 function table(rows: ScenarioResult[]): string {
-  const head = ['scenario', 'conns', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'CPU ms/req', 'peak RSS', 'forks/req', 'harness CPU'];
+  const head = [
+    'scenario',
+    'conns',
+    'req/s',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    'non-2xx',
+    'errors',
+    'CPU ms/req',
+    'peak RSS',
+    'forks/req',
+    'harness CPU',
+  ];
   const body = rows.map((s) => {
     const x = s.summary!;
     const cells = [

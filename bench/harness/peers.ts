@@ -132,7 +132,14 @@ const specs: PeerSpec[] = [
     needs: ['nginx'],
     async start(dir, port, [nginx]) {
       await writeNginxConf(dir, port, 'worker.sock');
-      const worker = launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', `unix:${dir}/worker.sock`, '--cgi-bin', join(dir, 'cgi-bin')]);
+      const worker = launch('webhist worker', process.execPath, [
+        webhistBin,
+        'worker',
+        '--listen',
+        `unix:${dir}/worker.sock`,
+        '--cgi-bin',
+        join(dir, 'cgi-bin'),
+      ]);
       return [worker, startNginx(nginx!, dir)];
     },
   },
@@ -163,7 +170,13 @@ export function peers(): { available: Peer[]; missing: { name: string; label: st
   for (const spec of specs) {
     const absent = missing(...spec.needs);
     if (absent) unavailable.push({ name: spec.name, label: spec.label, reason: absent });
-    else available.push(peerTarget(spec, spec.needs.map((program) => findProgram(program)!)));
+    else
+      available.push(
+        peerTarget(
+          spec,
+          spec.needs.map((program) => findProgram(program)!),
+        ),
+      );
   }
   return { available, missing: unavailable };
 }

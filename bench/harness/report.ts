@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem, type as osType } from 'node:os';
 import { packageRoot } from '../../src/package-root.ts';
 import { procAvailable } from '../../src/proc.ts';
-import type { Failure, Measured, RunResult, Skip } from './runner.ts';
+import type { Failure, Measured, Skip } from './runner.ts';
 import { ratios, sizeFits, summarize, type RatioResult, type ScenarioResult, type SizeFit } from './summary.ts';
 import { whitepaper1996, type HistoricLine } from './whitepaper.ts';
 
@@ -44,7 +44,6 @@ export interface BenchReport {
   sizeFits: SizeFit[];
   whitepaper1996: readonly HistoricLine[];
 }
-
 
 export function buildReport(input: {
   command: string;

@@ -190,4 +190,3 @@ function derive(run: number, window: LoadWindow, before?: TreeSample, after?: Tr
     loadGeneratorBound: harnessCpuCores >= loadGeneratorLimitCores || crowdedOut,
   };
 }
-

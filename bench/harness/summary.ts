@@ -111,8 +111,7 @@ export function ratios(results: readonly ScenarioResult[]): RatioResult[] {
       const b = results.find((r) => r.target.name === c.peer && r.connections === a.connections);
       if (!b) continue;
       const pairs = a.runs.flatMap((ra) => b.runs.filter((rb) => rb.run === ra.run).map((rb) => [ra, rb] as const));
-      const perRun = (pick: (r: RunResult) => number | null) =>
-        spread(pairs.map(([ra, rb]) => (pick(ra) !== null && pick(rb) ? pick(ra)! / pick(rb)! : null)));
+      const perRun = (pick: (r: RunResult) => number | null) => spread(pairs.map(([ra, rb]) => (pick(ra) !== null && pick(rb) ? pick(ra)! / pick(rb)! : null)));
       const reqPerSec = perRun((r) => r.reqPerSec);
       if (!reqPerSec) continue;
       found.push({

@@ -107,10 +107,16 @@ export function dotChart(rows: DotRow[], options: { title: string; caption: stri
     const y = top + i * row + row / 2;
     const xs = r.dots.map((d) => scale.at(d.value));
     const span = `<line x1="${Math.min(...xs)}" y1="${y}" x2="${Math.max(...xs)}" y2="${y}" stroke="${colours.grid}" stroke-width="3"/>`;
-    const dots = r.dots.map((d) => `<circle cx="${scale.at(d.value)}" cy="${y}" r="4.5" fill="${d.colour}"><title>${escapeXml(`${d.name} ${options.show(d.value)}`)}</title></circle>`);
+    const dots = r.dots.map(
+      (d) =>
+        `<circle cx="${scale.at(d.value)}" cy="${y}" r="4.5" fill="${d.colour}"><title>${escapeXml(`${d.name} ${options.show(d.value)}`)}</title></circle>`,
+    );
     return text(labelWidth - 8, y + 4, r.label, 'text-anchor="end"') + span + dots.join('');
   });
-  const legend = rows[0]?.dots.map((d, i) => `<circle cx="${plotRight + 14}" cy="${top + 8 + i * 16}" r="4.5" fill="${d.colour}"/>${text(plotRight + 24, top + 12 + i * 16, d.name)}`) ?? [];
+  const legend =
+    rows[0]?.dots.map(
+      (d, i) => `<circle cx="${plotRight + 14}" cy="${top + 8 + i * 16}" r="4.5" fill="${d.colour}"/>${text(plotRight + 24, top + 12 + i * 16, d.name)}`,
+    ) ?? [];
   return svg(bottom + 40, options.title, axis(scale, top, bottom, options.caption) + body.join('') + legend.join(''));
 }
 
@@ -133,15 +139,27 @@ export function linePanel(s: Series, options: { xCaption: string; yCaption: stri
   const yUp = linear(Math.max(...s.points.map((p) => p.y), s.line.fixed + s.line.slope * xEnd), 0, bottom - top);
   const y = (v: number) => bottom - yUp.at(v);
   const grid =
-    x.ticks.map((t) => `<line x1="${x.at(t)}" y1="${top}" x2="${x.at(t)}" y2="${bottom}" stroke="${colours.grid}"/>${text(x.at(t), bottom + 14, tick(t), 'text-anchor="middle" class="tick"')}`).join('') +
-    yUp.ticks.map((t) => `<line x1="${left}" y1="${y(t)}" x2="${right}" y2="${y(t)}" stroke="${colours.grid}"/>${text(left - 6, y(t) + 4, tick(t), 'text-anchor="end" class="tick"')}`).join('') +
+    x.ticks
+      .map(
+        (t) =>
+          `<line x1="${x.at(t)}" y1="${top}" x2="${x.at(t)}" y2="${bottom}" stroke="${colours.grid}"/>${text(x.at(t), bottom + 14, tick(t), 'text-anchor="middle" class="tick"')}`,
+      )
+      .join('') +
+    yUp.ticks
+      .map(
+        (t) =>
+          `<line x1="${left}" y1="${y(t)}" x2="${right}" y2="${y(t)}" stroke="${colours.grid}"/>${text(left - 6, y(t) + 4, tick(t), 'text-anchor="end" class="tick"')}`,
+      )
+      .join('') +
     text((left + right) / 2, bottom + 30, options.xCaption, 'text-anchor="middle" class="caption"') +
     text(12, (top + bottom) / 2, options.yCaption, `text-anchor="middle" class="caption" transform="rotate(-90 12 ${(top + bottom) / 2})"`);
   // A line with a negative intercept would run below the axis: it is clipped to the plot.
   const id = `plot-${s.label.replace(/\W+/g, '-')}`;
   const clip = `<clipPath id="${id}"><rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}"/></clipPath>`;
   const fit = `<line clip-path="url(#${id})" x1="${x.at(0)}" y1="${y(s.line.fixed)}" x2="${x.at(xEnd)}" y2="${y(s.line.fixed + s.line.slope * xEnd)}" stroke="${s.colour}" stroke-width="1.5" stroke-dasharray="5 3"/>`;
-  const dots = s.points.map((p) => `<circle cx="${x.at(p.x)}" cy="${y(p.y)}" r="4" fill="${s.colour}"><title>${escapeXml(`${p.x} KB: ${options.show(p.y)}`)}</title></circle>`).join('');
+  const dots = s.points
+    .map((p) => `<circle cx="${x.at(p.x)}" cy="${y(p.y)}" r="4" fill="${s.colour}"><title>${escapeXml(`${p.x} KB: ${options.show(p.y)}`)}</title></circle>`)
+    .join('');
   const title = text(left, 14, s.label, `font-weight="bold" fill="${s.colour}"`);
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${bottom + 40}" width="${w}" height="${bottom + 40}" role="img" aria-label="${escapeXml(s.label)}">${clip}${title}${grid}${fit}${dots}</svg>`;
 }

@@ -18,7 +18,10 @@ export function renderText(report: BenchReport): string {
   if (report.sizeFits.length) out.push('', sweepBlock(report));
   if (report.settings.validate) out.push('', validationBlock(ran));
   out.push('', ...notes(report));
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
 }
 
 function header(r: BenchReport): string {
@@ -28,7 +31,9 @@ function header(r: BenchReport): string {
   return [
     `${paint.bold('webhist bench')}  ${m.cpuModel} × ${m.cpus}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel} · Node ${r.node} · ${commit}`,
     paint.dim(`${r.command}`),
-    paint.dim(`${s.runs} run${s.runs === 1 ? '' : 's'} × ${s.durationMs / 1000} s each after ${s.warmupMs / 1000} s of warm-up; medians, (min–max) across runs`),
+    paint.dim(
+      `${s.runs} run${s.runs === 1 ? '' : 's'} × ${s.durationMs / 1000} s each after ${s.warmupMs / 1000} s of warm-up; medians, (min–max) across runs`,
+    ),
   ].join('\n');
 }
 
@@ -106,7 +111,10 @@ function ratiosBlock(r: BenchReport): string {
     `req/s ${ranged(x.reqPerSec, ratio, '×')}`,
     x.cpuMsPerRequest ? `CPU/req ${ranged(x.cpuMsPerRequest, ratio, '×')}` : '',
   ]);
-  return [paint.bold('webhist against what users run (median of per-run ratios; req/s above 1× means webhist is faster)'), align(rows, 'lll').replace(/^/gm, '  ')].join('\n');
+  return [
+    paint.bold('webhist against what users run (median of per-run ratios; req/s above 1× means webhist is faster)'),
+    align(rows, 'lll').replace(/^/gm, '  '),
+  ].join('\n');
 }
 
 function sweepBlock(r: BenchReport): string {
@@ -138,7 +146,9 @@ function validationBlock(scenarios: ScenarioResult[]): string {
     return [[name(s), String(s.connections), ranged(x.wrkRatio, ratio, '×'), verdict + busy, cost]];
   });
   if (!rows.length) return paint.dim('--validate: wrk did not run (see below)');
-  return [paint.bold('--validate: harness req/s ÷ wrk req/s (wrk -t1, same server, connections and duration)'), align(rows, 'lrrll').replace(/^/gm, '  ')].join('\n');
+  return [paint.bold('--validate: harness req/s ÷ wrk req/s (wrk -t1, same server, connections and duration)'), align(rows, 'lrrll').replace(/^/gm, '  ')].join(
+    '\n',
+  );
 }
 
 function notes(r: BenchReport): string[] {

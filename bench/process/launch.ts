@@ -96,7 +96,10 @@ function waitForLine(launched: Launched, pattern: RegExp, ms: number, listeners:
     };
     const check = () => {
       // Colour codes are stripped in case the server decides its output is a terminal.
-      for (const line of launched.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+      for (const line of launched
+        .output()
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')) {
         const match = pattern.exec(line);
         if (match) return finish(undefined, match);
       }
@@ -120,7 +123,10 @@ export async function waitForHttp(launched: Launched[], url: string, timeoutMs =
     const gone = launched.find((l) => l.hasExited());
     if (gone) throw new Error(`${gone.name} exited before it was ready: ${lastLine(gone)}`);
     const status = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
-      async (response) => (await response.arrayBuffer(), response.status),
+      async (response) => {
+        await response.arrayBuffer();
+        return response.status;
+      },
       () => undefined,
     );
     if (status !== undefined && status >= 200 && status < 300) return;

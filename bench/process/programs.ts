@@ -30,7 +30,12 @@ export function findProgram(name: Program): string | undefined {
   const pattern = versioned[name];
   for (const dir of dirs) {
     if (existsSync(join(dir, name))) return join(dir, name);
-    const found = pattern && entries(dir).filter((f) => pattern.test(f)).sort().at(-1);
+    const found =
+      pattern &&
+      entries(dir)
+        .filter((f) => pattern.test(f))
+        .sort()
+        .at(-1);
     if (found) return join(dir, found);
   }
   return undefined;

@@ -15,7 +15,10 @@ import { parseDuration, parseInteger } from './options.ts';
 /** A comma-separated list, each item checked by `item`. */
 function list<T>(item: (text: string) => T) {
   return (text: string): T[] => {
-    const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!items.length) throw new InvalidArgumentError('give at least one value, separated by commas');
     return items.map(item);
   };

@@ -71,7 +71,8 @@ export function startPeer(name: string, command: string, args: string[], options
       started.delete(peer);
       const report = await stop([launched]);
       const forced = report.killed + report.leftover.length;
-      if (forced > 0) throw new Error(`${name} left processes behind after SIGTERM (${report.killed} killed, still alive: ${report.leftover.join(', ') || 'none'})`);
+      if (forced > 0)
+        throw new Error(`${name} left processes behind after SIGTERM (${report.killed} killed, still alive: ${report.leftover.join(', ') || 'none'})`);
     },
   };
   started.add(peer);
@@ -198,7 +199,9 @@ export async function startNginx(dir: string, root: string, servers: NginxServer
   // Every temp path compiled in must be writable, and naming one compiled out is an error.
   const temps = ['client_body', 'fastcgi', 'proxy', 'scgi', 'uwsgi'].filter((m) => m === 'client_body' || !built.includes(`--without-http_${m}_module`));
   const ports = await Promise.all(servers.map(() => freePort()));
-  const params = Object.entries(nginxParams).map(([name, value]) => `      fastcgi_param ${name} ${value};`).join('\n');
+  const params = Object.entries(nginxParams)
+    .map(([name, value]) => `      fastcgi_param ${name} ${value};`)
+    .join('\n');
   const conf = `daemon off;
 master_process off;
 worker_processes 1;
