@@ -123,6 +123,8 @@ export class TranscriptRunner {
     await mkdir(shim);
     await writeFile(join(shim, 'webhist'), `#!/bin/sh\nexec "${process.execPath}" "${join(packageRoot, 'bin/webhist.js')}" "$@"\n`);
     await chmod(join(shim, 'webhist'), 0o755);
+    // In a terminal curl prints no progress meter (its output is the terminal); here it is a pipe.
+    await writeFile(join(this.#dir, '.curlrc'), '--silent\n--show-error\n');
   }
 
   async tearDown(): Promise<void> {
@@ -217,7 +219,7 @@ export class TranscriptRunner {
 
   #linesOf(output: string): string[] {
     const local = this.#port === undefined ? output : output.replace(new RegExp(`\\b(127\\.0\\.0\\.1|localhost):${this.#port}\\b`, 'g'), '$1:8080');
-    return local.replace(/\n$/, '').split('\n').filter((line, i, all) => line !== '' || all.length > 1);
+    return local.replace(/\n$/, '').split('\n').map((line) => line.trimEnd()).filter((line, i, all) => line !== '' || all.length > 1);
   }
 }
 
