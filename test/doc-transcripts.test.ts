@@ -67,7 +67,9 @@ describe('doc transcripts', { skip: curlMissing }, () => {
 describe('doc examples parse', () => {
   for (const file of docFiles()) {
     const blocks = fencesOf(readFileSync(join(packageRoot, file), 'utf8')).filter((fence) => ['sh', 'console', 'bash'].includes(fence.lang));
-    const examples = blocks.flatMap((fence) => cliExamplesOf(fence.lines).map((example) => ({ ...example, at: fence.start })));
+    // In a transcript only the `$ ` lines are commands; the rest is what they print.
+    const commandLines = (fence: Fence) => (fence.lang === 'console' ? fence.lines.filter((line) => line.startsWith('$ ')) : fence.lines);
+    const examples = blocks.flatMap((fence) => cliExamplesOf(commandLines(fence)).map((example) => ({ ...example, at: fence.start })));
     if (!examples.length) continue;
     it(`${file}: every webhist line (${examples.length}) is one the CLI accepts`, async () => {
       const refused: string[] = [];
