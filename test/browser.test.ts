@@ -82,7 +82,7 @@ describe('the landing page in Chromium', { skip: chromiumMissing }, () => {
     const server = await serve(createCgiMode());
     const links = await withPage(async (page) => {
       const found = await openLanding(page, server, 'cgi');
-      assert.match(await page.textContent('#mode') ?? '', /runs in cgi mode \(1993\): every link below starts a new process/);
+      assert.match(await page.textContent('#mode') ?? '', /runs in cgi mode \(1993\): every script link below starts a new process/);
       assert.match(await page.textContent('#lessons') ?? '', /A sample lesson/);
       assert.match(await page.innerText('body'), /cgi mode: always count=1/);
       assert.doesNotMatch(await page.innerText('body'), /embedded mode: 500/);
