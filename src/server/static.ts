@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { contentType } from 'mime-types';
+import { serveDocument } from '../docs/serve-docs.ts';
 import { resolveStatic } from './paths.ts';
 
 /**
@@ -31,6 +32,9 @@ export async function serveStatic(
   if (method !== 'GET' && method !== 'HEAD') {
     return sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
   }
+  // Markdown rendered for a browser, and the generated list of lessons (src/docs/).
+  const document = await serveDocument(req, res, docroot, path, method);
+  if (document !== undefined) return document;
   const target = await resolveStatic(docroot, path);
   if (target === undefined) return sendText(res, 404, 'Not Found');
   if ('redirect' in target) {
