@@ -34,11 +34,12 @@ export class RequestCut extends Error {
 }
 
 /**
- * How a script ended. Anything but `ok` after output began cuts the response short. `notStarted`:
- * it failed before printing anything, for a reason of the server's own rather than a bad response
- * (it could not be started, or an embedded handler threw first), so the client gets 500, not 502.
+ * How a script ended. Anything but `ok` after output began cuts the response short.
+ * `serverFault`: it failed before printing anything, for a reason of the server's own rather
+ * than a bad response (the program could not be started, a handler could not be imported or
+ * threw before writing), so the client gets 500, not 502.
  */
-export type ScriptExit = { ok: true } | { ok: false; reason: string; notStarted?: boolean };
+export type ScriptExit = { ok: true } | { ok: false; reason: string; serverFault?: boolean };
 
 export interface ScriptRun {
   /** What the script prints: CGI response headers, a blank line, the body. */

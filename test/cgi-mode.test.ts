@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createCgiMode } from '../modes/cgi.ts';
+import { createCgiMode } from '../modes/cgi/index.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 describe('cgi mode: a program that cannot be started', () => {

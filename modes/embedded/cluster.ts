@@ -13,7 +13,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../../src/server/log.ts';
-import type { ProcessStatus } from '../embedded.ts';
+import type { ProcessStatus } from '../../src/run/handler.ts';
 
 const heartbeatMs = 500;
 /** Fewer missed heartbeats than this are never called stuck, whatever --timeout says. */
@@ -25,14 +25,14 @@ type Beat = { webhist: 'beat'; status: ProcessStatus };
 type Pool = { webhist: 'pool'; processes: ProcessStatus[] };
 
 /** In a server process: heartbeats to the supervisor, and the pool's status it sends back. */
-export function reportToSupervisor(own: () => ProcessStatus): { peers(): ProcessStatus[]; stop(): void } {
+export function reportToSupervisor(self: () => ProcessStatus): { peers(): ProcessStatus[]; stop(): void } {
   let pool: ProcessStatus[] = [];
   const onMessage = (message: Pool) => {
     if (message?.webhist === 'pool') pool = message.processes;
   };
   process.on('message', onMessage);
   const timer = setInterval(() => {
-    if (process.connected) process.send?.({ webhist: 'beat', status: own() } satisfies Beat);
+    if (process.connected) process.send?.({ webhist: 'beat', status: self() } satisfies Beat);
   }, heartbeatMs).unref();
   return {
     peers: () => pool.filter((p) => p.pid !== process.pid),

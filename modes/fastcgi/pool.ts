@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
+import { listen } from '../../src/listen.ts';
 import { FastCgiProtocolError } from '../../src/fastcgi/protocol.ts';
 import { describeRecord, type TraceRecord } from '../../src/fastcgi/trace.ts';
 import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';
@@ -58,7 +59,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   const address = join(dir, 'pool.sock');
 
   const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
+  await listen(server, bound);
   // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const { command, env, ownWorkers, retires, pm, size, minSpare, idleTimeoutMs } = options;

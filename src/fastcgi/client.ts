@@ -20,7 +20,7 @@ import { type Address, formatAddress, netOptions, parseAddress } from './address
 import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName } from './protocol.ts';
 import { encodeBeginRequestBody, record, streamRecords, type FcgiRecord } from './records.ts';
 import { type Pair, decodeParams, encodeParams } from './params.ts';
-import { ClientConnection, type ConnectionHooks, type Exchange } from './client-connection.ts';
+import { ClientConnection, type ConnectionHooks, type EndRequest, type Exchange } from './client-connection.ts';
 import type { TraceRecord } from './trace.ts';
 
 export interface ClientRequest {
@@ -36,12 +36,6 @@ export interface ClientRequest {
   signal?: AbortSignal;
   /** Each line the application writes on STDERR, without its newline. */
   onStderr?: (line: string) => void;
-}
-
-export interface EndRequest {
-  appStatus: number;
-  /** REQUEST_COMPLETE, or why the application refused the request (§5.5). */
-  protocolStatus: number;
 }
 
 export interface ClientResponse {

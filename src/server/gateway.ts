@@ -164,7 +164,7 @@ export function createGateway(options: GatewayOptions) {
       // Still writing, and nobody will read the rest: stop the script now, not at the timeout.
       if (!run.stdout.readableEnded) controller.abort(error);
       const exit = await run.finished;
-      if (!exit.ok && exit.notStarted) {
+      if (!exit.ok && exit.serverFault) {
         logger.error('error', name, exit.reason);
         return void answer(ex, 500, 'Internal Server Error: the script failed before it printed anything (see the error log)');
       }

@@ -12,7 +12,7 @@
  */
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { LogFormat } from '../../src/server/log.ts';
+import type { LogFormat } from '../server/log.ts';
 
 /** Slots of the shared Int32Array. */
 export const slot = {
