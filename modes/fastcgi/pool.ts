@@ -111,7 +111,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
       const cut = request.signal.reason;
       // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
       // worker owes nothing, and may be serving others.
-      if (!live.has(entry) || !(cut instanceof RequestCut) || !cut.timedOut || script.kind !== 'handler') return;
+      if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout' || script.kind !== 'handler') return;
       kill(sent.response.appPid, `${script.name} ${cut.message}`);
     }, { once: true });
     // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.

@@ -11,7 +11,7 @@ import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { describeScript } from '../script/describe.ts';
 import { spawnProgram } from '../run/program.ts';
-import { serverSoftware } from '../server/index.ts';
+import { serverSoftware } from '../server/http-front.ts';
 import { parseDuration } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 

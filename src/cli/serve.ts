@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import { shippedCgiBin, shippedDocroot } from '../package-root.ts';
-import { startServer } from '../server/index.ts';
+import { startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { parseChoice, parseDuration, parseInteger, parseSize } from './options.ts';
 import { paint, UsageError } from './ui.ts';

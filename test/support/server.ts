@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Mode } from '../../src/mode.ts';
 import { shippedCgiBin, shippedDocroot } from '../../src/package-root.ts';
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-front.ts';
 import { createLogger, type Logger } from '../../src/server/log.ts';
 import { collectLines } from './lines.ts';
 
