@@ -200,18 +200,30 @@ export function createGateway(options: GatewayOptions) {
             const copied = await copy(run.stdout, res, signal, limit);
             ex.logged.bytes = copied.bytes;
 
-            // The script's Content-Length frames the response on a kept-alive connection: more bytes would become the start of the next response (splitting it); fewer would
+            // The script's Content-Length frames the response on a kept-alive connection: once it is
+            // sent, the response is complete, whatever the script still does (within its time).
+            // More bytes would become the start of the next response (splitting it); fewer would
             // leave the client waiting. Either way the connection closes after what was promised,
             // as nginx does.
             let framing: string | undefined;
             if (copied.overflow) framing = `printed more than its Content-Length (${limit} bytes)`;
-            else if (limit !== Infinity && !signal.aborted) {
+            else if (copied.bytes === limit) {
+              phase = { at: 'complete' };
+              res.end();
+              const extra = await discard(run.stdout, signal);
+              if (extra > 0) {
+                stopScript('bad-output', `printed more than its Content-Length (${limit} bytes)`);
+                logger.error('error', name, `printed more than its Content-Length (${limit} bytes): the ${extra} bytes after it were dropped`);
+              }
+            } else if (limit !== Infinity && !signal.aborted) {
               framing = `ended short of its Content-Length (${copied.bytes} of ${limit} bytes)`;
             }
             if (framing) stopScript('bad-output', framing);
             exit = await run.finished;
 
-            if (!framing && exit.ok && !signal.aborted) {
+            if (phase.at === 'complete') {
+              if (!exit.ok && !signal.aborted) logger.error('warn', name, `${exit.reason} after its whole response was sent`);
+            } else if (!framing && exit.ok && !signal.aborted) {
               phase = { at: 'complete' };
               res.end();
             } else {
@@ -292,7 +304,7 @@ async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Prom
 /**
  * Copies with backpressure: a slow client pauses the script's output, nothing is buffered
  * whole. Stops at `limit` bytes (a declared Content-Length), noting an overflow if a chunk ran
- * past it. Resolves once the output ends or is torn down (the script was
+ * past it. Resolves once the limit is reached, the output ends or is torn down (the script was
  * killed: the caller decides what the client sees), or the client goes away.
  */
 function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinity): Promise<{ bytes: number; overflow: boolean }> {
@@ -308,6 +320,7 @@ function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinit
       }
       bytes += chunk.length;
       if (!to.write(chunk)) from.pause();
+      if (bytes === limit) done();
     };
     const onDrain = () => from.resume();
     const done = () => {
@@ -316,11 +329,26 @@ function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinit
       signal.removeEventListener('abort', done);
       resolve({ bytes, overflow });
     };
-    // Output that ended with its headers (a redirect) has nothing more to give.
-    if (from.readableEnded || from.destroyed) return resolve({ bytes, overflow });
+    // Output that ended with its headers (a redirect) has nothing more to give; a Content-Length
+    // of 0 is complete before it starts.
+    if (from.readableEnded || from.destroyed || limit === 0) return resolve({ bytes, overflow });
     from.on('data', onData).once('end', done).once('close', done).once('error', done);
     to.on('drain', onDrain).once('close', done);
     signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Reads what is left of the output and drops it; resolves with how many bytes that was. */
+function discard(from: Readable, signal: AbortSignal): Promise<number> {
+  let bytes = 0;
+  const counting = (chunk: Buffer) => (bytes += chunk.length);
+  from.on('data', counting);
+  from.resume();
+  const ended = signal.aborted ? Promise.resolve() : finished(from).catch(() => {});
+  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  return Promise.race([ended, stopped]).then(() => {
+    from.off('data', counting);
+    return bytes;
   });
 }
 
