@@ -46,6 +46,8 @@ const testScripts = {
   // Sends its whole body (framed by Content-Length), then keeps working: a client that has the
   // body and leaves has not gone away, so the work after it must still happen.
   'after-body.js': "import { writeFile } from 'node:fs/promises';\nexport default async ({ env, stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nfirst');\n  await new Promise((resolve) => setTimeout(resolve, 1000));\n  await writeFile(`$TMP/after-body-${env.QUERY_STRING}`, 'done');\n};\n",
+  // A local redirect to a directory of the docroot, with a query of its own.
+  'to-dir.js': "export default ({ stdout }) => stdout.write('Location: /sub?to=x\\r\\n\\r\\n');\n",
   'cookie.js': "export default ({ env, stdout }) => stdout.write(`Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Type: text/plain\\r\\n\\r\\n${env.HTTP_COOKIE ?? ''}`);\n",
 };
 
@@ -216,6 +218,12 @@ export function conformance(subject: ModeUnderTest): void {
         assert.match(text, /^SCRIPT_NAME="\/cgi-bin\/printenv\.js"$/m);
         assert.match(text, /^QUERY_STRING="redirected=1"$/m);
         assert.match(text, /^REQUEST_METHOD="GET"$/m);
+      });
+
+      it('answers a local redirect to a directory with a 301 that keeps the new location\'s query, not the request\'s', async () => {
+        const res = await rawRequest(server.port, get('/cgi-bin/to-dir.js?orig=1'));
+        assert.equal(res.status, 301);
+        assert.equal(res.headers.location, '/sub/?to=x');
       });
 
       it('turns an absolute Location into a 302 client redirect', async () => {

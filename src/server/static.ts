@@ -35,7 +35,7 @@ export async function serveStatic(ex: StaticExchange, docroot: string, path: str
   if (target === undefined) return sendText(res, 404, 'Not Found');
   if ('redirect' in target) {
     // The path is decoded; Location needs it encoded again, and keeps the query as mod_dir does.
-    const query = req.url?.match(/\?.*/)?.[0] ?? '';
+    const query = ex.query ? `?${ex.query}` : '';
     const location = target.redirect.split('/').map(encodeURIComponent).join('/') + query;
     return sendText(res, 301, 'Moved Permanently', { Location: location });
   }
