@@ -34,6 +34,8 @@ const testScripts = {
   'stall.sh': 'echo $$ > "$TMP/stall-$QUERY_STRING.pid"\nexec sleep 300\n',
   'garbage.sh': 'printf "this is not a header\\r\\n\\r\\nbody\\n"\n',
   'stderr.sh': 'echo "something went sideways" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
+  // CRLF and a 5000-byte line on stderr: every mode logs them by one rule (src/run/lines.ts).
+  'stderr-rule.sh': 'printf "crlf line\\r\\n" >&2\nhead -c 5000 /dev/zero | tr "\\0" x >&2\nprintf "\\n" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
   'args.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\n"\nprintf "%s|" "$@"\n',
   'source.xyz': 'not a program\n',
   // Content-Length frames a kept-alive response: one that lies must not split the next.
@@ -322,6 +324,14 @@ export function conformance(subject: ModeUnderTest): void {
         await pending;
         await eventually(() => !isAlive(pid), 5000, `abandoned script ${pid} killed`);
         await server.waitForError(/stall\.sh.*client went away/, mark);
+      });
+
+      it('logs stderr by one rule: CR dropped, a line cut at 4096 bytes', async () => {
+        const mark = server.mark();
+        assert.equal((await fetchText('/cgi-bin/stderr-rule.sh')).text, 'ok\n');
+        await eventually(() => server.errorsSince(mark).filter((line) => line.includes('stderr-rule.sh')).length >= 3, 5000, 'three stderr lines');
+        const said = server.errorsSince(mark).filter((line) => line.includes('stderr-rule.sh')).map((line) => line.slice(line.indexOf('stderr-rule.sh: ') + 16));
+        assert.deepEqual(said, ['crlf line', 'x'.repeat(4096), 'x'.repeat(904)]);
       });
 
       it('logs stderr tagged with the script, answers 502 for malformed headers and 500 for what cannot start', async () => {
