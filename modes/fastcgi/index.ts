@@ -15,7 +15,7 @@ import { findProgram } from '../../src/run/program.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { PmPolicy } from './messages.ts';
 import { startPool, traceTo, type Pool } from './pool.ts';
-import { send } from './send.ts';
+import { forward } from './forward.ts';
 
 const workerMain = fileURLToPath(new URL(`./worker-main${extname(import.meta.url)}`, import.meta.url));
 
@@ -43,7 +43,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     });
     return {
       name: 'fastcgi',
-      run: (request) => send(client, request),
+      run: (request) => forward(client, request),
       status: () => ({ mode: 'fastcgi', upstream: options.connect }),
       close: () => client.close(),
     };

@@ -25,7 +25,7 @@ import { describeRecord, type TraceRecord } from '../../src/fastcgi/trace.ts';
 import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo, WorkerProcess } from './messages.ts';
-import { send, type Sent } from './send.ts';
+import { forward, type Forwarded } from './forward.ts';
 
 const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`, import.meta.url));
 
@@ -94,12 +94,12 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     askPid: ownWorkers,
     onRecord: options.trace ? traceTo(logger, name) : undefined,
   });
-  const live = new Set<{ script: string; sent: Sent }>();
+  const live = new Set<{ script: string; sent: Forwarded }>();
   const demand = demandSignal(pm, (inFlight) => tell({ type: 'demand', inFlight }));
 
   function run(request: CgiRequest): ScriptRun {
     const script = request.script;
-    const sent = send(client, request);
+    const sent = forward(client, request);
     const entry = { script: script.name, sent };
     live.add(entry);
     demand(live.size);

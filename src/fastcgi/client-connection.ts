@@ -14,7 +14,7 @@ import type { TraceRecord } from './trace.ts';
 import { LineSplitter } from '../run/lines.ts';
 
 /** One attempt at a request on this connection, as the client sees it. */
-export interface Exchange {
+export interface Attempt {
   readonly id: number;
   /** Settles at END_REQUEST, or rejects when the connection fails or the request is aborted. */
   readonly ended: Promise<EndRequest>;
@@ -37,7 +37,7 @@ export interface EndRequest {
   protocolStatus: number;
 }
 
-interface Pending extends Exchange {
+interface Pending extends Attempt {
   inputOpen: boolean;
   unanswered: boolean;
   stdout: Readable;
@@ -110,7 +110,7 @@ export class ClientConnection {
    * into `stdout`, which the caller owns (a retried request keeps its stream), and whose
    * read() must call resume(id).
    */
-  open(stdout: Readable, onStderr: ((line: string) => void) | undefined): Exchange {
+  open(stdout: Readable, onStderr: ((line: string) => void) | undefined): Attempt {
     let id = 1;
     while (this.#pending.has(id)) id++;
     let resolve!: (end: EndRequest) => void;
@@ -150,9 +150,9 @@ export class ClientConnection {
   }
 
   /** ABORT_REQUEST (§5.4); the id stays reserved until END_REQUEST, or for `graceMs` at most. */
-  abort(exchange: Exchange, reason: unknown, graceMs: number): void {
-    const p = this.#pending.get(exchange.id);
-    if (!p || p !== exchange || !p.inputOpen) return;
+  abort(attempt: Attempt, reason: unknown, graceMs: number): void {
+    const p = this.#pending.get(attempt.id);
+    if (!p || p !== attempt || !p.inputOpen) return;
     p.inputOpen = false;
     this.send([record(RecordType.ABORT_REQUEST, p.id)]);
     this.#fail(p, reason);
