@@ -34,7 +34,7 @@ const testScripts = {
   'stall.sh': 'echo $$ > "$TMP/stall-$QUERY_STRING.pid"\nexec sleep 300\n',
   'garbage.sh': 'printf "this is not a header\\r\\n\\r\\nbody\\n"\n',
   'stderr.sh': 'echo "something went sideways" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
-  // CRLF and a 5000-byte line on stderr: every mode logs them by one rule (src/run/lines.ts).
+  // CRLF and a 5000-byte line on stderr: every mode logs them by one rule (src/script/stderr-lines.ts).
   'stderr-rule.sh': 'printf "crlf line\\r\\n" >&2\nhead -c 5000 /dev/zero | tr "\\0" x >&2\nprintf "\\n" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
   'args.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\n"\nprintf "%s|" "$@"\n',
   'source.xyz': 'not a program\n',

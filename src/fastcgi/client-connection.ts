@@ -11,7 +11,7 @@ import { RecordParser, decodeEndRequestBody, record, type FcgiRecord } from './r
 import { decodeParams, encodeParams } from './params.ts';
 import { RecordWriter } from './writer.ts';
 import type { TraceRecord } from './trace.ts';
-import { LineSplitter } from '../run/lines.ts';
+import { LineSplitter } from '../script/stderr-lines.ts';
 
 /** One attempt at a request on this connection, as the client sees it. */
 export interface Attempt {
@@ -46,7 +46,7 @@ interface Pending extends Attempt {
   answered: boolean;
   resolve(end: EndRequest): void;
   reject(error: unknown): void;
-  /** STDERR as error-log lines, by the rule every mode keeps (src/run/lines.ts). */
+  /** STDERR as error-log lines, by the rule every mode keeps (src/script/stderr-lines.ts). */
   stderr: LineSplitter | undefined;
   grace: NodeJS.Timeout | undefined;
 }

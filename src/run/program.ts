@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { FIXED_PATH } from '../cgi/env.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
-import { forEachLine } from './lines.ts';
+import { forEachLine } from '../script/stderr-lines.ts';
 
 /** The process groups of the programs running now: for a mode's status page and its close(). */
 export class ProcessGroups {

@@ -1,11 +1,11 @@
 /**
- * The stderr rule every mode keeps (src/run/lines.ts): the same lines however the bytes are
+ * The stderr rule every mode keeps (src/script/stderr-lines.ts): the same lines however the bytes are
  * chunked, CR dropped before LF, long lines cut at MAX_LINE.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { LineSplitter, MAX_LINE } from '../src/run/lines.ts';
+import { LineSplitter, MAX_LINE } from '../src/script/stderr-lines.ts';
 
 function split(chunks: Buffer[]): string[] {
   const lines: string[] = [];
