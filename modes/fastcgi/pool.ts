@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
-import { listen } from '../../src/listen.ts';
+import { listen } from '../../src/io/listen.ts';
 import { FastCgiProtocolError } from '../../src/fastcgi/protocol.ts';
 import { describeRecord, type TraceRecord } from '../../src/fastcgi/trace.ts';
 import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';

@@ -25,7 +25,7 @@ import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
 import { searchArgs } from '../../src/cgi/env.ts';
 import { describeRecord } from '../../src/fastcgi/trace.ts';
 import { describeScript, ScriptError, type Script } from '../../src/script/describe.ts';
-import { listen } from '../../src/listen.ts';
+import { listen } from '../../src/io/listen.ts';
 import type { CgiRequest } from '../../src/mode.ts';
 import { createHandlerRunner } from '../../src/run/handler.ts';
 import { ProcessGroups, spawnProgram } from '../../src/run/program.ts';

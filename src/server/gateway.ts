@@ -11,8 +11,10 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
+import { copyChunks } from '../io/copy.ts';
 import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { RequestCut, type Mode, type ScriptExit, type ScriptRun, type StopReason } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
@@ -302,40 +304,34 @@ async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Prom
 }
 
 /**
- * Copies with backpressure: a slow client pauses the script's output, nothing is buffered
- * whole. Stops at `limit` bytes (a declared Content-Length), noting an overflow if a chunk ran
- * past it. Resolves once the limit is reached, the output ends or is torn down (the script was
- * killed: the caller decides what the client sees), or the client goes away.
+ * Copies a script's output to the client with backpressure (src/io/copy.ts). Stops at `limit`
+ * bytes (a declared Content-Length), noting an overflow if a chunk ran past it. Resolves once the
+ * limit is reached, the output ends or is torn down (the script was killed: the caller decides
+ * what the client sees), or the request is stopped (its client gone among the reasons).
  */
-function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinity): Promise<{ bytes: number; overflow: boolean }> {
-  return new Promise((resolve) => {
-    let bytes = 0;
-    let overflow = false;
-    const onData = (chunk: Buffer) => {
+async function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinity): Promise<{ bytes: number; overflow: boolean }> {
+  let bytes = 0;
+  let overflow = false;
+  // A Content-Length of 0 is complete before it starts.
+  if (limit === 0) return { bytes, overflow };
+  await copyChunks(
+    from,
+    (chunk) => {
       if (chunk.length > limit - bytes) {
         to.write(chunk.subarray(0, limit - bytes));
         bytes = limit;
         overflow = true;
-        return done();
+        return 'stop';
       }
       bytes += chunk.length;
-      if (!to.write(chunk)) from.pause();
-      if (bytes === limit) done();
-    };
-    const onDrain = () => from.resume();
-    const done = () => {
-      from.off('data', onData).off('end', done).off('close', done).off('error', done);
-      to.off('drain', onDrain).off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve({ bytes, overflow });
-    };
-    // Output that ended with its headers (a redirect) has nothing more to give; a Content-Length
-    // of 0 is complete before it starts.
-    if (from.readableEnded || from.destroyed || limit === 0) return resolve({ bytes, overflow });
-    from.on('data', onData).once('end', done).once('close', done).once('error', done);
-    to.on('drain', onDrain).once('close', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
+      const more = to.write(chunk);
+      if (bytes === limit) return 'stop';
+      return more ? 'more' : 'full';
+    },
+    () => once(to, 'drain', { signal }),
+    signal,
+  );
+  return { bytes, overflow };
 }
 
 /** Reads what is left of the output and drops it; resolves with how many bytes that was. */

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { realpath } from 'node:fs/promises';
-import { listen } from '../listen.ts';
+import { listen } from '../io/listen.ts';
 import { replyText, exchangeFor, type Exchange } from './exchange.ts';
 import { describeScript } from '../script/describe.ts';
 import { createGateway, type FoundScript, type GatewayOptions } from './gateway.ts';
