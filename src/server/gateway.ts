@@ -6,8 +6,8 @@
  * serve() tells one request top to bottom, as Go's net/http/cgi Handler.ServeHTTP does: admit
  * it, take the body, build the environment, start the clock, run the script, judge its head,
  * stream its body, wait for it to end, log what went wrong. Where the request stands is one
- * value, `phase`; every reason to stop a script early is a StopReason (src/mode.ts), named in
- * stopScript() below.
+ * value, `phase`; every reason to stop a script early is a StopReason (src/mode.ts), worded
+ * once in stopMessages below.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
@@ -73,6 +73,13 @@ const maxRedirects = 10;
 export function createGateway(options: GatewayOptions) {
   const { mode, logger } = options;
   let running = 0;
+  /** Every reason to stop a script early, with what the error log says, unless the moment has better words. */
+  const stopMessages: Record<StopReason, string> = {
+    timeout: `timed out after ${options.timeoutMs / 1000}s`,
+    'client-gone': 'the client went away',
+    'bad-output': 'its output is not a valid CGI response',
+    redirected: 'a local redirect was followed',
+  };
 
   async function serve(ex: Exchange, { location, script }: FoundScript): Promise<void> {
     const name = `/cgi-bin${location.scriptPath}`;
@@ -107,7 +114,7 @@ export function createGateway(options: GatewayOptions) {
       const controller = new AbortController();
       const { signal } = controller;
       const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
-      const timer = setTimeout(() => stopScript('timeout', `timed out after ${options.timeoutMs / 1000}s`), options.timeoutMs);
+      const timer = setTimeout(() => stopScript('timeout'), options.timeoutMs);
       // A client that leaves before it has its whole response has gone away; one that has it has not.
       const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
       res.once('close', onClose);
@@ -277,14 +284,6 @@ export function createGateway(options: GatewayOptions) {
     },
   };
 }
-
-/** What the error log says for each StopReason, unless the moment has better words. */
-const stopMessages: Record<StopReason, string> = {
-  timeout: 'timed out',
-  'client-gone': 'the client went away',
-  'bad-output': 'its output is not a valid CGI response',
-  redirected: 'a local redirect was followed',
-};
 
 /** NPH: copies the script's bytes to the socket; only closing the connection can end them. */
 async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Promise<Phase> {
