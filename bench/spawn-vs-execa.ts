@@ -1,6 +1,6 @@
 /**
  * The CGI hot path's process start: plain child_process.spawn against execa, running the
- * same script the way modes/cgi.ts does (own process group, piped stdio, clean env).
+ * same script the way src/run/program.ts does (own process group, piped stdio, clean env).
  *
  * usage: node bench/spawn-vs-execa.ts [runs=2000] [concurrency=1,8]
  * Alternates the two in rounds so machine noise hits both alike; reports the median round.

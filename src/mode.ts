@@ -17,28 +17,39 @@ export interface CgiRequest {
   args: string[];
   /** The request body: exactly CONTENT_LENGTH bytes, or empty. */
   body: Readable;
-  /** Aborted, with a RequestCut as its reason, when the request must end early. */
+  /** Aborted, with a RequestCut as its reason, when the script must stop early. */
   signal: AbortSignal;
   /** Receives each line the script writes to stderr, for the error log. */
   logStderr(line: string): void;
 }
 
-/** Why a request was ended early: its time ran out, or its client went away. */
+/**
+ * Every reason the gateway stops a script before it ends on its own:
+ * - `timeout`: its time limit passed (--timeout);
+ * - `client-gone`: the client left before it had the whole response;
+ * - `bad-output`: what it prints breaks RFC 3875 §6 (a bad head, more than its Content-Length),
+ *   and nobody will read the rest;
+ * - `redirected`: it asked for a local redirect (§6.2.2), which is served once it is stopped.
+ */
+export type StopReason = 'timeout' | 'client-gone' | 'bad-output' | 'redirected';
+
+/** The abort reason a mode's signal carries: why, and the words for the error log. */
 export class RequestCut extends Error {
   override name = 'RequestCut';
-  readonly timedOut: boolean;
-  constructor(message: string, timedOut: boolean) {
+  readonly why: StopReason;
+  constructor(why: StopReason, message: string) {
     super(message);
-    this.timedOut = timedOut;
+    this.why = why;
   }
 }
 
 /**
- * How a script ended. Anything but `ok` after output began cuts the response short. `notStarted`:
- * it failed before printing anything, for a reason of the server's own rather than a bad response
- * (it could not be started, or an embedded handler threw first), so the client gets 500, not 502.
+ * How a script ended. Anything but `ok` after output began cuts the response short.
+ * `serverFault`: it failed before printing anything, for a reason of the server's own rather
+ * than a bad response (the program could not be started, a handler could not be imported or
+ * threw before writing), so the client gets 500, not 502.
  */
-export type ScriptExit = { ok: true } | { ok: false; reason: string; notStarted?: boolean };
+export type ScriptExit = { ok: true } | { ok: false; reason: string; serverFault?: boolean };
 
 export interface ScriptRun {
   /** What the script prints: CGI response headers, a blank line, the body. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createCgiMode } from '../modes/cgi.ts';
+import { createCgiMode } from '../modes/cgi/index.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 describe('cgi mode: a program that cannot be started', () => {
@@ -18,9 +18,10 @@ describe('cgi mode: a program that cannot be started', () => {
   after(() => server.stop());
 
   it('answers 500 and logs why', async () => {
+    const mark = server.mark();
     const res = await fetch(`${server.url}cgi-bin/orphaned.cgi`);
     assert.equal(res.status, 500);
     assert.match(await res.text(), /failed before it printed anything/);
-    await server.waitForError(/orphaned\.cgi: cannot start .*orphaned\.cgi: spawn .* ENOENT/);
+    await server.waitForError(/orphaned\.cgi: cannot start .*orphaned\.cgi: spawn .* ENOENT/, mark);
   });
 });

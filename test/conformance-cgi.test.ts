@@ -1,4 +1,4 @@
-import { createCgiMode } from '../modes/cgi.ts';
+import { createCgiMode } from '../modes/cgi/index.ts';
 import { conformance } from './conformance.ts';
 
 conformance({ name: 'cgi', create: () => createCgiMode(), runsPrograms: true, statePersists: false });

@@ -1,4 +1,4 @@
-import { createEmbeddedMode } from '../modes/embedded.ts';
+import { createEmbeddedMode } from '../modes/embedded/index.ts';
 import { createLogger } from '../src/server/log.ts';
 import { conformance } from './conformance.ts';
 

@@ -9,7 +9,8 @@ import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createEmbeddedMode, logRefusedScripts, type ProcessStatus } from '../modes/embedded.ts';
+import { createEmbeddedMode, logRefusedScripts } from '../modes/embedded/index.ts';
+import type { ProcessStatus } from '../src/run/handler.ts';
 import { createLogger, type Logger } from '../src/server/log.ts';
 import { eventually } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -59,36 +60,41 @@ describe('embedded mode', () => {
   const stillServing = async () => assert.equal((await fetchText('/cgi-bin/hello.js')).text, 'Hello, world from a JavaScript handler\n');
 
   it('answers 500 for a handler that throws before printing, logs it with the script, and keeps serving', async () => {
+    const mark = server.mark();
     for (const [script, message] of [['throws.js', 'thrown before any output'], ['rejects.js', 'TypeError: deliberate: rejected']] as const) {
       const { res, text } = await fetchText(`/cgi-bin/${script}`);
       assert.equal(res.status, 500, script);
       assert.match(text, /failed before it printed anything/);
-      await server.waitForError(new RegExp(`${script.replace('.', '\\.')}.*handler failed.*${message}`));
+      await server.waitForError(new RegExp(`${script.replace('.', '\\.')}.*handler failed.*${message}`), mark);
       await stillServing();
     }
   });
 
   it('answers 500 for a module that cannot be imported, and says why', async () => {
+    const mark = server.mark();
     assert.equal((await fetchText('/cgi-bin/broken.js')).res.status, 500);
-    await server.waitForError(/broken\.js.*cannot be imported.*fails as it is imported/);
+    await server.waitForError(/broken\.js.*cannot be imported.*fails as it is imported/, mark);
     await stillServing();
   });
 
   it('refuses a plain CGI program, naming it and saying why', async () => {
+    const mark = server.mark();
     assert.equal((await fetchText('/cgi-bin/hello.sh')).res.status, 500);
-    await server.waitForError(/hello\.sh.*plain CGI program/);
+    await server.waitForError(/hello\.sh.*plain CGI program/, mark);
   });
 
   it('answers 504 for a handler that never finishes, and counts it abandoned: a promise cannot be killed', async () => {
+    const mark = server.mark();
     assert.equal((await fetchText('/cgi-bin/hang.js')).res.status, 504);
-    await server.waitForError(/hang\.js.*timed out.*abandoned/);
+    await server.waitForError(/hang\.js.*timed out.*abandoned/, mark);
     assert.ok((await status()).abandoned >= 1);
     await stillServing();
   });
 
   it('answers 504 for a module whose import never finishes', async () => {
+    const mark = server.mark();
     assert.equal((await fetchText('/cgi-bin/stuck-import.js')).res.status, 504);
-    await server.waitForError(/stuck-import\.js.*timed out.*still being imported/);
+    await server.waitForError(/stuck-import\.js.*timed out.*still being imported/, mark);
     await stillServing();
   });
 

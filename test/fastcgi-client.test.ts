@@ -171,7 +171,8 @@ for (const transport of ['unix', 'tcp'] as const) {
       const filtered = data ? await text(data) : '';
       return {
         stdout: Readable.from([`Content-Type: text/plain\r\n\r\n${filtered.toUpperCase()}`]),
-        stderr: Readable.from(['one\ntw', 'o\nthree']),
+        // CRLF, a line split across records, one too long for a log line: the rule every mode keeps.
+        stderr: Readable.from(['one\r\ntw', 'o\n', 'x'.repeat(5000), '\nthree']),
         finished: Promise.resolve(0),
       };
     };
@@ -181,7 +182,7 @@ for (const transport of ['unix', 'tcp'] as const) {
     const response = c.request({ params: {}, role: Role.FILTER, data: Readable.from(['to be ', 'filtered']), onStderr: (l) => lines.push(l) });
     assert.equal(await text(response.stdout), 'Content-Type: text/plain\r\n\r\nTO BE FILTERED');
     await response.ended;
-    assert.deepEqual(lines, ['one', 'two', 'three']);
+    assert.deepEqual(lines, ['one', 'two', 'x'.repeat(4096), 'x'.repeat(904), 'three']);
     const refused = c.request({ params: {}, role: 7 as Role });
     assert.deepEqual(await refused.ended, { appStatus: 0, protocolStatus: ProtocolStatus.UNKNOWN_ROLE });
     assert.equal(accepted(), 3, 'GET_VALUES, then a connection per request');

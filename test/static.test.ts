@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { normalizeRequestPath } from '../src/server/paths.ts';
 import { serveStatic } from '../src/server/static.ts';
+import { splitTarget } from '../src/server/exchange.ts';
 
 let base: string;
 let docroot: string;
@@ -58,8 +59,8 @@ before(async () => {
       return;
     }
     // A CGI local redirect is re-dispatched as a GET whatever the request's own method.
-    const method = req.headers['x-local-redirect'] === '1' ? 'GET' : undefined;
-    handled.push(serveStatic(req, res, docroot, path, method));
+    const method = req.headers['x-local-redirect'] === '1' ? 'GET' : (req.method ?? 'GET');
+    handled.push(serveStatic({ req, res, method, query: splitTarget(req.url ?? '/').query }, docroot, path));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;

@@ -11,9 +11,9 @@
  * SIGTERM handler) and replaced. The heartbeat carries the process's status, and the supervisor
  * sends everyone's back, so any process can show the whole pool on /webhist/status.
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster, { type Worker as ServerProcess } from 'node:cluster';
 import type { Logger } from '../../src/server/log.ts';
-import type { ProcessStatus } from '../embedded.ts';
+import type { ProcessStatus } from '../../src/run/handler.ts';
 
 const heartbeatMs = 500;
 /** Fewer missed heartbeats than this are never called stuck, whatever --timeout says. */
@@ -22,17 +22,18 @@ const minStuckMs = 4 * heartbeatMs;
 const stopGraceMs = 8000;
 
 type Beat = { webhist: 'beat'; status: ProcessStatus };
-type Pool = { webhist: 'pool'; processes: ProcessStatus[] };
+/** The supervisor's answer: every server process's status, for each one's status page. */
+type Roster = { webhist: 'pool'; processes: ProcessStatus[] };
 
 /** In a server process: heartbeats to the supervisor, and the pool's status it sends back. */
-export function reportToSupervisor(own: () => ProcessStatus): { peers(): ProcessStatus[]; stop(): void } {
+export function reportToSupervisor(self: () => ProcessStatus): { peers(): ProcessStatus[]; stop(): void } {
   let pool: ProcessStatus[] = [];
-  const onMessage = (message: Pool) => {
+  const onMessage = (message: Roster) => {
     if (message?.webhist === 'pool') pool = message.processes;
   };
   process.on('message', onMessage);
   const timer = setInterval(() => {
-    if (process.connected) process.send?.({ webhist: 'beat', status: own() } satisfies Beat);
+    if (process.connected) process.send?.({ webhist: 'beat', status: self() } satisfies Beat);
   }, heartbeatMs).unref();
   return {
     peers: () => pool.filter((p) => p.pid !== process.pid),
@@ -53,7 +54,7 @@ export interface SupervisorOptions {
 }
 
 interface Member {
-  worker: Worker;
+  child: ServerProcess;
   pid: number;
   startedAt: number;
   /** When the last heartbeat came; undefined until the process listens. */
@@ -74,38 +75,38 @@ export function superviseProcesses({ processes, stuckAfterMs, host, logger }: Su
   let listening = false;
 
   const fork = () => {
-    const worker = cluster.fork();
-    const member: Member = { worker, pid: worker.process.pid ?? 0, startedAt: Date.now() };
-    members.set(worker.id, member);
-    worker.on('message', (message: Beat) => {
+    const child = cluster.fork();
+    const member: Member = { child, pid: child.process.pid ?? 0, startedAt: Date.now() };
+    members.set(child.id, member);
+    child.on('message', (message: Beat) => {
       if (message?.webhist !== 'beat') return;
       member.lastBeat = Date.now();
       member.status = message.status;
       const pool = [...members.values()].flatMap((m) => (m.status ? [m.status] : []));
-      if (worker.isConnected()) worker.send({ webhist: 'pool', processes: pool } satisfies Pool);
+      if (child.isConnected()) child.send({ webhist: 'pool', processes: pool } satisfies Roster);
     });
     // A peer that vanished mid-send must not take the supervisor down.
-    worker.on('error', () => {});
+    child.on('error', () => {});
     return member;
   };
 
   const ready = new Promise<{ url: string }>((resolve, reject) => {
-    cluster.on('listening', (worker, address) => {
-      const member = members.get(worker.id);
+    cluster.on('listening', (child, address) => {
+      const member = members.get(child.id);
       if (member) member.lastBeat = Date.now();
       if (listening) return;
       listening = true;
       const shown = host.includes(':') ? `[${host}]` : host;
       resolve({ url: `http://${shown}:${address.port}/` });
     });
-    cluster.on('exit', (worker, code, signal) => {
-      const member = members.get(worker.id);
-      members.delete(worker.id);
+    cluster.on('exit', (child, code, signal) => {
+      const member = members.get(child.id);
+      members.delete(child.id);
       if (stopping || !member) return;
       if (!listening) {
         // The first processes could not even start (a port in use, say): their error is above.
         stopping = true;
-        for (const m of members.values()) m.worker.process.kill('SIGKILL');
+        for (const m of members.values()) m.child.process.kill('SIGKILL');
         return reject(new Error(`a server process exited (${signal ?? `status ${code}`}) before it could listen`));
       }
       const how = member.killedAsStuck ? 'was killed' : `died (${signal ? `killed by ${signal}` : `exit status ${code}`})`;
@@ -131,7 +132,7 @@ export function superviseProcesses({ processes, stuckAfterMs, host, logger }: Su
         `process ${member.pid} has sent no heartbeat for ${((now - member.lastBeat) / 1000).toFixed(1)}s, past --timeout${script}: ` +
           'its event loop is stuck, so it is killed (SIGKILL) and replaced',
       );
-      member.worker.process.kill('SIGKILL');
+      member.child.process.kill('SIGKILL');
     }
   }, heartbeatMs);
 
@@ -139,18 +140,18 @@ export function superviseProcesses({ processes, stuckAfterMs, host, logger }: Su
   const stop = (signal: string) => {
     if (stopping) {
       // A second Ctrl-C: no more waiting.
-      if (!forced) for (const m of members.values()) m.worker.process.kill('SIGKILL');
+      if (!forced) for (const m of members.values()) m.child.process.kill('SIGKILL');
       forced = true;
       return;
     }
     stopping = true;
     clearInterval(watch);
     logger.error('info', 'supervisor', `${signal}: stopping ${members.size} server process(es)`);
-    for (const m of members.values()) m.worker.process.kill('SIGTERM');
+    for (const m of members.values()) m.child.process.kill('SIGTERM');
     const killer = setTimeout(() => {
       for (const m of members.values()) {
         logger.error('warn', 'supervisor', `process ${m.pid} did not stop within ${stopGraceMs / 1000}s: killed`);
-        m.worker.process.kill('SIGKILL');
+        m.child.process.kill('SIGKILL');
       }
     }, stopGraceMs);
     const check = setInterval(() => {

@@ -6,15 +6,16 @@
  * --fastcgi-connect, every request goes instead to an application someone else manages (php-fpm,
  * a spawn-fcgi pool, `webhist worker`).
  */
-import { existsSync } from 'node:fs';
-import { delimiter, extname, join } from 'node:path';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FIXED_PATH } from '../../src/cgi/env.ts';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
 import type { Mode } from '../../src/mode.ts';
+import { findProgram } from '../../src/run/program.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { PmPolicy } from './messages.ts';
 import { startPool, traceTo, type Pool } from './pool.ts';
-import { send } from './send.ts';
+import { forward } from './forward.ts';
 
 const workerMain = fileURLToPath(new URL(`./worker-main${extname(import.meta.url)}`, import.meta.url));
 
@@ -31,7 +32,7 @@ export interface FastCgiModeOptions {
 }
 
 /** The environment a worker process starts with: a fixed PATH and nothing of ours. */
-const workerEnv = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+const workerEnv = { PATH: FIXED_PATH };
 
 export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mode> {
   const { logger } = options;
@@ -42,7 +43,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     });
     return {
       name: 'fastcgi',
-      run: (request) => send(client, request),
+      run: (request) => forward(client, request),
       status: () => ({ mode: 'fastcgi', upstream: options.connect }),
       close: () => client.close(),
     };
@@ -83,8 +84,4 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
       await Promise.all(pools.map((pool) => pool.close()));
     },
   };
-}
-
-function findProgram(name: string): string | undefined {
-  return workerEnv.PATH.split(delimiter).map((dir) => join(dir, name)).find((path) => existsSync(path));
 }

@@ -19,12 +19,13 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FastCgiClient } from '../../src/fastcgi/client.ts';
+import { listen } from '../../src/io/listen.ts';
 import { FastCgiProtocolError } from '../../src/fastcgi/protocol.ts';
 import { describeRecord, type TraceRecord } from '../../src/fastcgi/trace.ts';
 import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo, WorkerProcess } from './messages.ts';
-import { send, type Sent } from './send.ts';
+import { forward, type Forwarded } from './forward.ts';
 
 const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`, import.meta.url));
 
@@ -58,7 +59,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   const address = join(dir, 'pool.sock');
 
   const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
+  await listen(server, bound);
   // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const { command, env, ownWorkers, retires, pm, size, minSpare, idleTimeoutMs } = options;
@@ -93,12 +94,12 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     askPid: ownWorkers,
     onRecord: options.trace ? traceTo(logger, name) : undefined,
   });
-  const live = new Set<{ script: string; sent: Sent }>();
+  const live = new Set<{ script: string; sent: Forwarded }>();
   const demand = demandSignal(pm, (inFlight) => tell({ type: 'demand', inFlight }));
 
   function run(request: CgiRequest): ScriptRun {
     const script = request.script;
-    const sent = send(client, request);
+    const sent = forward(client, request);
     const entry = { script: script.name, sent };
     live.add(entry);
     demand(live.size);
@@ -110,7 +111,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
       const cut = request.signal.reason;
       // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
       // worker owes nothing, and may be serving others.
-      if (!live.has(entry) || !(cut instanceof RequestCut) || !cut.timedOut || script.kind !== 'handler') return;
+      if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout' || script.kind !== 'handler') return;
       kill(sent.response.appPid, `${script.name} ${cut.message}`);
     }, { once: true });
     // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.

@@ -4,11 +4,12 @@
  * spawn-fcgi and our process manager hand it over) or on --listen, and serves each request the
  * way its script needs:
  *
- * - a handler script is imported once and called per request, inside this process: embedded
- *   mode, living in a worker (module state persists per worker, re-imported when the file
- *   changes);
- * - a plain CGI program is started per request, as fcgiwrap does: CGI mode behind a socket, so
- *   FastCGI buys it nothing, and the benchmark shows that honestly.
+ * - a handler script is imported once and called per request, inside this process, by the kit's
+ *   handler runner (src/run/handler.ts): module state persists per worker, and a changed file
+ *   is imported again;
+ * - a plain CGI program is spawned per request by the kit's program runner (src/run/program.ts),
+ *   as fcgiwrap does: CGI behind a socket, so FastCGI buys it nothing, and the benchmark shows
+ *   that honestly.
  *
  * The script is the request's SCRIPT_FILENAME, as nginx's fastcgi_param sends it, and must lie
  * inside --cgi-bin: a web server's word is no licence to run /bin/sh.
@@ -16,7 +17,7 @@
 import { fstatSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { basename, sep } from 'node:path';
+import { basename } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { createApp, type AppRequest, type AppResponse } from '../../src/fastcgi/app.ts';
 import { netOptions, parseAddress } from '../../src/fastcgi/address.ts';
@@ -24,10 +25,13 @@ import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
 import { searchArgs } from '../../src/cgi/env.ts';
 import { describeRecord } from '../../src/fastcgi/trace.ts';
 import { describeScript, ScriptError, type Script } from '../../src/script/describe.ts';
+import { listen } from '../../src/io/listen.ts';
+import type { CgiRequest } from '../../src/mode.ts';
+import { createHandlerRunner } from '../../src/run/handler.ts';
+import { ProcessGroups, spawnProgram } from '../../src/run/program.ts';
+import { isInside } from '../../src/server/paths.ts';
 import { revalidateEvery } from '../../src/server/revalidate.ts';
 import type { Logger } from '../../src/server/log.ts';
-import { createCgiMode } from '../cgi.ts';
-import { createEmbeddedMode } from '../embedded.ts';
 
 export interface WorkerOptions {
   cgiBin: string;
@@ -56,15 +60,15 @@ export interface RunningWorker {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const cgiBin = await realpath(options.cgiBin);
   const { logger } = options;
-  const handlers = createEmbeddedMode({ logger, watchdog: options.watchdog });
-  const programs = createCgiMode();
+  const handlers = createHandlerRunner({ logger, watchdog: options.watchdog });
+  const programs = new ProcessGroups();
   let served = 0;
   let retiring = false;
 
   /** SCRIPT_FILENAME → the script, checked against the disk at most once a second (as the server does). */
   const findScript = revalidateEvery(1000, async (filename: string): Promise<Script | Refusal> => {
     const file = await realpath(filename).catch(() => undefined);
-    if (!file?.startsWith(cgiBin + sep)) return { status: 404, message: `no script at ${JSON.stringify(filename)} inside this worker's cgi-bin` };
+    if (file === undefined || file === cgiBin || !isInside(cgiBin, file)) return { status: 404, message: `no script at ${JSON.stringify(filename)} inside this worker's cgi-bin` };
     return describeScript(file, `/cgi-bin/${basename(file)}`).catch((error: Error) => {
       if (error instanceof ScriptError) return { status: 500, message: error.message };
       throw error;
@@ -74,13 +78,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   async function respond(request: AppRequest): Promise<AppResponse> {
     const params = request.params;
     const found = await findScript(params.SCRIPT_FILENAME ?? '');
-    if ('status' in found) return answer(found);
+    if ('status' in found) return refuse(found);
     const name = params.SCRIPT_NAME || found.name;
     const script = { ...found, name };
 
     const stderr = new PassThrough();
-    const mode = script.kind === 'handler' ? handlers : programs;
-    const run = mode.run({
+    const cgiRequest: CgiRequest = {
       script,
       env: { ...params },
       // A program runs here as under CGI, so it gets CGI's §4.4 words too (fcgiwrap gives none).
@@ -88,7 +91,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       body: request.stdin,
       signal: request.signal,
       logStderr: (line) => stderr.write(`${line}\n`),
-    });
+    };
+    const run = script.kind === 'handler' ? handlers.run(cgiRequest) : spawnProgram(cgiRequest, programs);
     const finished = run.finished.then((exit) => {
       if (!exit.ok) stderr.write(`${name}: ${exit.reason}\n`);
       stderr.end();
@@ -140,7 +144,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     async close() {
       server.close();
       await app.close();
-      await Promise.all([handlers.close(), programs.close()]);
+      programs.killAll();
+      await handlers.close();
     },
   };
 }
@@ -151,22 +156,12 @@ interface Refusal {
   message: string;
 }
 
-/** An answer from the worker itself, as CGI output, so the web server passes it on as it is. */
-function answer({ status, message }: Refusal): AppResponse {
+/** A refusal from the worker itself, as CGI output, so the web server passes it on as it is. */
+function refuse({ status, message }: Refusal): AppResponse {
   const body = `${status}: ${message}\n`;
   return {
     stdout: Readable.from([`Status: ${status}\r\nContent-Type: text/plain\r\n\r\n${body}`]),
     stderr: Readable.from([body]),
     finished: Promise.resolve(0),
   };
-}
-
-function listen(server: Server, options: object): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

@@ -41,7 +41,7 @@ export interface EnvInput {
 }
 
 /** The only search path a script gets. */
-const PATH = '/usr/local/bin:/usr/bin:/bin';
+export const FIXED_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** An HTTP token (RFC 9110 §5.6.2), as in an auth-scheme. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -69,7 +69,7 @@ export function buildEnv(input: EnvInput): Record<string, string> {
     // php-cgi's cgi.force_redirect refuses to run unless this is set, so that php-cgi cannot be
     // run directly as /cgi-bin/php; Apache and nginx set it, and so do we.
     REDIRECT_STATUS: '200',
-    PATH,
+    PATH: FIXED_PATH,
   };
   if (input.pathInfo !== '') {
     // §4.1.6: PATH_INFO mapped onto the document tree, and unset when PATH_INFO is empty.

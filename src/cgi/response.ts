@@ -21,10 +21,14 @@ export interface CgiHead {
   fields: Array<[name: string, value: string]>;
 }
 
+/**
+ * What the server sends. `contentLength`, when the script declared one, frames the body on a
+ * kept-alive connection: the server sends exactly that many bytes and ends the response there.
+ */
 export type ResponsePlan =
-  | { kind: 'document'; status: number; reason: string; headers: Array<[string, string]> }
+  | { kind: 'document'; status: number; reason: string; headers: Array<[string, string]>; contentLength?: number }
   | { kind: 'local-redirect'; location: string }
-  | { kind: 'client-redirect'; status: number; reason: string; headers: Array<[string, string]> };
+  | { kind: 'client-redirect'; status: number; reason: string; headers: Array<[string, string]>; contentLength?: number };
 
 /** An HTTP token (RFC 9110 §5.6.2): what a field name must be (§6.3: field-name = token). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -164,6 +168,7 @@ type CgiField = (typeof CGI_FIELDS)[number];
 export function planResponse(head: CgiHead): ResponsePlan {
   const cgi = new Map<CgiField, string>();
   const headers: Array<[string, string]> = [];
+  let contentLength: number | undefined;
   for (const [name, value] of head.fields) {
     if (value === '') continue; // §6.3: "A NULL field value is equivalent to a field not being sent."
     const lower = name.toLowerCase();
@@ -175,6 +180,12 @@ export function planResponse(head: CgiHead): ResponsePlan {
         );
       }
       cgi.set(cgiField, value);
+    }
+    if (lower === 'content-length') {
+      const length = parseContentLength(value);
+      // RFC 9112 §6.3: differing lengths cannot frame a message.
+      if (contentLength !== undefined && contentLength !== length) throw new CgiOutputError('the script printed two different Content-Length values');
+      contentLength = length;
     }
     if (lower !== 'status' && !CONNECTION_FIELDS.has(lower)) headers.push([name, value]);
   }
@@ -189,7 +200,7 @@ export function planResponse(head: CgiHead): ResponsePlan {
     if (local && status === undefined) return { kind: 'local-redirect', location };
     // §6.2.3, §6.2.4: an absolute URI starts with its scheme (RFC 3986 §3.1).
     if (local || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(location)) {
-      return { kind: 'client-redirect', ...(status ?? { status: 302, reason: 'Found' }), headers };
+      return { kind: 'client-redirect', ...(status ?? { status: 302, reason: 'Found' }), headers, ...framing(contentLength) };
     }
     throw new CgiOutputError(
       `Location ${quote(location)} is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)`,
@@ -200,7 +211,18 @@ export function planResponse(head: CgiHead): ResponsePlan {
   if (!cgi.has('content-type') && status === undefined) {
     throw new CgiOutputError('the script printed no Content-Type, Location or Status header');
   }
-  return { kind: 'document', ...(status ?? { status: 200, reason: 'OK' }), headers };
+  return { kind: 'document', ...(status ?? { status: 200, reason: 'OK' }), headers, ...framing(contentLength) };
+}
+
+const framing = (contentLength: number | undefined) => (contentLength === undefined ? {} : { contentLength });
+
+/**
+ * A script's Content-Length (RFC 9110 §8.6: 1*DIGIT). One the server cannot trust would frame
+ * the response wrongly on a kept-alive connection, so it is a bad response, not a hint.
+ */
+function parseContentLength(value: string): number {
+  if (!/^\d{1,15}$/.test(value)) throw new CgiOutputError(`the script printed an invalid Content-Length: ${quote(value)}`);
+  return Number(value);
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `webhist run SCRIPT`: one request through CGI mode with no server. It shows the three
+ * `webhist run SCRIPT`: one request, run as CGI runs it (src/run/program.ts), with no server. It shows the three
  * things a backend is: the environment and stdin going in, the bytes coming out, and the HTTP
  * response a server makes of them.
  */
@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { describeScript } from '../script/describe.ts';
-import { spawnScript } from '../../modes/cgi.ts';
-import { serverSoftware } from '../server/index.ts';
+import { spawnProgram } from '../run/program.ts';
+import { serverSoftware } from '../server/http-front.ts';
 import { parseDuration } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 
@@ -68,7 +68,7 @@ export const runCommand = new Command('run')
 
     const stderr: string[] = [];
     const signal = AbortSignal.timeout(options.timeout);
-    const run = spawnScript({
+    const run = spawnProgram({
       script,
       env,
       args: script.kind === 'program' ? searchArgs(options.method.toUpperCase(), query) : [],
@@ -79,7 +79,7 @@ export const runCommand = new Command('run')
     const chunks: Buffer[] = [];
     for await (const chunk of run.stdout) chunks.push(chunk as Buffer);
     const exit = await run.finished;
-    if (!exit.ok && exit.notStarted) throw new UsageError(exit.reason);
+    if (!exit.ok && exit.serverFault) throw new UsageError(exit.reason);
     const output = Buffer.concat(chunks);
     const response = script.nph ? undefined : await interpret(output);
 

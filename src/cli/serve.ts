@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import { shippedCgiBin, shippedDocroot } from '../package-root.ts';
-import { startServer } from '../server/index.ts';
+import { startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { parseChoice, parseDuration, parseInteger, parseSize } from './options.ts';
 import { paint, UsageError } from './ui.ts';
@@ -62,7 +62,7 @@ export const serveCommand = new Command('serve')
     await requireDirectory(options.docroot, '--docroot');
     const logger = createLogger({ format: options.log, quiet: options.quiet });
     if (options.processes > 1 && options.mode !== 'embedded') throw new UsageError('--processes is for --mode embedded');
-    if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded.ts')).logRefusedScripts(options.cgiBin, logger);
+    if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded/index.ts')).logRefusedScripts(options.cgiBin, logger);
     const announce = (url: string, pool = '') =>
       process.stdout.write(
         `webhist ${paint.bold(options.mode)} mode on ${paint.cyan(url)}${pool}  ` +
@@ -119,9 +119,9 @@ export const serveCommand = new Command('serve')
 async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> {
   switch (options.mode) {
     case 'cgi':
-      return (await import('../../modes/cgi.ts')).createCgiMode();
+      return (await import('../../modes/cgi/index.ts')).createCgiMode();
     case 'embedded':
-      return (await import('../../modes/embedded.ts')).createEmbeddedMode({ logger, logFormat: options.log });
+      return (await import('../../modes/embedded/index.ts')).createEmbeddedMode({ logger, logFormat: options.log });
     case 'fastcgi':
       return (await import('../../modes/fastcgi/index.ts')).createFastCgiMode({
         cgiBin: options.cgiBin,

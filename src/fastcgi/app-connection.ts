@@ -18,7 +18,7 @@ import {
 } from './records.ts';
 import { ParamsCollector, decodeParams, encodeParams, type Pair } from './params.ts';
 import { RecordWriter } from './writer.ts';
-import type { AppHandler, AppRequest, AppSettings } from './app.ts';
+import type { AppHandler, AppRequest, AppSettings } from './app-contract.ts';
 
 /** A peer that does not close its side this long after we closed ours is cut off. */
 const LINGER_MS = 5000;

@@ -17,62 +17,11 @@
  * down its sending side after the request still gets the answer.
  */
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
-import type { Role } from './protocol.ts';
 import { DEFAULT_MAX_PARAMS_BYTES } from './params.ts';
 import { AppConnection } from './app-connection.ts';
-import type { TraceRecord } from './trace.ts';
+import type { AppHandler, AppOptions, AppSettings } from './app-contract.ts';
 
-export interface AppRequest {
-  id: number;
-  role: Role;
-  /** The web server keeps the connection for further requests (FCGI_KEEP_CONN). */
-  keepConn: boolean;
-  /** The PARAMS stream: the CGI meta-variables, in a null-prototype object. */
-  params: Record<string, string>;
-  /** The request body (FCGI_STDIN); empty for an authorizer. Destroyed on abort. */
-  stdin: Readable;
-  /** FILTER only: the file to filter (FCGI_DATA, §6.4). */
-  data: Readable | undefined;
-  /** Fires on ABORT_REQUEST, or when the connection to the web server is lost. */
-  signal: AbortSignal;
-}
-
-export interface AppResponse {
-  /** What a CGI program prints; read with backpressure, so a slow web server slows it down. */
-  stdout: Readable;
-  /** Error output, sent on FCGI_STDERR for the web server's log. */
-  stderr?: Readable;
-  /**
-   * The exit status a CGI program would return: END_REQUEST's appStatus (§6.2). END_REQUEST
-   * goes out once this settles and stdout (and stderr) have ended; a rejection is reported on
-   * STDERR and sent as appStatus 1. After an abort, output is dropped and the streams are
-   * destroyed once this settles: END_REQUEST is the application's answer to it (§5.4).
-   */
-  finished: Promise<number>;
-}
-
-export type AppHandler = (request: AppRequest) => AppResponse | Promise<AppResponse>;
-
-export interface AppOptions {
-  /** FCGI_MAX_CONNS: connections past this are closed at once. Default 1024. */
-  maxConns?: number;
-  /** FCGI_MAX_REQS: requests past this get END_REQUEST OVERLOADED. Default 1024. */
-  maxReqs?: number;
-  /** FCGI_MPXS_CONNS: run several requests on one connection. Default true. */
-  multiplex?: boolean;
-  /** The PARAMS stream of one request is refused past this many bytes. Default 1 MiB. */
-  maxParamsBytes?: number;
-  /** FCGI_WEB_SERVER_ADDRS (§3.2): when given, only these IP addresses may connect. */
-  webServerAddrs?: readonly string[];
-  /** Sees every record received and sent: `--trace`. */
-  onRecord?: TraceRecord;
-  /** Protocol errors, lost connections, failed handlers. Default: console.error. */
-  log?: (message: string) => void;
-}
-
-export type AppSettings = Required<Omit<AppOptions, 'webServerAddrs' | 'onRecord'>> &
-  Pick<AppOptions, 'webServerAddrs' | 'onRecord'>;
+export type { AppHandler, AppOptions, AppRequest, AppResponse } from './app-contract.ts';
 
 export interface FastCgiApp {
   /** Serves one accepted connection until it closes; a net.Server 'connection' listener. */

@@ -10,11 +10,11 @@ import { FastCgiError, FastCgiProtocolError, NULL_REQUEST_ID, PID_VALUE, RecordT
 import { RecordParser, decodeEndRequestBody, record, type FcgiRecord } from './records.ts';
 import { decodeParams, encodeParams } from './params.ts';
 import { RecordWriter } from './writer.ts';
-import type { EndRequest } from './client.ts';
 import type { TraceRecord } from './trace.ts';
+import { LineSplitter } from '../script/stderr-lines.ts';
 
 /** One attempt at a request on this connection, as the client sees it. */
-export interface Exchange {
+export interface Attempt {
   readonly id: number;
   /** Settles at END_REQUEST, or rejects when the connection fails or the request is aborted. */
   readonly ended: Promise<EndRequest>;
@@ -29,9 +29,15 @@ export interface Exchange {
 }
 
 const EMPTY = Buffer.alloc(0);
-const STDERR_LINE_MAX = 64 * 1024;
 
-interface Pending extends Exchange {
+/** How a request ended: END_REQUEST's body (§5.5). */
+export interface EndRequest {
+  appStatus: number;
+  /** REQUEST_COMPLETE, or why the application refused the request (§5.5). */
+  protocolStatus: number;
+}
+
+interface Pending extends Attempt {
   inputOpen: boolean;
   unanswered: boolean;
   stdout: Readable;
@@ -40,8 +46,8 @@ interface Pending extends Exchange {
   answered: boolean;
   resolve(end: EndRequest): void;
   reject(error: unknown): void;
-  onStderr: ((line: string) => void) | undefined;
-  stderrTail: Buffer;
+  /** STDERR as error-log lines, by the rule every mode keeps (src/script/stderr-lines.ts). */
+  stderr: LineSplitter | undefined;
   grace: NodeJS.Timeout | undefined;
 }
 
@@ -104,7 +110,7 @@ export class ClientConnection {
    * into `stdout`, which the caller owns (a retried request keeps its stream), and whose
    * read() must call resume(id).
    */
-  open(stdout: Readable, onStderr: ((line: string) => void) | undefined): Exchange {
+  open(stdout: Readable, onStderr: ((line: string) => void) | undefined): Attempt {
     let id = 1;
     while (this.#pending.has(id)) id++;
     let resolve!: (end: EndRequest) => void;
@@ -112,9 +118,10 @@ export class ClientConnection {
     const ended = new Promise<EndRequest>((res, rej) => ((resolve = res), (reject = rej)));
     ended.catch(() => {}); // the client decides what a failure means; never an unhandled rejection
     const pending: Pending = {
-      id, ended, stdout, onStderr, resolve, reject,
+      id, ended, stdout, resolve, reject,
+      stderr: onStderr && new LineSplitter(onStderr),
       inputOpen: true, unanswered: false, settled: false, answered: false,
-      reused: this.#served > 0, stderrTail: EMPTY, grace: undefined,
+      reused: this.#served > 0, grace: undefined,
     };
     this.#pending.set(id, pending);
     this.#socket.ref();
@@ -143,9 +150,9 @@ export class ClientConnection {
   }
 
   /** ABORT_REQUEST (§5.4); the id stays reserved until END_REQUEST, or for `graceMs` at most. */
-  abort(exchange: Exchange, reason: unknown, graceMs: number): void {
-    const p = this.#pending.get(exchange.id);
-    if (!p || p !== exchange || !p.inputOpen) return;
+  abort(attempt: Attempt, reason: unknown, graceMs: number): void {
+    const p = this.#pending.get(attempt.id);
+    if (!p || p !== attempt || !p.inputOpen) return;
     p.inputOpen = false;
     this.send([record(RecordType.ABORT_REQUEST, p.id)]);
     this.#fail(p, reason);
@@ -236,16 +243,9 @@ export class ClientConnection {
 
   /** Hands STDERR on line by line; an empty record (or END_REQUEST) flushes the last line. */
   #stderr(p: Pending, content: Buffer): void {
-    if (!p.onStderr || p.settled) return;
-    let rest = p.stderrTail.length > 0 ? Buffer.concat([p.stderrTail, content]) : content;
-    for (let nl = rest.indexOf(10); nl !== -1; nl = rest.indexOf(10)) {
-      p.onStderr(rest.toString('utf8', 0, nl));
-      rest = rest.subarray(nl + 1);
-    }
-    // A line without its newline waits for the next record, up to a bound.
-    const flush = content.length === 0 || rest.length > STDERR_LINE_MAX;
-    if (flush && rest.length > 0) p.onStderr(rest.toString('utf8'));
-    p.stderrTail = flush ? EMPTY : Buffer.from(rest);
+    if (!p.stderr || p.settled) return;
+    if (content.length > 0) p.stderr.push(content);
+    else p.stderr.end();
   }
 
   #fail(p: Pending, error: unknown): void {

@@ -20,7 +20,7 @@ import { type Address, formatAddress, netOptions, parseAddress } from './address
 import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName } from './protocol.ts';
 import { encodeBeginRequestBody, record, streamRecords, type FcgiRecord } from './records.ts';
 import { type Pair, decodeParams, encodeParams } from './params.ts';
-import { ClientConnection, type ConnectionHooks, type Exchange } from './client-connection.ts';
+import { ClientConnection, type ConnectionHooks, type EndRequest, type Attempt } from './client-connection.ts';
 import type { TraceRecord } from './trace.ts';
 
 export interface ClientRequest {
@@ -36,12 +36,6 @@ export interface ClientRequest {
   signal?: AbortSignal;
   /** Each line the application writes on STDERR, without its newline. */
   onStderr?: (line: string) => void;
-}
-
-export interface EndRequest {
-  appStatus: number;
-  /** REQUEST_COMPLETE, or why the application refused the request (§5.5). */
-  protocolStatus: number;
 }
 
 export interface ClientResponse {
@@ -133,8 +127,8 @@ export class FastCgiClient {
     const inputs: Input[] = [[RecordType.STDIN, request.stdin ?? EMPTY]];
     if (role === Role.FILTER) inputs.push([RecordType.DATA, request.data ?? EMPTY]);
 
-    let current: { connection: ClientConnection; exchange: Exchange } | undefined;
-    const stdout = new Readable({ highWaterMark: 64 * 1024, read: () => current?.connection.resume(current.exchange.id) });
+    let current: { connection: ClientConnection; attempt: Attempt } | undefined;
+    const stdout = new Readable({ highWaterMark: 64 * 1024, read: () => current?.connection.resume(current.attempt.id) });
     stdout.on('error', () => {}); // the same error rejects `ended`; pipeline() still sees it
     let resolve!: (end: EndRequest) => void;
     let reject!: (error: unknown) => void;
@@ -156,7 +150,7 @@ export class FastCgiClient {
       fail(signal.reason);
       return response;
     }
-    const abort = () => current && current.connection.abort(current.exchange, signal!.reason, this.#settings.abortGraceMs);
+    const abort = () => current && current.connection.abort(current.attempt, signal!.reason, this.#settings.abortGraceMs);
     signal?.addEventListener('abort', abort, { once: true });
     const forget = () => signal?.removeEventListener('abort', abort);
     ended.then(forget, forget);
@@ -164,37 +158,37 @@ export class FastCgiClient {
     // One retry, on a new connection, where it cannot run the request twice: the application
     // refused it (§5.5), or a kept connection closed before a single record answered a safe
     // method. Either way the input must still be in hand.
-    const attempt = (retried: boolean): void => {
+    const tryRequest = (retried: boolean): void => {
       const connection = this.#pick(retried);
-      const exchange = connection.open(stdout, request.onStderr);
-      current = { connection, exchange };
+      const attempt = connection.open(stdout, request.onStderr);
+      current = { connection, attempt };
       const flags = this.#settings.keepConn ? Flags.KEEP_CONN : 0;
       const records = [
-        record(RecordType.BEGIN_REQUEST, exchange.id, encodeBeginRequestBody(role, flags)),
-        ...streamRecords(RecordType.PARAMS, exchange.id, params),
+        record(RecordType.BEGIN_REQUEST, attempt.id, encodeBeginRequestBody(role, flags)),
+        ...streamRecords(RecordType.PARAMS, attempt.id, params),
       ];
       let piped = 0; // input already in memory joins BEGIN_REQUEST and PARAMS in one write
       for (let input = inputs[0]; input && Buffer.isBuffer(input[1]); input = inputs[++piped])
-        records.push(...streamRecords(input[0], exchange.id, input[1]));
+        records.push(...streamRecords(input[0], attempt.id, input[1]));
       connection.send(records);
-      void this.#pipe(connection, exchange, inputs, piped);
+      void this.#pipe(connection, attempt, inputs, piped);
       const replayable = () => !retried && inputs.every(([, input]) => Buffer.isBuffer(input));
-      exchange.ended.then(
+      attempt.ended.then(
         (end) => {
           this.#release(connection);
           const refused = end.protocolStatus === ProtocolStatus.OVERLOADED || end.protocolStatus === ProtocolStatus.CANT_MPX_CONN;
-          if (refused && replayable() && stdout.readableLength === 0 && !stdout.readableDidRead) return attempt(true);
+          if (refused && replayable() && stdout.readableLength === 0 && !stdout.readableDidRead) return tryRequest(true);
           stdout.push(null);
           resolve(end);
         },
         (error: unknown) => {
           this.#release(connection);
-          if (exchange.unanswered && safe && replayable() && !signal?.aborted) return attempt(true);
+          if (attempt.unanswered && safe && replayable() && !signal?.aborted) return tryRequest(true);
           fail(error);
         },
       );
     };
-    attempt(false);
+    tryRequest(false);
     return response;
   }
 
@@ -228,22 +222,22 @@ export class FastCgiClient {
    * Sends the input streams from `from` on, one after the other, with backpressure. A stream
    * that turns out empty is replaced by an empty buffer, so that a retry can send it again.
    */
-  async #pipe(connection: ClientConnection, exchange: Exchange, inputs: Input[], from: number): Promise<void> {
+  async #pipe(connection: ClientConnection, attempt: Attempt, inputs: Input[], from: number): Promise<void> {
     try {
       for (let i = from; i < inputs.length; i++) {
         const [type, input] = inputs[i]!;
         if (Buffer.isBuffer(input)) {
-          if (exchange.inputOpen) connection.send(streamRecords(type, exchange.id, input));
+          if (attempt.inputOpen) connection.send(streamRecords(type, attempt.id, input));
           continue;
         }
-        const read = await connection.copy(input, type, exchange.id, () => exchange.inputOpen);
+        const read = await connection.copy(input, type, attempt.id, () => attempt.inputOpen);
         if (read === 0) inputs[i] = [type, EMPTY];
-        if (!exchange.inputOpen) return; // ended or aborted: nothing more may go out on its id
-        connection.send([record(type, exchange.id)]);
+        if (!attempt.inputOpen) return; // ended or aborted: nothing more may go out on its id
+        connection.send([record(type, attempt.id)]);
       }
     } catch (error) {
       // The body broke off (the HTTP client went away mid-upload, say): abort the request.
-      connection.abort(exchange, error, this.#settings.abortGraceMs);
+      connection.abort(attempt, error, this.#settings.abortGraceMs);
     }
   }
 

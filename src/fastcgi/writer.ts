@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { FastCgiError, HEADER_LENGTH } from './protocol.ts';
 import { encodeRecords, streamRecords, type FcgiRecord } from './records.ts';
 import type { TraceRecord } from './trace.ts';
+import { copyChunks } from '../io/copy.ts';
 
 /** Past this many queued bytes, write at once rather than at the end of the turn. */
 const BATCH_BYTES = 64 * 1024;
@@ -68,37 +69,25 @@ export class RecordWriter {
 
   /**
    * Copies a stream into records of one type for one request, pausing the stream while the
-   * socket is full. Events, not an async iterator: every request takes this path, both sides,
-   * and most carry one small chunk. While `wanted()` holds, each chunk goes out; after that,
+   * socket is full (src/io/copy.ts). While `wanted()` holds, each chunk goes out; after that,
    * what still comes is read and dropped, so its producer can finish. Resolves once the stream
    * ends, with the bytes it gave (0: it was empty); rejects if it breaks off, or was already
    * destroyed. The closing empty record is the caller's to send.
    */
-  copy(source: Readable, type: number, id: number, wanted: () => boolean): Promise<number> {
-    return new Promise((resolve, reject) => {
-      let read = 0;
-      let settled = false;
-      const onData = (chunk: Buffer | string) => {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  async copy(source: Readable, type: number, id: number, wanted: () => boolean): Promise<number> {
+    if (source.destroyed && !source.readableEnded) throw source.errored ?? new FastCgiError('fastcgi: the stream was destroyed before its end');
+    let read = 0;
+    const end = await copyChunks(
+      source,
+      (bytes) => {
         read += bytes.length;
-        if (bytes.length === 0 || !wanted()) return; // an empty record would end the stream
+        if (bytes.length === 0 || !wanted()) return 'more'; // an empty record would end the stream
         this.send(streamRecords(type, id, bytes, false));
-        if (this.#socket.writableNeedDrain && !this.#socket.destroyed) {
-          source.pause();
-          void this.#drained().then(() => settled || source.resume());
-        }
-      };
-      const onEnd = () => done(undefined);
-      const onClose = () => done(source.readableEnded ? undefined : new FastCgiError('fastcgi: the stream broke off before its end'));
-      const done = (error: Error | undefined) => {
-        settled = true;
-        source.off('data', onData).off('end', onEnd).off('error', done).off('close', onClose);
-        if (error) reject(error);
-        else resolve(read);
-      };
-      if (source.readableEnded) return resolve(0);
-      if (source.destroyed) return reject(source.errored ?? new FastCgiError('fastcgi: the stream was destroyed before its end'));
-      source.on('data', onData).once('end', onEnd).once('error', done).once('close', onClose);
-    });
+        return this.#socket.writableNeedDrain && !this.#socket.destroyed ? 'full' : 'more';
+      },
+      () => this.#drained(),
+    );
+    if (end.how === 'broken') throw end.error ?? new FastCgiError('fastcgi: the stream broke off before its end');
+    return read;
   }
 }

@@ -31,8 +31,16 @@ export function splitTarget(target: string): Pick<Exchange, 'target' | 'rawPath'
     : { target, rawPath: target.slice(0, q), query: target.slice(q + 1) };
 }
 
-/** A short plain-text answer from the server itself (errors, 503, 413...). */
-export function answer(ex: Exchange, status: number, text: string, headers: Record<string, string> = {}): void {
+/**
+ * RFC 3875 §6.2.2: a local redirect is served as if the client had asked for the new location,
+ * a GET on the same connection, one level deeper. The new exchange's query is the location's.
+ */
+export function localRedirect(ex: Exchange, location: string): Exchange {
+  return { ...ex, method: 'GET', ...splitTarget(location), redirects: ex.redirects + 1 };
+}
+
+/** A short plain-text reply from the server itself (errors, 503, 413...). */
+export function replyText(ex: Exchange, status: number, text: string, headers: Record<string, string> = {}): void {
   const { res } = ex;
   if (res.headersSent) return void res.destroy();
   const body = `${status} ${text}\n`;

@@ -1,25 +1,45 @@
 /**
- * The gateway: an HTTP request for /cgi-bin/... becomes a CgiRequest, the mode runs it, and
- * what the script printed becomes the HTTP response (RFC 3875 §6). This is the part every mode
- * shares, so the three modes cannot differ in what they send the client.
+ * The gateway (RFC 3875 §6): an HTTP request for /cgi-bin/... becomes a CgiRequest, the mode
+ * runs it, and what the script printed becomes the HTTP response. Every mode shares this part,
+ * so the three cannot differ in what they send the client.
+ *
+ * serve() tells one request top to bottom, as Go's net/http/cgi Handler.ServeHTTP does: admit
+ * it, take the body, build the environment, start the clock, run the script, judge its head,
+ * stream its body, wait for it to end, log what went wrong. Where the request stands is one
+ * value, `phase`; every reason to stop a script early is a StopReason (src/mode.ts), worded
+ * once in stopMessages below.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
-import { CgiOutputError, planResponse, readCgiHead } from '../cgi/response.ts';
-import { RequestCut, type ScriptRun } from '../mode.ts';
+import { copyChunks } from '../io/copy.ts';
+import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
+import { RequestCut, type Mode, type ScriptExit, type ScriptRun, type StopReason } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
-import { answer, type Exchange } from './exchange.ts';
-import type { ServerOptions } from './index.ts';
+import { localRedirect, replyText, type Exchange } from './exchange.ts';
+import type { Logger } from './log.ts';
 import type { ScriptLocation } from './paths.ts';
 import { noBody, takeBody } from './request-body.ts';
 
-/** What the gateway needs of the server's options, and a way back into the server. */
-export interface GatewayOptions
-  extends Pick<ServerOptions, 'mode' | 'cgiBin' | 'docroot' | 'timeoutMs' | 'maxConcurrency' | 'maxBody' | 'passAuthorization' | 'logger'> {
+export interface GatewayOptions {
+  mode: Mode;
+  /** The directory scripts run from (the front resolves it to its real path first). */
+  cgiBin: string;
+  /** The docroot: DOCUMENT_ROOT, and PATH_TRANSLATED's base. */
+  docroot: string;
+  /** How long a script may run (RFC 3875 leaves it to the server); then it is stopped. */
+  timeoutMs: number;
+  /** Scripts running at once; past it, 503 with Retry-After. */
+  maxConcurrency: number;
+  /** The largest request body taken, in bytes; past it, 413. */
+  maxBody: number;
+  /** Pass the Authorization header on as HTTP_AUTHORIZATION (RFC 3875 §4.1.18 says not to). */
+  passAuthorization: boolean;
+  logger: Logger;
   serverSoftware: string;
-  /** Re-dispatches a local redirect (RFC 3875 §6.2.2) through the whole server. */
+  /** Serves a local redirect (RFC 3875 §6.2.2) through the whole server, static files included. */
   redispatch(ex: Exchange): Promise<void>;
 }
 
@@ -29,205 +49,232 @@ export interface FoundScript {
   script: Script | Error;
 }
 
+/**
+ * Where one request stands. It only moves forward:
+ * waiting → streaming → complete, or → cut; waiting → answered or redirecting.
+ */
+type Phase =
+  /** The script runs; nothing has been sent. */
+  | { at: 'waiting' }
+  /** The head is sent; the body is being copied. */
+  | { at: 'streaming' }
+  /** The client has its whole response. The script may still be running: a client that leaves now has not gone away. */
+  | { at: 'complete' }
+  /** The server answered for the script (500, 502, 504), or there is no one left to answer. */
+  | { at: 'answered' }
+  /** The response began and cannot be finished: the connection is closed to say so. */
+  | { at: 'cut' }
+  /** A local redirect: `next`, a fresh GET, is served once this script has ended. */
+  | { at: 'redirecting'; next: Exchange };
+
 /** Local redirects followed for one request before the server calls it a loop (Apache stops at 10). */
 const maxRedirects = 10;
-
 
 export function createGateway(options: GatewayOptions) {
   const { mode, logger } = options;
   let running = 0;
+  /** Every reason to stop a script early, with what the error log says, unless the moment has better words. */
+  const stopMessages: Record<StopReason, string> = {
+    timeout: `timed out after ${options.timeoutMs / 1000}s`,
+    'client-gone': 'the client went away',
+    'bad-output': 'its output is not a valid CGI response',
+    redirected: 'a local redirect was followed',
+  };
 
   async function serve(ex: Exchange, { location, script }: FoundScript): Promise<void> {
     const name = `/cgi-bin${location.scriptPath}`;
+    // 1. Admission: a bound on scripts at once, and only scripts this mode can run.
     if (running >= options.maxConcurrency) {
       logger.error('warn', name, `refused: ${running} scripts running, the --max-concurrency limit`);
-      return answer(ex, 503, 'Service Unavailable: too many scripts running, try again shortly', { 'Retry-After': '1' });
+      return replyText(ex, 503, 'Service Unavailable: too many scripts running, try again shortly', { 'Retry-After': '1' });
     }
     if (script instanceof Error) {
       logger.error('error', name, script.message);
-      return answer(ex, 500, 'Internal Server Error: the script cannot be run (see the error log)');
+      return replyText(ex, 500, 'Internal Server Error: the script cannot be run (see the error log)');
     }
-    // The slot is taken before anything awaits, and given back once the script has ended.
-    running++;
-    let redirect: string | undefined;
-    try {
-      redirect = await start(ex, location, script, name);
-    } finally {
-      running--;
-    }
-    // RFC 3875 §6.2.2: the server answers the new location itself, once the first script is done
-    // (unless the client has gone meanwhile: then there is no one to answer).
-    if (redirect !== undefined && !ex.res.destroyed) {
-      const q = redirect.indexOf('?');
-      const rawPath = q < 0 ? redirect : redirect.slice(0, q);
-      await options.redispatch({ ...ex, method: 'GET', target: redirect, rawPath, query: q < 0 ? '' : redirect.slice(q + 1), redirects: ex.redirects + 1 });
-    }
-  }
-
-  /**
-   * Runs the script and sends its response; returns once the script has ended, with the location
-   * of a local redirect if that is what it asked for.
-   */
-  async function start(ex: Exchange, location: ScriptLocation, script: Script, name: string): Promise<string | undefined> {
     const refusal = mode.refuses?.(script);
     if (refusal) {
       logger.error('error', name, refusal);
-      return void answer(ex, 500, `Internal Server Error: ${refusal}`);
-    }
-    const body = ex.redirects ? noBody() : await takeBody(ex.req, options.maxBody);
-    if (!body.ok) {
-      logger.error('warn', name, body.message);
-      return void answer(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
+      return replyText(ex, 500, `Internal Server Error: ${refusal}`);
     }
 
-    const { req, res } = ex;
-    const env = buildEnv({
-      method: ex.method,
-      requestUri: ex.target,
-      query: ex.query,
-      headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct,
-      httpVersion: req.httpVersion,
-      scriptName: name,
-      scriptFilename: location.file,
-      pathInfo: location.pathInfo,
-      documentRoot: options.docroot,
-      remoteAddress: req.socket.remoteAddress ?? '',
-      remotePort: req.socket.remotePort ?? 0,
-      serverAddress: req.socket.localAddress ?? '',
-      serverPort: req.socket.localPort ?? 0,
-      contentLength: body.length,
-      passAuthorization: options.passAuthorization,
-      serverSoftware: options.serverSoftware,
-    });
-
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new RequestCut(`timed out after ${options.timeoutMs / 1000}s`, true)), options.timeoutMs);
-    const onClose = () => res.writableFinished || controller.abort(new RequestCut('the client went away', false));
-    res.once('close', onClose);
-
-    const run = mode.run({
-      script,
-      env,
-      args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
-      body: body.body,
-      signal: controller.signal,
-      logStderr: (line) => logger.error('stderr', name, line),
-    });
-    const done = () => {
-      clearTimeout(timer);
-      res.off('close', onClose);
-    };
-
-    let redirect: string | undefined;
+    // The slot is taken before anything awaits, and given back once the script has ended.
+    running++;
+    let phase: Phase = { at: 'waiting' };
     try {
-      if (script.nph) await sendNph(ex, run, controller.signal);
-      else redirect = await sendParsed(ex, run, controller, name);
-      if (redirect !== undefined) {
-        // As Apache's mod_cgi does: read a redirecting script's output to its end (the time
-        // limit still holding), discard it, and stop whatever the script still runs after that.
-        await finished(run.stdout).catch(() => {});
-        controller.abort(new Error('a local redirect was followed'));
-        await run.finished;
+      // 2. The body: exactly CONTENT_LENGTH bytes (a local redirect is a GET and has none).
+      const body = ex.redirects ? noBody() : await takeBody(ex.req, options.maxBody);
+      if (!body.ok) {
+        logger.error('warn', name, body.message);
+        return replyText(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
       }
+
+      // 3. The clock and the client: either one stops the script.
+      const { req, res } = ex;
+      const controller = new AbortController();
+      const { signal } = controller;
+      const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
+      const timer = setTimeout(() => stopScript('timeout'), options.timeoutMs);
+      // A client that leaves before it has its whole response has gone away; one that has it has not.
+      const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
+      res.once('close', onClose);
+
+      // 4. The run: the mode turns the request into CGI output bytes.
+      const run = mode.run({
+        script,
+        env: buildEnv({
+          method: ex.method,
+          requestUri: ex.target,
+          query: ex.query,
+          headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct,
+          httpVersion: req.httpVersion,
+          scriptName: name,
+          scriptFilename: location.file,
+          pathInfo: location.pathInfo,
+          documentRoot: options.docroot,
+          remoteAddress: req.socket.remoteAddress ?? '',
+          remotePort: req.socket.remotePort ?? 0,
+          serverAddress: req.socket.localAddress ?? '',
+          serverPort: req.socket.localPort ?? 0,
+          contentLength: body.length,
+          passAuthorization: options.passAuthorization,
+          serverSoftware: options.serverSoftware,
+        }),
+        args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
+        body: body.body,
+        signal,
+        logStderr: (line) => logger.error('stderr', name, line),
+      });
+
+      let exit: ScriptExit;
+      try {
+        if (script.nph) {
+          // NPH (RFC 3875 §5): the script's bytes are the whole HTTP response, sent unmodified.
+          phase = await relayNph(ex, run, signal);
+          exit = await run.finished;
+        } else {
+          // 5. The head (§6.2): a document, a redirect, or output that is no CGI response.
+          let plan: ResponsePlan | CgiOutputError;
+          try {
+            plan = planResponse(await readCgiHead(run.stdout));
+          } catch (error) {
+            if (!(error instanceof CgiOutputError)) throw error;
+            plan = error;
+          }
+
+          if (plan instanceof CgiOutputError) {
+            if (signal.aborted) {
+              if (signal.reason instanceof RequestCut && signal.reason.why === 'timeout' && !res.destroyed) {
+                replyText(ex, 504, 'Gateway Timeout: the script did not answer in time');
+              }
+              exit = await run.finished;
+            } else {
+              // Still writing, and nobody will read the rest: stop the script now, not at the timeout.
+              if (!run.stdout.readableEnded) stopScript('bad-output', plan.message);
+              exit = await run.finished;
+              if (!exit.ok && exit.serverFault) {
+                logger.error('error', name, exit.reason);
+                replyText(ex, 500, 'Internal Server Error: the script failed before it printed anything (see the error log)');
+              } else {
+                logger.error('error', name, `bad gateway: ${plan.message}${exit.ok || signal.aborted ? '' : ` (the script ${exit.reason})`}`);
+                replyText(ex, 502, 'Bad Gateway: the script did not print a valid CGI response (see the error log)');
+              }
+            }
+            phase = { at: 'answered' };
+          } else if (plan.kind === 'local-redirect') {
+            run.stdout.resume();
+            if (ex.redirects < maxRedirects) {
+              phase = { at: 'redirecting', next: localRedirect(ex, plan.location) };
+              // As Apache's mod_cgi does: read a redirecting script's output to its end (the time
+              // limit still holding), discard it, and stop whatever the script still runs after that.
+              await finished(run.stdout).catch(() => {});
+              stopScript('redirected');
+            } else {
+              logger.error('error', name, `more than ${maxRedirects} local redirects: a loop?`);
+              replyText(ex, 500, 'Internal Server Error: too many local redirects');
+              phase = { at: 'answered' };
+            }
+            exit = await run.finished;
+          } else {
+            // 6. The body, streamed: a document or a client redirect with its document.
+            res.statusCode = plan.status;
+            res.statusMessage = plan.reason;
+            for (const [field, value] of plan.headers) res.appendHeader(field, value);
+            // Until the next turn of the event loop, writes gather: a short response (headers, body,
+            // last chunk) leaves in one writev instead of three; end() uncorks at once.
+            res.cork();
+            setImmediate(() => res.writableCorked && res.uncork());
+            phase = { at: 'streaming' };
+            const limit = plan.contentLength ?? Infinity;
+            const copied = await copy(run.stdout, res, signal, limit);
+            ex.logged.bytes = copied.bytes;
+
+            // The script's Content-Length frames the response on a kept-alive connection: once it is
+            // sent, the response is complete, whatever the script still does (within its time).
+            // More bytes would become the start of the next response (splitting it); fewer would
+            // leave the client waiting. Either way the connection closes after what was promised,
+            // as nginx does.
+            let framing: string | undefined;
+            if (copied.overflow) framing = `printed more than its Content-Length (${limit} bytes)`;
+            else if (copied.bytes === limit) {
+              phase = { at: 'complete' };
+              res.end();
+              const extra = await discard(run.stdout, signal);
+              if (extra > 0) {
+                stopScript('bad-output', `printed more than its Content-Length (${limit} bytes)`);
+                logger.error('error', name, `printed more than its Content-Length (${limit} bytes): the ${extra} bytes after it were dropped`);
+              }
+            } else if (limit !== Infinity && !signal.aborted) {
+              framing = `ended short of its Content-Length (${copied.bytes} of ${limit} bytes)`;
+            }
+            if (framing) stopScript('bad-output', framing);
+            exit = await run.finished;
+
+            if (phase.at === 'complete') {
+              if (!exit.ok && !signal.aborted) logger.error('warn', name, `${exit.reason} after its whole response was sent`);
+            } else if (!framing && exit.ok && !signal.aborted) {
+              phase = { at: 'complete' };
+              res.end();
+            } else {
+              // A script that fails after its headers went out: closing without the final chunk (or
+              // short of Content-Length) is the only way left to tell the client the body is incomplete.
+              if (framing) logger.error('error', name, `${framing}: the connection was closed after the bytes it promised`);
+              else if (!exit.ok && !signal.aborted) logger.error('error', name, `${exit.reason} after its response began: the response was cut short`);
+              phase = { at: 'cut' };
+              // What was written still goes out (it may sit in the cork); then the connection closes.
+              while (res.writableCorked) res.uncork();
+              res.socket?.destroySoon();
+            }
+          }
+        }
+      } finally {
+        clearTimeout(timer);
+        res.off('close', onClose);
+      }
+
+      // 7. A script that left part of the body unread (it had no use for it): the rest is read and
+      // discarded, bounded by --max-body, or the next request on this connection would never be parsed.
+      // A 'data' listener, not just resume(): resume() does nothing while a reader that stopped
+      // early (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
+      if (body.body === req && !req.readableEnded) {
+        req.unpipe();
+        req.on('data', () => {});
+        req.resume();
+      }
+
+      // 8. The error log: a script stopped by the clock or a departed client, and how the mode
+      // stopped it (a killed process group, an abandoned handler).
+      const { reason } = signal;
+      if (reason instanceof RequestCut && (reason.why === 'timeout' || reason.why === 'client-gone')) {
+        logger.error('error', name, `${reason.message}: ${exit.ok ? 'the script was stopped' : exit.reason}`);
+      } else if (!exit.ok && script.nph) logger.error('error', name, exit.reason);
     } finally {
-      done();
-    }
-    const exit = await run.finished;
-    // A script that left part of the body unread (it had no use for it): the rest is read and
-    // discarded, bounded by --max-body, or the next request on this connection would never be parsed.
-    // A 'data' listener, not just resume(): resume() does nothing while a reader that stopped
-    // early (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
-    if (body.body === req && !req.readableEnded) {
-      req.unpipe();
-      req.on('data', () => {});
-      req.resume();
-    }
-    const { reason } = controller.signal;
-    // The mode says what stopping it meant: a killed process group, or an abandoned handler.
-    if (reason instanceof RequestCut) logger.error('error', name, `${reason.message}: ${exit.ok ? 'the script was stopped' : exit.reason}`);
-    else if (!exit.ok && script.nph) logger.error('error', name, exit.reason);
-    return redirect;
-  }
-
-  /** Sends a parsed CGI response; returns the location of a local redirect instead of sending one. */
-  async function sendParsed(ex: Exchange, run: ScriptRun, controller: AbortController, name: string): Promise<string | undefined> {
-    const { signal } = controller;
-    let plan;
-    try {
-      plan = planResponse(await readCgiHead(run.stdout));
-    } catch (error) {
-      if (!(error instanceof CgiOutputError)) throw error;
-      if (signal.aborted) {
-        if (signal.reason instanceof RequestCut && !ex.res.destroyed) answer(ex, 504, `Gateway Timeout: the script did not answer in time`);
-        return;
-      }
-      // Still writing, and nobody will read the rest: stop the script now, not at the timeout.
-      if (!run.stdout.readableEnded) controller.abort(error);
-      const exit = await run.finished;
-      if (!exit.ok && exit.notStarted) {
-        logger.error('error', name, exit.reason);
-        return void answer(ex, 500, 'Internal Server Error: the script failed before it printed anything (see the error log)');
-      }
-      logger.error('error', name, `bad gateway: ${error.message}${exit.ok || signal.aborted ? '' : ` (the script ${exit.reason})`}`);
-      return void answer(ex, 502, 'Bad Gateway: the script did not print a valid CGI response (see the error log)');
+      running--;
     }
 
-    if (plan.kind === 'local-redirect') {
-      run.stdout.resume();
-      if (ex.redirects < maxRedirects) return plan.location;
-      logger.error('error', name, `more than ${maxRedirects} local redirects: a loop?`);
-      return void answer(ex, 500, 'Internal Server Error: too many local redirects');
-    }
-
-    const { res } = ex;
-    const declared = plan.headers.find(([field]) => field.toLowerCase() === 'content-length')?.[1];
-    if (declared !== undefined && !/^\d{1,15}$/.test(declared.trim())) {
-      controller.abort(new CgiOutputError(`invalid Content-Length ${JSON.stringify(declared)}`));
-      logger.error('error', name, `bad gateway: the script printed an invalid Content-Length: ${JSON.stringify(declared)}`);
-      return void answer(ex, 502, 'Bad Gateway: the script did not print a valid CGI response (see the error log)');
-    }
-    const limit = declared === undefined ? Infinity : Number(declared);
-    res.statusCode = plan.status;
-    res.statusMessage = plan.reason;
-    for (const [field, value] of plan.headers) res.appendHeader(field, value);
-    // Until the next turn of the event loop, writes gather: a short response (headers, body,
-    // last chunk) leaves in one writev instead of three; end() uncorks at once.
-    res.cork();
-    setImmediate(() => res.writableCorked && res.uncork());
-    const copied = await copy(run.stdout, res, signal, limit);
-    ex.logged.bytes = copied.bytes;
-    // The script's Content-Length frames the response on a kept-alive connection: more bytes
-    // would become the start of the next response (splitting it), fewer would leave the client
-    // waiting. Either way the connection is closed after what was promised, as nginx does.
-    const framing = copied.overflow
-      ? `printed more than its Content-Length (${limit} bytes)`
-      : limit !== Infinity && copied.bytes < limit && !signal.aborted
-        ? `ended short of its Content-Length (${copied.bytes} of ${limit} bytes)`
-        : undefined;
-    if (copied.overflow) controller.abort(new CgiOutputError(framing));
-    const exit = await run.finished;
-    if (exit.ok && !signal.aborted && !framing) return void res.end();
-    // A script that fails after its headers went out: closing without the final chunk (or short
-    // of Content-Length) is the only way left to tell the client the body is incomplete.
-    if (framing) logger.error('error', name, `${framing}: the connection was closed after the bytes it promised`);
-    else if (!exit.ok && !signal.aborted) logger.error('error', name, `${exit.reason} after its response began: the response was cut short`);
-    // What was written still goes out (it may sit in the cork); then the connection closes.
-    while (res.writableCorked) res.uncork();
-    res.socket?.destroySoon();
-  }
-
-  /** NPH (RFC 3875 §5): the script's bytes are the whole HTTP response, sent unmodified. */
-  async function sendNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Promise<void> {
-    const socket = ex.req.socket;
-    run.stdout.once('data', (first: Buffer) => {
-      const status = /^HTTP\/\d\.\d (\d{3})/.exec(first.toString('latin1', 0, 16));
-      ex.logged.status = status ? Number(status[1]) : undefined;
-    });
-    ex.logged.bytes = (await copy(run.stdout, socket, signal)).bytes;
-    const exit = await run.finished;
-    // The script framed the response itself, so only closing the connection can end it.
-    if (exit.ok && !signal.aborted) socket.end();
-    else socket.destroy();
+    // 9. RFC 3875 §6.2.2: the server answers the new location itself, once the first script is
+    // done (unless the client has gone meanwhile: then there is no one to answer).
+    if (phase.at === 'redirecting' && !ex.res.destroyed) await options.redispatch(phase.next);
   }
 
   return {
@@ -238,38 +285,65 @@ export function createGateway(options: GatewayOptions) {
   };
 }
 
+/** NPH: copies the script's bytes to the socket; only closing the connection can end them. */
+async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Promise<Phase> {
+  const socket = ex.req.socket;
+  run.stdout.once('data', (first: Buffer) => {
+    const status = /^HTTP\/\d\.\d (\d{3})/.exec(first.toString('latin1', 0, 16));
+    ex.logged.status = status ? Number(status[1]) : undefined;
+  });
+  ex.logged.bytes = (await copy(run.stdout, socket, signal)).bytes;
+  const exit = await run.finished;
+  if (exit.ok && !signal.aborted) {
+    socket.end();
+    return { at: 'complete' };
+  }
+  socket.destroy();
+  return { at: 'cut' };
+}
+
 /**
- * Copies with backpressure: a slow client pauses the script's output, nothing is buffered
- * whole. Stops at `limit` bytes (a declared Content-Length), noting an overflow. Resolves once
- * the output ends or is torn down (the script was killed: the caller decides what the client
- * sees), or the client goes away.
+ * Copies a script's output to the client with backpressure (src/io/copy.ts). Stops at `limit`
+ * bytes (a declared Content-Length), noting an overflow if a chunk ran past it. Resolves once the
+ * limit is reached, the output ends or is torn down (the script was killed: the caller decides
+ * what the client sees), or the request is stopped (its client gone among the reasons).
  */
-function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinity): Promise<{ bytes: number; overflow: boolean }> {
-  return new Promise((resolve) => {
-    let bytes = 0;
-    let overflow = false;
-    const onData = (chunk: Buffer) => {
+async function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinity): Promise<{ bytes: number; overflow: boolean }> {
+  let bytes = 0;
+  let overflow = false;
+  // A Content-Length of 0 is complete before it starts.
+  if (limit === 0) return { bytes, overflow };
+  await copyChunks(
+    from,
+    (chunk) => {
       if (chunk.length > limit - bytes) {
         to.write(chunk.subarray(0, limit - bytes));
         bytes = limit;
         overflow = true;
-        return done();
+        return 'stop';
       }
       bytes += chunk.length;
-      if (!to.write(chunk)) from.pause();
-    };
-    const onDrain = () => from.resume();
-    const done = () => {
-      from.off('data', onData).off('end', done).off('close', done).off('error', done);
-      to.off('drain', onDrain).off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve({ bytes, overflow });
-    };
-    // Output that ended with its headers (a redirect) has nothing more to give.
-    if (from.readableEnded || from.destroyed) return resolve({ bytes, overflow });
-    from.on('data', onData).once('end', done).once('close', done).once('error', done);
-    to.on('drain', onDrain).once('close', done);
-    signal.addEventListener('abort', done, { once: true });
+      const more = to.write(chunk);
+      if (bytes === limit) return 'stop';
+      return more ? 'more' : 'full';
+    },
+    () => once(to, 'drain', { signal }),
+    signal,
+  );
+  return { bytes, overflow };
+}
+
+/** Reads what is left of the output and drops it; resolves with how many bytes that was. */
+function discard(from: Readable, signal: AbortSignal): Promise<number> {
+  let bytes = 0;
+  const counting = (chunk: Buffer) => (bytes += chunk.length);
+  from.on('data', counting);
+  from.resume();
+  const ended = signal.aborted ? Promise.resolve() : finished(from).catch(() => {});
+  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  return Promise.race([ended, stopped]).then(() => {
+    from.off('data', counting);
+    return bytes;
   });
 }
 

@@ -133,7 +133,8 @@ async function locate(root: string, path: string): Promise<{ file: string; stat:
   }
 }
 
-function isInside(root: string, real: string): boolean {
+/** Whether a real path (symlinks resolved) is `root` or lies under it. */
+export function isInside(root: string, real: string): boolean {
   // The separator matters: /srv/cgi-bin-evil starts with /srv/cgi-bin.
   return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
 }

@@ -10,25 +10,25 @@
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange } from './exchange.ts';
 import { extname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { contentType } from 'mime-types';
 import { serveDocument } from '../docs/serve-docs.ts';
 import { resolveStatic } from './paths.ts';
 
+/** What serving a file needs of an exchange. */
+export type StaticExchange = Pick<Exchange, 'req' | 'res' | 'method' | 'query'>;
+
 /**
  * Answers a request for `path` (already normalised by normalizeRequestPath) from `docroot`.
- * `method` differs from req.method only for a CGI local redirect, re-dispatched as a GET
- * (RFC 3875 §6.2.2). Resolves to the status sent, for the access log; rejects only on a
- * server fault (EMFILE, EIO), when nothing has been sent yet and the caller answers 500.
+ * The method and query are the exchange's, not the request's: after a CGI local redirect
+ * (RFC 3875 §6.2.2) they are the new location's, a GET. Resolves to the status sent, for the
+ * access log; rejects only on a server fault (EMFILE, EIO), when nothing has been sent yet
+ * and the caller answers 500.
  */
-export async function serveStatic(
-  req: IncomingMessage,
-  res: ServerResponse,
-  docroot: string,
-  path: string,
-  method: string = req.method ?? 'GET',
-): Promise<number> {
+export async function serveStatic(ex: StaticExchange, docroot: string, path: string): Promise<number> {
+  const { req, res, method } = ex;
   if (method !== 'GET' && method !== 'HEAD') {
     return sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
   }
@@ -39,7 +39,7 @@ export async function serveStatic(
   if (target === undefined) return sendText(res, 404, 'Not Found');
   if ('redirect' in target) {
     // The path is decoded; Location needs it encoded again, and keeps the query as mod_dir does.
-    const query = req.url?.match(/\?.*/)?.[0] ?? '';
+    const query = ex.query ? `?${ex.query}` : '';
     const location = target.redirect.split('/').map(encodeURIComponent).join('/') + query;
     return sendText(res, 301, 'Moved Permanently', { Location: location });
   }

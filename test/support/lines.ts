@@ -7,8 +7,8 @@ import { PassThrough, type Readable } from 'node:stream';
 export interface Lines<S extends Readable> {
   stream: S;
   lines: string[];
-  /** Resolves with the first line's match (its `input` is the line), or rejects after `ms`. */
-  waitFor(pattern: RegExp, ms: number): Promise<RegExpExecArray>;
+  /** Resolves with the first match among lines from index `from` on (its `input` is the line), or rejects after `ms`. */
+  waitFor(pattern: RegExp, ms: number, from?: number): Promise<RegExpExecArray>;
 }
 
 export function collectLines(): Lines<PassThrough>;
@@ -24,10 +24,10 @@ export function collectLines(stream: Readable = new PassThrough()): Lines<Readab
     lines.push(...parts.filter(Boolean));
     for (const wake of waiters) wake();
   });
-  const waitFor = (pattern: RegExp, ms: number) =>
+  const waitFor = (pattern: RegExp, ms: number, from = 0) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
       const check = () => {
-        for (const line of lines) {
+        for (const line of lines.slice(from)) {
           const match = pattern.exec(line);
           if (!match) continue;
           waiters.delete(check);
@@ -37,7 +37,7 @@ export function collectLines(stream: Readable = new PassThrough()): Lines<Readab
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`no line matched ${pattern} within ${ms}ms; lines:\n${lines.join('\n')}`));
+        reject(new Error(`no line matched ${pattern} within ${ms}ms; lines since the mark:\n${lines.slice(from).join('\n')}`));
       }, ms);
       waiters.add(check);
       check();

@@ -2,12 +2,12 @@
  * A webhist server for tests: started in-process on 127.0.0.1, port 0, over a temporary
  * cgi-bin holding the shipped scripts plus any a test adds, with both logs captured.
  */
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Mode } from '../../src/mode.ts';
 import { shippedCgiBin, shippedDocroot } from '../../src/package-root.ts';
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-front.ts';
 import { createLogger, type Logger } from '../../src/server/log.ts';
 import { collectLines } from './lines.ts';
 
@@ -18,8 +18,12 @@ export interface TestServer extends RunningServer {
   errors(): string[];
   /** Every access-log line so far. */
   access(): string[];
-  /** Resolves once an error-log line matches, or rejects after `ms`. */
-  waitForError(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** A mark in the error log: how many lines it has now. */
+  mark(): number;
+  /** The error-log lines written since `mark`. */
+  errorsSince(mark: number): string[];
+  /** Resolves once an error-log line written since `mark` matches, or rejects after `ms`. */
+  waitForError(pattern: RegExp, mark: number, ms?: number): Promise<RegExpExecArray>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +38,11 @@ export async function startTestServer(
   const dir = await mkdtemp(join(tmpdir(), 'webhist-test-'));
   const cgiBin = join(dir, 'cgi-bin');
   await cp(shippedCgiBin, cgiBin, { recursive: true });
+  // The shipped docroot, and a directory in it (for the slash-adding 301).
+  const docroot = join(dir, 'docroot');
+  await cp(shippedDocroot, docroot, { recursive: true });
+  await mkdir(join(docroot, 'sub'));
+  await writeFile(join(docroot, 'sub', 'index.html'), '<p>sub</p>\n');
   for (const [name, text] of Object.entries(scripts)) await writeFile(join(cgiBin, name), text.replaceAll('$TMP', dir));
   const errLines = collectLines();
   const accessLines = collectLines();
@@ -44,7 +53,7 @@ export async function startTestServer(
     host: '127.0.0.1',
     port: 0,
     cgiBin,
-    docroot: shippedDocroot,
+    docroot,
     timeoutMs: 10_000,
     maxConcurrency: 16,
     maxBody: 10 * 1024 ** 2,
@@ -59,7 +68,9 @@ export async function startTestServer(
     cgiBin,
     errors: () => errLines.lines,
     access: () => accessLines.lines,
-    waitForError: (pattern, ms = 5000) => errLines.waitFor(pattern, ms),
+    mark: () => errLines.lines.length,
+    errorsSince: (mark) => errLines.lines.slice(mark),
+    waitForError: (pattern, mark, ms = 5000) => errLines.waitFor(pattern, ms, mark),
     async stop() {
       await server.close(1000);
       await rm(dir, { recursive: true, force: true });

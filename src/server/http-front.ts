@@ -6,29 +6,21 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { realpath } from 'node:fs/promises';
-import type { Mode } from '../mode.ts';
-import { answer, exchangeFor, type Exchange } from './exchange.ts';
+import { listen } from '../io/listen.ts';
+import { replyText, exchangeFor, type Exchange } from './exchange.ts';
 import { describeScript } from '../script/describe.ts';
-import { createGateway, type FoundScript } from './gateway.ts';
-import type { Logger } from './log.ts';
+import { createGateway, type FoundScript, type GatewayOptions } from './gateway.ts';
 import { normalizeRequestPath, resolveScript } from './paths.ts';
 import { revalidateEvery } from './revalidate.ts';
 import { serveStatic } from './static.ts';
 import { statusPage } from './status.ts';
 
-export interface ServerOptions {
-  mode: Mode;
+/** The gateway's options, less what the front supplies itself, and where to listen. */
+export interface ServerOptions extends Omit<GatewayOptions, 'serverSoftware' | 'redispatch'> {
   host: string;
   port: number;
-  cgiBin: string;
-  docroot: string;
-  timeoutMs: number;
-  maxConcurrency: number;
-  maxBody: number;
-  passAuthorization: boolean;
   /** How long what the disk said about a script is trusted (opcache.revalidate_freq); 0 = ask every time. */
   revalidateMs: number;
-  logger: Logger;
 }
 
 export interface RunningServer {
@@ -57,14 +49,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   async function dispatch(ex: Exchange): Promise<void> {
     const path = normalizeRequestPath(ex.rawPath);
-    if (path === undefined) return answer(ex, 400, 'Bad Request: the path cannot be decoded safely');
+    if (path === undefined) return replyText(ex, 400, 'Bad Request: the path cannot be decoded safely');
     if (path === '/webhist/status') return statusPage(ex, { mode, startedAt, running: gateway.running });
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
       const found = await findScript(path.slice(cgiPrefix.length));
-      if (!found) return answer(ex, 404, `Not Found: no script at ${path}`);
+      if (!found) return replyText(ex, 404, `Not Found: no script at ${path}`);
       return gateway.serve(ex, found);
     }
-    ex.logged.status = await serveStatic(ex.req, ex.res, docroot, path, ex.method);
+    ex.logged.status = await serveStatic(ex, docroot, path);
   }
 
   const server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
@@ -89,7 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     dispatch(ex).catch((error: Error) => {
       logger.error('error', 'server', error.stack ?? error.message);
-      answer(ex, 500, 'Internal Server Error');
+      replyText(ex, 500, 'Internal Server Error');
     });
   });
   // A peer that resets a half-open connection must never take the server down.
@@ -98,13 +90,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     else socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, { port: options.port, host: options.host });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
 

@@ -11,8 +11,8 @@
  * stores, cheap enough for every request.
  */
 import { extname } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { LogFormat } from '../../src/server/log.ts';
+import { Worker as Thread } from 'node:worker_threads';
+import type { LogFormat } from '../server/log.ts';
 
 /** Slots of the shared Int32Array. */
 export const slot = {
@@ -71,7 +71,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const view = new Int32Array(shared);
   const data: WatchdogData = { ...options, shared, pid: process.pid };
   // Beside this file as .ts (tests) or .js (the built bin), like the CGI shim.
-  const thread = new Worker(new URL(`./watchdog-thread${extname(import.meta.url)}`, import.meta.url), { workerData: data });
+  const thread = new Thread(new URL(`./watchdog-thread${extname(import.meta.url)}`, import.meta.url), { workerData: data });
   // Neither the thread nor the heartbeat may keep a server that is done from exiting.
   thread.unref();
   thread.on('error', (error) => process.stderr.write(`webhist: the embedded-mode watchdog thread failed: ${error.stack}\n`));

@@ -1,5 +1,5 @@
 /**
- * One CGI request over FastCGI (§6.2): the meta-variables go out as PARAMS, the body as STDIN,
+ * One CGI request forwarded over FastCGI (§6.2): the meta-variables go out as PARAMS, the body as STDIN,
  * and STDOUT comes back as the script's output. Shared by our pools (pool.ts) and by
  * --fastcgi-connect, which sends to an application someone else manages.
  */
@@ -8,11 +8,11 @@ import { ProtocolStatus, nameOf } from '../../src/fastcgi/protocol.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../../src/mode.ts';
 
 /** The run, and the client's view of it (which application process served it, how it ended). */
-export interface Sent extends ScriptRun {
+export interface Forwarded extends ScriptRun {
   response: ClientResponse;
 }
 
-export function send(client: FastCgiClient, request: CgiRequest): Sent {
+export function forward(client: FastCgiClient, request: CgiRequest): Forwarded {
   // §4.1.2: no CONTENT_LENGTH, no body. Its stream is empty, and STDIN goes out closed at once,
   // in the write that carries the request, rather than after reading nothing from a stream.
   const stdin = request.env.CONTENT_LENGTH === undefined ? Buffer.alloc(0) : request.body;

@@ -10,7 +10,7 @@
  */
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { formatError, type ErrorLevel } from '../../src/server/log.ts';
+import { formatError, type ErrorLevel } from '../server/log.ts';
 import { beatMs, maxScripts, slot, type WatchdogData } from './watchdog.ts';
 
 const { shared, blockedAfterMs, format, fd, pid } = workerData as WatchdogData;

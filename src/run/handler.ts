@@ -1,39 +1,32 @@
 /**
- * Embedded mode (mod_perl, 1996; mod_php, 1997): the script runs inside the server process.
- * Like mod_perl's Apache::Registry, which compiled an unaltered CGI script once per Apache child
- * and kept it, a handler script is imported once and its default export is called per request
- * with the same { env, stdin, stdout } as under CGI and FastCGI: no process to start, no socket
- * to cross. The price is that the script shares the server's memory and fate, and this mode
+ * The second of the two script runners every mode composes: call a handler in this process.
+ * Embedded mode runs every script this way (mod_perl's Apache::Registry, 1996; mod_php, 1997),
+ * and the FastCGI worker runs handler scripts this way, one process serving many requests.
+ *
+ * A handler script is imported once and its default export called per request with the same
+ * { env, stdin, stdout } as under CGI (src/script/handler.ts): no process to start, no socket
+ * to cross. The price is that the script shares this process's memory and fate, and the runner
  * shows that rather than hiding it:
  *
  * - a changed file is imported again (mod_perl's Apache::Reload, PHP opcache's timestamp check)
  *   and the log says so. ESM cannot unload a module, so each old version stays in memory for
  *   the life of the process, as the packages Apache::Reload recompiled did;
  * - module-level state lives as long as the process (counter.js counts up);
- * - a handler that throws is a 500, not a 502: inside the server there is no gateway that got a
- *   bad answer, only the server's own code failing (Apache::Registry answered a `die` with 500);
+ * - a handler that throws before writing is the server's own fault (500), not a bad gateway:
+ *   Apache::Registry answered a `die` with 500;
  * - a handler cannot be killed: past the time limit its stdout is closed and it is abandoned;
  * - a handler that blocks the event loop stops everything: a watchdog thread says which one
- *   (./embedded/watchdog.ts), and with --processes a supervisor replaces the stuck process
- *   (./embedded/cluster.ts).
- *
- * Plain CGI programs are refused: there is nothing to import. (Apache::Registry could compile any
- * Perl CGI script, but not a shell script or a C binary either.) Nor is there a working directory
- * per script, as CGI gives (RFC 3875 §7.2): the process has one, shared by every request.
+ *   (./watchdog.ts).
  */
-import cluster from 'node:cluster';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { CgiRequest, Mode, ScriptExit, ScriptRun } from '../src/mode.ts';
-import { describeScript, type Script } from '../src/script/describe.ts';
-import type { Handler } from '../src/script/handler.ts';
-import type { LogFormat, Logger } from '../src/server/log.ts';
-import { reportToSupervisor } from './embedded/cluster.ts';
-import { noWatchdog, startWatchdog } from './embedded/watchdog.ts';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
+import type { Script } from '../script/describe.ts';
+import type { Handler } from '../script/handler.ts';
+import type { LogFormat, Logger } from '../server/log.ts';
+import { noWatchdog, startWatchdog } from './watchdog.ts';
 
-export interface EmbeddedOptions {
+export interface HandlerRunnerOptions {
   /** For the mode's own lines: re-imports, and handlers that fail after being abandoned. */
   logger: Logger;
   /** The error log's format, for the watchdog thread, which writes its lines itself. */
@@ -87,10 +80,17 @@ class HandlerOutput extends Transform {
   }
 }
 
-export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs = 1000, watchdog: watching = true }: EmbeddedOptions): Mode {
+export interface HandlerRunner {
+  run(request: CgiRequest): ScriptRun;
+  /** This process, as the status page shows it. */
+  status(): ProcessStatus;
+  /** Stops the watchdog thread. Handlers still running are left to settle, or not. */
+  close(): Promise<void>;
+}
+
+export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs = 1000, watchdog: watching = true }: HandlerRunnerOptions): HandlerRunner {
   const modules = new Map<string, Loaded>();
   const watchdog = watching ? startWatchdog({ blockedAfterMs, format: logFormat, fd: 2 }) : noWatchdog;
-  const supervisor = cluster.isWorker ? reportToSupervisor(own) : undefined;
   const startedAt = Date.now();
   let served = 0;
   let imports = 0;
@@ -157,7 +157,7 @@ export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs =
         stdout.destroy();
         settle({ ok: false, reason: called ? 'a handler cannot be killed, so it was abandoned with its stdout closed' : 'its module was still being imported' });
       }
-      const start = (handler: Handler) => {
+      const call = (handler: Handler) => {
         if (cutOff) return;
         called = true;
         let result: unknown;
@@ -182,26 +182,26 @@ export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs =
               return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
             }
             if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-            settle({ ok: false, notStarted: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
+            settle({ ok: false, serverFault: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
           },
         );
       };
 
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
-      else if (loaded.handler) start(loaded.handler);
+      else if (loaded.handler) call(loaded.handler);
       else {
-        loaded.loading.then(start, (error: unknown) => {
+        loaded.loading.then(call, (error: unknown) => {
           if (cutOff) return;
           stdout.end();
-          settle({ ok: false, notStarted: true, reason: `cannot be imported: ${describeError(error)}` });
+          settle({ ok: false, serverFault: true, reason: `cannot be imported: ${describeError(error)}` });
         });
       }
     });
     return { stdout, finished };
   }
 
-  function own(): ProcessStatus {
+  function status(): ProcessStatus {
     const { rss, heapUsed } = process.memoryUsage();
     const scripts = [...modules.values()].filter((m) => m.running > 0).map((m) => m.name);
     const state = scripts.length > 0 ? 'busy' : 'idle';
@@ -209,35 +209,10 @@ export function createEmbeddedMode({ logger, logFormat = 'clf', blockedAfterMs =
   }
 
   return {
-    name: 'embedded',
-    refuses,
     run,
-    status: () => ({ mode: 'embedded', processes: [own(), ...(supervisor?.peers() ?? [])] }),
-    async close() {
-      supervisor?.stop();
-      await watchdog.close();
-    },
+    status,
+    close: () => watchdog.close(),
   };
-}
-
-/** Why embedded mode cannot run a script, if it cannot. */
-function refuses(script: Script): string | undefined {
-  if (script.kind === 'handler') return undefined;
-  return `embedded mode cannot run ${script.name}: it is a plain CGI program (no \`export default\` handler), and only a handler can run inside the server; try --mode cgi or fastcgi`;
-}
-
-/** Says at start-up which scripts in cgi-bin this mode will refuse, rather than at the first 500. */
-export async function logRefusedScripts(cgiBin: string, logger: Logger): Promise<void> {
-  const refused: string[] = [];
-  for (const entry of await readdir(cgiBin, { withFileTypes: true })) {
-    if (!entry.isFile() || entry.name.startsWith('.')) continue;
-    // What no mode can run (a C source file, say) is not this mode's to mention.
-    const script = await describeScript(join(cgiBin, entry.name), `/cgi-bin/${entry.name}`).catch(() => undefined);
-    if (script && refuses(script)) refused.push(entry.name);
-  }
-  if (refused.length === 0) return;
-  refused.sort();
-  logger.error('info', 'embedded', `cannot run these plain CGI programs in cgi-bin (they get a 500; try --mode cgi): ${refused.join(', ')}`);
 }
 
 /** An error as one log line: what it said and where it came from. */

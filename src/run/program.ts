@@ -1,0 +1,96 @@
+/**
+ * The first of the two script runners every mode composes: spawn a program in a process group
+ * of its own, for one request. CGI mode runs every script this way (NCSA httpd, 1993; RFC 3875),
+ * the FastCGI worker runs plain programs this way (as fcgiwrap does), and `webhist run` runs one.
+ *
+ * The program's working directory is the directory holding it (RFC 3875 §7.2), the request body
+ * is its stdin, its environment is the one the server built (nothing of ours leaks in), and its
+ * stdout is the response. When the request ends (normally, by timeout, or because the client
+ * left) the whole group is killed, so nothing the script started outlives its request.
+ *
+ * child_process.spawn, not execa (which this project uses for every other process it starts):
+ * this is the hot path of CGI mode, one start per request, and execa measured 1.23–1.44× slower
+ * per start here (bench/spawn-vs-execa.ts).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { FIXED_PATH } from '../cgi/env.ts';
+import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
+import { forEachLine } from '../script/stderr-lines.ts';
+
+/** The process groups of the programs running now: for a mode's status page and its close(). */
+export class ProcessGroups {
+  readonly #groups = new Set<number>();
+
+  get size(): number {
+    return this.#groups.size;
+  }
+
+  add(group: number): void {
+    this.#groups.add(group);
+  }
+
+  delete(group: number): void {
+    this.#groups.delete(group);
+  }
+
+  killAll(): void {
+    for (const group of this.#groups) killGroup(group);
+  }
+}
+
+/** Starts one program for one request; `groups`, if given, knows it while it runs. */
+export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): ScriptRun {
+  const [program, ...before] = request.script.command;
+  const child = spawn(program, [...before, ...request.args], {
+    env: request.env,
+    cwd: dirname(request.script.file),
+    // A new session and process group: the timeout and a vanished client kill all of it.
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const group = child.pid;
+  if (group !== undefined) groups?.add(group);
+
+  const stop = () => group !== undefined && killGroup(group);
+  request.signal.addEventListener('abort', stop, { once: true });
+
+  // A script may exit without reading its input: EPIPE on its stdin is not an error, and the
+  // request body must not be destroyed for it (pipeline() would); the gateway discards the rest.
+  child.stdin.on('error', () => {});
+  request.body.pipe(child.stdin);
+  forEachLine(child.stderr, (line) => request.logStderr(line));
+
+  // The request ends when the script exits. Whatever it left running in its group (a
+  // backgrounded `sleep` that inherited stdout and would hold the response open) goes with it;
+  // what the script already wrote stays readable in the pipe.
+  child.once('exit', stop);
+  const finished = new Promise<ScriptExit>((resolve) => {
+    child.once('error', (error) => {
+      resolve({ ok: false, serverFault: true, reason: `cannot start ${program}: ${error.message}` });
+    });
+    child.once('close', (code, signal) => {
+      request.signal.removeEventListener('abort', stop);
+      if (group !== undefined) groups?.delete(group);
+      if (code === 0) resolve({ ok: true });
+      else resolve({ ok: false, reason: signal ? `killed by ${signal}` : `exited with status ${code}` });
+    });
+  });
+  return { stdout: child.stdout, finished };
+}
+
+function killGroup(group: number): void {
+  try {
+    process.kill(-group, 'SIGKILL');
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/** Where a program is on the fixed PATH every script gets, if it is there. */
+export function findProgram(name: string): string | undefined {
+  return FIXED_PATH.split(delimiter)
+    .map((dir) => join(dir, name))
+    .find((path) => existsSync(path));
+}
