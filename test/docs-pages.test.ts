@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createCgiMode } from '../modes/cgi.ts';
+import { createCgiMode } from '../modes/cgi/index.ts';
 import { acceptsHtml } from '../src/docs/serve-docs.ts';
 import { renderMarkdownPage } from '../src/docs/markdown-page.ts';
 import { packageRoot } from '../src/package-root.ts';
