@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import type { CgiRequest, Mode, ScriptExit, ScriptRun } from '../src/mode.ts';
+import { spawnFailure } from '../src/script/diagnose.ts';
 import { forEachLine } from '../src/script/stderr-lines.ts';
 
 export function createCgiMode(): Mode {
@@ -52,7 +53,7 @@ export function spawnScript(request: CgiRequest, groups = new Set<number>()): Sc
   child.once('exit', stop);
   const finished = new Promise<ScriptExit>((resolve) => {
     child.once('error', (error) => {
-      resolve({ ok: false, notStarted: true, reason: `cannot start ${program}: ${error.message}` });
+      resolve({ ok: false, notStarted: true, reason: spawnFailure(program, request.script.file, error) });
     });
     child.once('close', (code, signal) => {
       request.signal.removeEventListener('abort', stop);

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, parse } from 'es-module-lexer';
+import { findSyntaxError } from './diagnose.ts';
 
 export interface Script {
   /** The URL path that names it, e.g. /cgi-bin/hello.sh: SCRIPT_NAME (RFC 3875 §4.1.13). */
@@ -41,6 +42,14 @@ export class ScriptError extends Error {
   override name = 'ScriptError';
 }
 
+/** A file in cgi-bin that is no script at all (a C source, a README): the client is told 403, not 500. */
+export class NotAScript extends ScriptError {
+  override name = 'NotAScript';
+}
+
+/** Sources of compiled languages: what to do with one is to compile it. */
+const sourceExtensions = new Set(['.c', '.h', '.cc', '.cpp', '.go', '.rs', '.java']);
+
 const cache = new Map<string, Script>();
 
 /** Describes the script at `file`, reached as `name`; cached until the file changes. */
@@ -64,7 +73,8 @@ export async function describeScript(file: string, name: string): Promise<Script
   } else if (interpreters[ext]) {
     script = { ...base, kind: 'program', command: [interpreters[ext], file] };
   } else {
-    throw new ScriptError(`${name} is not executable and no interpreter is known for "${ext || 'no extension'}"`);
+    const what = sourceExtensions.has(ext) ? `a ${ext} source file: compile it into a program first` : 'not executable';
+    throw new NotAScript(`${name} is not a script: ${what} (and no interpreter is known for "${ext || 'no extension'}")`);
   }
   cache.set(file, script);
   return script;
@@ -78,7 +88,10 @@ export async function hasDefaultExport(file: string): Promise<boolean> {
     const [, exports] = parse(source, file);
     return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly);
   } catch {
-    // Not parseable as a module (CommonJS with syntax the lexer rejects): a plain program.
+    // The lexer gives up on broken code (and says 1:1); node --check says where and why. Code
+    // it parses after all (CommonJS the lexer rejects) is a plain program.
+    const syntaxError = await findSyntaxError(file);
+    if (syntaxError) throw new ScriptError(`syntax error at ${syntaxError}`);
     return false;
   }
 }
