@@ -244,5 +244,6 @@ export async function logRefusedScripts(cgiBin: string, logger: Logger): Promise
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const at = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
-  return `${error.name}: ${error.message}${at ? ` (${at.trim()})` : ''}`;
+  // Without load()'s ?mtime= cache-buster: the file a learner opens has no such name.
+  return `${error.name}: ${error.message}${at ? ` (${at.trim()})` : ''}`.replace(/\?mtime=[\d.]+/g, '');
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { realpath } from 'node:fs/promises';
 import type { Mode } from '../mode.ts';
 import { answer, exchangeFor, type Exchange } from './exchange.ts';
-import { describeScript } from '../script/describe.ts';
+import { describeScript, NotAScript } from '../script/describe.ts';
 import { createGateway, type FoundScript } from './gateway.ts';
 import type { Logger } from './log.ts';
 import { normalizeRequestPath, resolveScript } from './paths.ts';
@@ -62,6 +62,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
       const found = await findScript(path.slice(cgiPrefix.length));
       if (!found) return answer(ex, 404, `Not Found: no script at ${path}`);
+      if (found.script instanceof NotAScript) return answer(ex, 403, `Forbidden: ${found.script.message}`);
       return gateway.serve(ex, found);
     }
     ex.logged.status = await serveStatic(ex.req, ex.res, docroot, path, ex.method);
