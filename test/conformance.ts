@@ -280,13 +280,13 @@ export function conformance(subject: ModeUnderTest): void {
         await server.waitForError(/stall\.sh.*client went away/);
       });
 
-      it('logs stderr tagged with the script, answers 502 for malformed headers and 500 for what cannot start', async () => {
+      it('logs stderr tagged with the script, answers 502 for malformed headers and 403 for what is no script', async () => {
         assert.equal((await fetchText('/cgi-bin/stderr.sh')).text, 'ok\n');
         await server.waitForError(/stderr\.sh.*something went sideways/);
         assert.equal((await fetchText('/cgi-bin/garbage.sh')).res.status, 502);
         await server.waitForError(/garbage\.sh.*this is not a header/);
-        assert.equal((await fetchText('/cgi-bin/source.xyz')).res.status, 500);
-        await server.waitForError(/source\.xyz.*no interpreter/);
+        assert.equal((await fetchText('/cgi-bin/source.xyz')).res.status, 403);
+        await server.waitForError(/source\.xyz is not a script: not executable \(and no interpreter is known/);
       });
 
       it('survives a large body sent to a program that never reads it', async () => {

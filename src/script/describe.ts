@@ -62,11 +62,15 @@ export async function describeScript(file: string, name: string): Promise<Script
   const nph = basename(file).startsWith('nph-');
   const base = { name, file, nph, mtimeMs: info.mtimeMs };
   let script: Script;
-  if (jsExtensions.has(ext) && (await hasDefaultExport(file))) {
+  const exports = jsExtensions.has(ext) ? await readExports(file) : undefined;
+  if (exports === 'default') {
     script = { ...base, kind: 'handler', command: [process.execPath, shim, file] };
   } else if (info.mode & 0o111) {
     script = { ...base, kind: 'program', command: [file] };
   } else if (jsExtensions.has(ext)) {
+    // Node will run it: where the lexer gave up, node --check says whether, and where, it is broken.
+    const syntaxError = exports === 'unparsed' ? await findSyntaxError(file) : undefined;
+    if (syntaxError) throw new ScriptError(`syntax error at ${syntaxError}`);
     script = { ...base, kind: 'program', command: [process.execPath, file] };
   } else if (ext === '.php') {
     script = { ...base, kind: 'program', command: ['php-cgi'] };
@@ -82,16 +86,17 @@ export async function describeScript(file: string, name: string): Promise<Script
 
 /** True when the module's source declares a default export. It is never executed to find out. */
 export async function hasDefaultExport(file: string): Promise<boolean> {
+  return (await readExports(file)) === 'default';
+}
+
+/** What the lexer finds: a default export, none, or source it cannot read (broken, or CommonJS it rejects). */
+async function readExports(file: string): Promise<'default' | 'none' | 'unparsed'> {
   await init;
   const source = await readFile(file, 'utf8');
   try {
     const [, exports] = parse(source, file);
-    return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly);
+    return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly) ? 'default' : 'none';
   } catch {
-    // The lexer gives up on broken code (and says 1:1); node --check says where and why. Code
-    // it parses after all (CommonJS the lexer rejects) is a plain program.
-    const syntaxError = await findSyntaxError(file);
-    if (syntaxError) throw new ScriptError(`syntax error at ${syntaxError}`);
-    return false;
+    return 'unparsed';
   }
 }

@@ -62,7 +62,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
       const found = await findScript(path.slice(cgiPrefix.length));
       if (!found) return answer(ex, 404, `Not Found: no script at ${path}`);
-      if (found.script instanceof NotAScript) return answer(ex, 403, `Forbidden: ${found.script.message}`);
+      if (found.script instanceof NotAScript) {
+        logger.error('warn', path, found.script.message);
+        return answer(ex, 403, `Forbidden: ${found.script.message}`);
+      }
       return gateway.serve(ex, found);
     }
     ex.logged.status = await serveStatic(ex.req, ex.res, docroot, path, ex.method);
