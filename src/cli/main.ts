@@ -14,7 +14,15 @@ const program = new Command('webhist')
   .addCommand(serveCommand)
   .addCommand(runCommand)
   .addCommand(benchCommand)
-  .addCommand(workerCommand);
+  .addCommand(workerCommand)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  webhist serve                                 the landing page and every demo, in CGI mode
+  webhist run cgi-bin/printenv.js --query a=1   one request, no server: env in, bytes out
+  webhist serve --mode fastcgi --trace          the same scripts, over FastCGI records`,
+  );
 
 speakOurWay(program);
 program.parseAsync().catch(fail);

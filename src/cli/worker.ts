@@ -34,7 +34,9 @@ Examples:
   spawn-fcgi -p 9000 -n -- "$(command -v webhist)" worker   on the socket spawn-fcgi opens (fd 0)`,
   )
   .action(async (flags: WorkerFlags) => {
-    if (!(await stat(flags.cgiBin).catch(() => undefined))?.isDirectory()) throw new UsageError(`--cgi-bin ${flags.cgiBin}: no such directory`);
+    const cgiBin = await stat(flags.cgiBin).catch(() => undefined);
+    if (!cgiBin) throw new UsageError(`--cgi-bin ${flags.cgiBin}: no such directory`);
+    if (!cgiBin.isDirectory()) throw new UsageError(`--cgi-bin ${flags.cgiBin}: a file, not a directory`);
     if (flags.listen) parseAddress(flags.listen);
     // FastCGI §3.2: a web server may say which addresses may connect.
     const webServerAddrs = process.env.FCGI_WEB_SERVER_ADDRS?.split(',').map((a) => a.trim()).filter(Boolean);
