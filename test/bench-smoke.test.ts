@@ -94,9 +94,9 @@ describe('webhist bench, quick mode', () => {
 
   it('refuses bad options with one line', () => {
     for (const [args, pattern] of [
-      [['--modes', 'cgi,apache'], /"apache" is not a mode: choose from cgi, fastcgi, embedded/],
+      [['--modes', 'cgi,apache'], /--modes cgi,apache: apache: choose one of cgi, fastcgi, embedded/],
       [['--scripts', 'nope.sh'], /no script nope\.sh in /],
-      [['--connections', '0'], /"0" is not a whole number from 1/],
+      [['--connections', '0'], /--connections 0: not a whole number from 1/],
     ] as const) {
       const result = bench(...args);
       assert.notEqual(result.status, 0);

@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../src/package-root.ts';
@@ -75,9 +77,9 @@ describe('webhist serve', () => {
   it('says clearly what is wrong, in one line', async () => {
     expectOneLineError(webhist('serve', '--cgi-bin', '/no/such/dir'), /--cgi-bin \/no\/such\/dir: no such directory/);
     expectOneLineError(webhist('serve', '--mode', 'apache'), /choose one of cgi, fastcgi, embedded/);
-    expectOneLineError(webhist('serve', '--port', 'eighty'), /"eighty" is not a whole number/);
-    expectOneLineError(webhist('serve', '--timeout', 'soon'), /"soon" is not a duration/);
-    expectOneLineError(webhist('serve', '--no-such-flag'), /unknown option '--no-such-flag'/);
+    expectOneLineError(webhist('serve', '--port', 'eighty'), /--port eighty: not a whole number from 0 to 65535/);
+    expectOneLineError(webhist('serve', '--timeout', 'soon'), /--timeout soon: not a duration/);
+    expectOneLineError(webhist('serve', '--no-such-flag'), /unknown option --no-such-flag/);
 
     const taken = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => taken.once('listening', r));
@@ -98,15 +100,16 @@ describe('webhist run', () => {
     assert.match(result.stdout, /^HTTP\/1\.1 200 OK$/m);
   });
 
-  it('sends a body, and reports a bad response as the 502 a server would send', () => {
+  it('sends a body, and reports a bad response as the 502 a server would send, exiting 1', () => {
     const echo = webhist('run', 'cgi-bin/echo.js', '--method', 'POST', '--data', 'hello=world', '--json');
     assert.equal(echo.status, 0, echo.stderr);
     const report = JSON.parse(echo.stdout);
     assert.equal(report.env.CONTENT_LENGTH, '11');
-    assert.equal(report.response.plan.status, 200);
-    assert.match(report.stdout, /hello=world$/);
+    assert.equal(report.response.status, 200);
+    assert.match(report.stdout.data, /hello=world$/);
     const bad = webhist('run', 'cgi-bin/noheaders.js');
     assert.match(bad.stdout, /HTTP\/1\.1 502 Bad Gateway/);
+    assert.equal(bad.status, 1, 'a response the server would send as 5xx fails the command');
   });
 
   it('refuses a missing script in one line', () => {
@@ -119,8 +122,17 @@ describe('the Node version check', () => {
     const version = spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout?.trim();
     return version && Number(version.slice(1).split('.')[0]) < 22;
   });
-  it('refuses an old Node with a clear message', { skip: !old && 'no Node older than 22 on this machine to try' }, () => {
-    const result = spawnSync(old!, [bin, '--version'], { encoding: 'utf8' });
+  it('hands itself over to the pinned Node, as under npm link from another folder', { skip: !old && 'no Node older than 22 on this machine to try' }, () => {
+    const result = spawnSync(old!, [bin, '--version'], { encoding: 'utf8', cwd: tmpdir() });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), '0.1.0');
+  });
+  it('refuses an old Node with a clear message where there is no pinned one', { skip: !old && 'no Node older than 22 on this machine to try' }, () => {
+    const alone = mkdtempSync(join(tmpdir(), 'webhist-bin-'));
+    after(() => rmSync(alone, { recursive: true, force: true }));
+    mkdirSync(join(alone, 'bin'));
+    copyFileSync(bin, join(alone, 'bin/webhist.js'));
+    const result = spawnSync(old!, [join(alone, 'bin/webhist.js'), '--version'], { encoding: 'utf8' });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /Node\.js 22 or newer is needed; this is v\d+/);
   });

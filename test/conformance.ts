@@ -320,14 +320,14 @@ export function conformance(subject: ModeUnderTest): void {
         assert.deepEqual(said, ['crlf line', 'x'.repeat(4096), 'x'.repeat(904)]);
       });
 
-      it('logs stderr tagged with the script, answers 502 for malformed headers and 500 for what cannot start', async () => {
+      it('logs stderr tagged with the script, answers 502 for malformed headers and 403 for what is no script', async () => {
         const mark = server.mark();
         assert.equal((await fetchText('/cgi-bin/stderr.sh')).text, 'ok\n');
         await server.waitForError(/stderr\.sh.*something went sideways/, mark);
         assert.equal((await fetchText('/cgi-bin/garbage.sh')).res.status, 502);
         await server.waitForError(/garbage\.sh.*this is not a header/, mark);
-        assert.equal((await fetchText('/cgi-bin/source.xyz')).res.status, 500);
-        await server.waitForError(/source\.xyz.*no interpreter/, mark);
+        assert.equal((await fetchText('/cgi-bin/source.xyz')).res.status, 403);
+        await server.waitForError(/source\.xyz is not a script: not executable \(and no interpreter is known/, mark);
       });
 
       it('survives a large body sent to a program that never reads it', async () => {

@@ -28,7 +28,8 @@ const cases: Array<[string, string, number, 'handler' | 'program', string[]]> = 
   ['h.pl', 'print', 0o644, 'program', ['perl']],
   ['i.py', 'print()', 0o644, 'program', ['python3']],
   ['j', '#!/bin/sh\necho', 0o755, 'program', []],
-  ['k.js', '#!/bin/sh\n{{{ not javascript', 0o644, 'program', [process.execPath]],
+  // Not JavaScript, but executable: its #! line runs it, whatever the lexer makes of it.
+  ['k.js', '#!/bin/sh\n{{{ not javascript', 0o755, 'program', []],
 ];
 
 for (const [name, source, mode, kind, before] of cases) {
@@ -39,6 +40,13 @@ for (const [name, source, mode, kind, before] of cases) {
     else assert.deepEqual([script.command[0], script.command.at(-1)], [...before, script.file]); // via the shim
   });
 }
+
+test('a .js file Node would run but cannot parse is a syntax error, with file:line:column', async () => {
+  await assert.rejects(
+    describeSource('broken.js', 'export default async function ({ stdout }) {\n  stdout.write("x"\n}\n'),
+    (e: Error) => e instanceof ScriptError && /^syntax error at \/.*broken\.js:2:16: missing \) after argument list$/.test(e.message),
+  );
+});
 
 test('php-cgi finds its script through SCRIPT_FILENAME, not argv', async () => {
   assert.deepEqual((await describeSource('x.php', '<?php echo 1;')).command, ['php-cgi']);

@@ -16,7 +16,7 @@ import {
   streamRecords,
 } from '../src/fastcgi/records.ts';
 import { ParamsCollector, decodeParams, encodeParams, readPairs } from '../src/fastcgi/params.ts';
-import { describeRecord } from '../src/fastcgi/trace.ts';
+import { describeRecord, traceWriter } from '../src/fastcgi/trace.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -147,4 +147,23 @@ test('describeRecord: one line with type, id, lengths and decoded content', () =
   assert.equal(describeRecord(record(RecordType.STDOUT, 2), 'send'), 'send STDOUT id=2 content=0 padding=0 (end of stream)');
   assert.equal(describeRecord(record(99, 0, Buffer.from('x')), 'recv'), 'recv 99 id=0 content=1 padding=7');
   assert.match(describeRecord(record(RecordType.PARAMS, 1, hex('05 05 4142')), 'recv'), /\(\+4 bytes continued/);
+});
+
+test('traceWriter: stream bytes shown short, a long line folded under its record, a blank line after END_REQUEST', () => {
+  let out = '';
+  const trace = traceWriter((text) => (out += text));
+  trace(record(RecordType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\nHello, world\n')), 'recv');
+  trace(record(RecordType.STDIN, 1, Buffer.from('name=Ada')), 'send');
+  const params = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`NAME_${i}`, `value-${i}`]));
+  trace(record(RecordType.PARAMS, 1, encodeParams(params)), 'send');
+  trace(record(RecordType.END_REQUEST, 1, encodeEndRequestBody(0, ProtocolStatus.REQUEST_COMPLETE)), 'recv');
+  assert.equal(
+    out,
+    'recv STDOUT id=1 content=41 padding=7 "Content-Type: text/plain\\r\\n\\r\\nHell"…\n' +
+      'send STDIN id=1 content=8 padding=0 "name=Ada"\n' +
+      'send PARAMS id=1 content=184 padding=0 NAME_0=value-0 NAME_1=value-1 NAME_2=value-2 NAME_3=value-3\n' +
+      '     NAME_4=value-4 NAME_5=value-5 NAME_6=value-6 NAME_7=value-7 NAME_8=value-8 NAME_9=value-9\n' +
+      '     NAME_10=value-10 NAME_11=value-11\n' +
+      'recv END_REQUEST id=1 content=8 padding=0 appStatus=0 protocolStatus=REQUEST_COMPLETE\n\n',
+  );
 });

@@ -14,10 +14,17 @@ it('one GET: BEGIN_REQUEST, PARAMS, the empty PARAMS and STDIN, STDOUT, END_REQU
   const [, url] = await server.waitFor(/webhist fastcgi mode on (http:\/\/127\.0\.0\.1:\d+\/)/);
   const res = await fetch(`${url}cgi-bin/hello.js?lesson=1`);
   assert.equal(await res.text(), 'Hello, world from a JavaScript handler\n');
-  await server.waitFor(/trace webhist: recv END_REQUEST/);
+  await server.waitFor(/^recv END_REQUEST /);
+  await eventually(() => /^recv END_REQUEST .*\n\n/m.test(server.output()), 5000, 'the blank line after the request');
+  const trace = server.output();
 
-  // [time] [info] trace webhist: send PARAMS id=1 content=512 padding=0 NAME=value ...
-  const records = [...server.output().matchAll(/trace webhist: (send|recv) (\w+) id=(\d+) content=(\d+) padding=\d+ ?(.*)$/gm)].map(
+  // One header line per record, a long one (PARAMS) folded under it, a blank line after each request:
+  // send PARAMS id=1 content=512 padding=0 NAME=value ...
+  //      NAME=value ...
+  assert.match(trace, /^recv END_REQUEST id=1 content=8 padding=0 appStatus=0 protocolStatus=REQUEST_COMPLETE\n\n/m);
+  assert.match(trace, /^recv STDOUT id=1 content=\d+ padding=\d+ "Content-Type: text\/plain\\r\\n\\r\\nHell"…$/m, 'STDOUT bytes shown short');
+  assert.ok(trace.split('\n').every((line) => line.length <= 100 || !/^(send|recv|     )/.test(line)), 'folded at 100 columns');
+  const records = [...trace.replaceAll('\n     ', ' ').matchAll(/^(send|recv) (\w+) id=(\d+) content=(\d+) padding=\d+ ?(.*)$/gm)].map(
     ([, direction, type, id, content, detail]) => ({ direction, type, id, empty: content === '0', detail: detail! }),
   );
   assert.ok(records.some((r) => r.direction === 'send' && r.type === 'GET_VALUES' && r.id === '0'), 'the client asks GET_VALUES');

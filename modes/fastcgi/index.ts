@@ -37,7 +37,7 @@ const workerEnv = { PATH: FIXED_PATH };
 export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mode> {
   const { logger } = options;
   if (options.connect) {
-    const client = new FastCgiClient(options.connect, { onRecord: options.trace ? traceTo(logger, options.connect) : undefined });
+    const client = new FastCgiClient(options.connect, { onRecord: options.trace ? traceTo() : undefined });
     await client.values().catch((error: Error) => {
       throw new Error(`cannot reach the FastCGI application at ${options.connect}: ${error.message}`);
     });

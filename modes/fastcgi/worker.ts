@@ -23,7 +23,7 @@ import { createApp, type AppRequest, type AppResponse } from '../../src/fastcgi/
 import { netOptions, parseAddress } from '../../src/fastcgi/address.ts';
 import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
 import { searchArgs } from '../../src/cgi/env.ts';
-import { describeRecord } from '../../src/fastcgi/trace.ts';
+import { traceWriter } from '../../src/fastcgi/trace.ts';
 import { describeScript, ScriptError, type Script } from '../../src/script/describe.ts';
 import { listen } from '../../src/io/listen.ts';
 import type { CgiRequest } from '../../src/mode.ts';
@@ -106,7 +106,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const app = createApp(respond, {
     multiplex: options.multiplex,
     webServerAddrs: options.webServerAddrs,
-    onRecord: options.trace ? (record, direction) => logger.error('info', 'trace', describeRecord(record, direction)) : undefined,
+    onRecord: options.trace ? traceWriter((text) => process.stderr.write(text)) : undefined,
     // A web server dropping a connection (its client left) is routine, not a warning.
     log: (message) => logger.error('info', 'worker', message),
   });

@@ -6,15 +6,23 @@ import { benchCommand } from './bench.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { workerCommand } from './worker.ts';
-import { fail } from './ui.ts';
+import { fail, speakOurWay } from './ui.ts';
 
 const program = new Command('webhist')
   .description('A working history of web backends: CGI, FastCGI and embedded interpreters, side by side')
   .version('0.1.0')
-  .showHelpAfterError('(see webhist --help)')
   .addCommand(serveCommand)
   .addCommand(runCommand)
   .addCommand(benchCommand)
-  .addCommand(workerCommand);
+  .addCommand(workerCommand)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  webhist serve                                 the landing page and every demo, in CGI mode
+  webhist run cgi-bin/printenv.js --query a=1   one request, no server: env in, bytes out
+  webhist serve --mode fastcgi --trace          the same scripts, over FastCGI records`,
+  );
 
+speakOurWay(program);
 program.parseAsync().catch(fail);

@@ -4,13 +4,13 @@
 import { Command, Option } from 'commander';
 import cluster from 'node:cluster';
 import { stat } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
-import { shippedCgiBin, shippedDocroot } from '../package-root.ts';
 import { startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
-import { parseChoice, parseDuration, parseInteger, parseSize } from './options.ts';
+import { defaultFolders } from './folders.ts';
+import { formatDuration, formatSize, parseChoice, parseDuration, parseInteger, parseSize, parseTimeLimit } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 
 interface ServeOptions {
@@ -35,38 +35,77 @@ interface ServeOptions {
   trace: boolean;
 }
 
+/** As commander hands them over: the folders not yet chosen, flags not given left undefined. */
+type ServeFlags = Omit<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace'> &
+  Partial<Pick<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace'>>;
+
+/** Options that mean something in one mode only: given in another, they are refused, never ignored. */
+const modeOnly: Record<string, { flag: string; mode: ModeName }> = {
+  processes: { flag: '--processes', mode: 'embedded' },
+  workers: { flag: '--workers', mode: 'fastcgi' },
+  pm: { flag: '--pm', mode: 'fastcgi' },
+  maxRequests: { flag: '--max-requests', mode: 'fastcgi' },
+  requestTimeout: { flag: '--request-timeout', mode: 'fastcgi' },
+  fastcgiConnect: { flag: '--fastcgi-connect', mode: 'fastcgi' },
+  trace: { flag: '--trace', mode: 'fastcgi' },
+};
+
 export const serveCommand = new Command('serve')
   .description('serve the docroot and run cgi-bin scripts in one of three process models')
   .addOption(new Option('--mode <mode>', 'process model: cgi (a process per request), fastcgi, embedded').default('cgi').argParser(parseChoice(modeNames)))
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0 picks a free one)', parseInteger(0, 65535), 8080)
-  .option('--cgi-bin <dir>', 'directory of scripts served under /cgi-bin/', shippedCgiBin)
-  .option('--docroot <dir>', 'directory of static files', shippedDocroot)
-  .option('--timeout <duration>', 'time limit per request; past it the script is killed (504)', parseDuration, 30_000)
+  .option('--cgi-bin <dir>', 'directory of scripts served under /cgi-bin/ (default ./cgi-bin if the current folder has one, else the shipped scripts)')
+  .option('--docroot <dir>', 'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)')
+  .addOption(new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)').default(30_000, formatDuration(30_000)).argParser(parseTimeLimit))
   .option('--max-concurrency <n>', 'scripts running at once; past it clients get 503', parseInteger(1), 64)
-  .option('--max-body <size>', 'largest request body accepted (413 past it)', parseSize, 10 * 1024 ** 2)
-  .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION', false)
-  .option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request", parseDuration, 1000)
+  .addOption(new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize))
+  .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION')
+  .addOption(
+    new Option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request")
+      .default(1000, formatDuration(1000))
+      .argParser(parseDuration),
+  )
   .addOption(new Option('--log <format>', 'access log format').choices(logFormats).default('clf'))
-  .option('--quiet', 'no access log', false)
+  .option('--quiet', 'no access log')
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
   .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
   .option('--max-requests <n>', 'fastcgi mode: a worker retires after this many requests; 0 = never (pm.max_requests)', parseInteger(0), 0)
-  .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseDuration)
+  .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseTimeLimit)
   .option('--fastcgi-connect <address>', 'fastcgi mode: send requests to an application already running at unix:PATH or tcp:HOST:PORT (php-fpm, spawn-fcgi) instead of our own pool')
-  .option('--trace', 'fastcgi mode: print every FastCGI record sent and received, one line each', false)
-  .action(async (options: ServeOptions) => {
-    if (options.requestTimeout !== undefined) options.timeout = options.requestTimeout;
-    await requireDirectory(options.cgiBin, '--cgi-bin');
-    await requireDirectory(options.docroot, '--docroot');
+  .option('--trace', 'fastcgi mode: print every FastCGI record sent and received, one line each')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  webhist serve                                  CGI mode on http://127.0.0.1:8080/
+  webhist serve --mode fastcgi --workers 2 --trace
+  webhist serve --mode embedded --port 0 --cgi-bin ./my-scripts`,
+  )
+  .action(async (flags: ServeFlags, command: Command) => {
+    for (const [key, { flag, mode }] of Object.entries(modeOnly)) {
+      if (command.getOptionValueSource(key) === 'cli' && flags.mode !== mode) throw new UsageError(`${flag} is for --mode ${mode} (this is --mode ${flags.mode})`);
+    }
+    const folders = defaultFolders();
+    const options: ServeOptions = {
+      ...flags,
+      cgiBin: resolve(flags.cgiBin ?? folders.cgiBin),
+      docroot: resolve(flags.docroot ?? folders.docroot),
+      timeout: flags.requestTimeout ?? flags.timeout,
+      passAuthorization: Boolean(flags.passAuthorization),
+      quiet: Boolean(flags.quiet),
+      trace: Boolean(flags.trace),
+    };
+    await requireDirectory(options.cgiBin, `--cgi-bin ${flags.cgiBin ?? options.cgiBin}`);
+    await requireDirectory(options.docroot, `--docroot ${flags.docroot ?? options.docroot}`);
     const logger = createLogger({ format: options.log, quiet: options.quiet });
-    if (options.processes > 1 && options.mode !== 'embedded') throw new UsageError('--processes is for --mode embedded');
     if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded/index.ts')).logRefusedScripts(options.cgiBin, logger);
     const announce = (url: string, pool = '') =>
       process.stdout.write(
         `webhist ${paint.bold(options.mode)} mode on ${paint.cyan(url)}${pool}  ` +
-          paint.dim(`(cgi-bin ${shown(options.cgiBin)}, docroot ${shown(options.docroot)}; Ctrl-C stops)\n`),
+          // The colour ends before the newline: a terminal that wraps keeps it off the next line.
+          `${paint.dim(`(cgi-bin ${shown(options.cgiBin)}, docroot ${shown(options.docroot)}${folders.local ? ', from this folder' : ''}; Ctrl-C stops)`)}\n`,
       );
     if (options.processes > 1 && cluster.isPrimary) {
       // This process only supervises; each server process re-runs this command as a cluster worker.
@@ -91,6 +130,8 @@ export const serveCommand = new Command('serve')
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use (try --port 0)`);
       if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port} (try a port above 1023)`);
+      if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') throw new UsageError(`--host ${options.host}: no such host name (try 127.0.0.1, or 0.0.0.0 for every interface)`);
+      if (error.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${options.host}: not an address of this machine (try 127.0.0.1)`);
       throw error;
     });
     if (cluster.isPrimary) announce(server.url);
@@ -137,12 +178,15 @@ async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> 
   }
 }
 
-async function requireDirectory(dir: string, flag: string): Promise<void> {
+/** `given` is the flag and the path as the user wrote it, for the message. */
+async function requireDirectory(dir: string, given: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new UsageError(`${flag} ${dir}: no such directory`);
+  if (!info) throw new UsageError(`${given}: no such directory`);
+  if (!info.isDirectory()) throw new UsageError(`${given}: a file, not a directory`);
 }
 
 function shown(dir: string): string {
   const rel = relative(process.cwd(), dir);
-  return rel && !rel.startsWith('..') ? `./${rel}` : dir;
+  if (!rel) return '.';
+  return !rel.startsWith('..') ? `./${rel}` : dir;
 }

@@ -219,5 +219,6 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const at = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
-  return `${error.name}: ${error.message}${at ? ` (${at.trim()})` : ''}`;
+  // Without load()'s ?mtime= cache-buster: the file a learner opens has no such name.
+  return `${error.name}: ${error.message}${at ? ` (${at.trim()})` : ''}`.replace(/\?mtime=[\d.]+/g, '');
 }

@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { FIXED_PATH } from '../cgi/env.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
+import { spawnFailure } from '../script/diagnose.ts';
 import { forEachLine } from '../script/stderr-lines.ts';
 
 /** The process groups of the programs running now: for a mode's status page and its close(). */
@@ -68,7 +69,7 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
   child.once('exit', stop);
   const finished = new Promise<ScriptExit>((resolve) => {
     child.once('error', (error) => {
-      resolve({ ok: false, serverFault: true, reason: `cannot start ${program}: ${error.message}` });
+      resolve({ ok: false, serverFault: true, reason: spawnFailure(program, request.script.file, error) });
     });
     child.once('close', (code, signal) => {
       request.signal.removeEventListener('abort', stop);

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, parse } from 'es-module-lexer';
+import { findSyntaxError } from './diagnose.ts';
 
 export interface Script {
   /** The URL path that names it, e.g. /cgi-bin/hello.sh: SCRIPT_NAME (RFC 3875 §4.1.13). */
@@ -41,6 +42,14 @@ export class ScriptError extends Error {
   override name = 'ScriptError';
 }
 
+/** A file in cgi-bin that is no script at all (a C source, a README): the client is told 403, not 500. */
+export class NotAScript extends ScriptError {
+  override name = 'NotAScript';
+}
+
+/** Sources of compiled languages: what to do with one is to compile it. */
+const sourceExtensions = new Set(['.c', '.h', '.cc', '.cpp', '.go', '.rs', '.java']);
+
 const cache = new Map<string, Script>();
 
 /** Describes the script at `file`, reached as `name`; cached until the file changes. */
@@ -53,18 +62,23 @@ export async function describeScript(file: string, name: string): Promise<Script
   const nph = basename(file).startsWith('nph-');
   const base = { name, file, nph, mtimeMs: info.mtimeMs };
   let script: Script;
-  if (jsExtensions.has(ext) && (await hasDefaultExport(file))) {
+  const exports = jsExtensions.has(ext) ? await readExports(file) : undefined;
+  if (exports === 'default') {
     script = { ...base, kind: 'handler', command: [process.execPath, shim, file] };
   } else if (info.mode & 0o111) {
     script = { ...base, kind: 'program', command: [file] };
   } else if (jsExtensions.has(ext)) {
+    // Node will run it: where the lexer gave up, node --check says whether, and where, it is broken.
+    const syntaxError = exports === 'unparsed' ? await findSyntaxError(file) : undefined;
+    if (syntaxError) throw new ScriptError(`syntax error at ${syntaxError}`);
     script = { ...base, kind: 'program', command: [process.execPath, file] };
   } else if (ext === '.php') {
     script = { ...base, kind: 'program', command: ['php-cgi'] };
   } else if (interpreters[ext]) {
     script = { ...base, kind: 'program', command: [interpreters[ext], file] };
   } else {
-    throw new ScriptError(`${name} is not executable and no interpreter is known for "${ext || 'no extension'}"`);
+    const what = sourceExtensions.has(ext) ? `a ${ext} source file: compile it into a program first` : 'not executable';
+    throw new NotAScript(`${name} is not a script: ${what} (and no interpreter is known for "${ext || 'no extension'}")`);
   }
   cache.set(file, script);
   return script;
@@ -72,13 +86,17 @@ export async function describeScript(file: string, name: string): Promise<Script
 
 /** True when the module's source declares a default export. It is never executed to find out. */
 export async function hasDefaultExport(file: string): Promise<boolean> {
+  return (await readExports(file)) === 'default';
+}
+
+/** What the lexer finds: a default export, none, or source it cannot read (broken, or CommonJS it rejects). */
+async function readExports(file: string): Promise<'default' | 'none' | 'unparsed'> {
   await init;
   const source = await readFile(file, 'utf8');
   try {
     const [, exports] = parse(source, file);
-    return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly);
+    return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly) ? 'default' : 'none';
   } catch {
-    // Not parseable as a module (CommonJS with syntax the lexer rejects): a plain program.
-    return false;
+    return 'unparsed';
   }
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { realpath } from 'node:fs/promises';
 import { listen } from '../io/listen.ts';
 import { replyText, exchangeFor, type Exchange } from './exchange.ts';
-import { describeScript } from '../script/describe.ts';
+import { describeScript, NotAScript } from '../script/describe.ts';
 import { createGateway, type FoundScript, type GatewayOptions } from './gateway.ts';
 import { normalizeRequestPath, resolveScript } from './paths.ts';
 import { revalidateEvery } from './revalidate.ts';
@@ -54,6 +54,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
       const found = await findScript(path.slice(cgiPrefix.length));
       if (!found) return replyText(ex, 404, `Not Found: no script at ${path}`);
+      if (found.script instanceof NotAScript) {
+        logger.error('warn', path, found.script.message);
+        return replyText(ex, 403, `Forbidden: ${found.script.message}`);
+      }
       return gateway.serve(ex, found);
     }
     ex.logged.status = await serveStatic(ex, docroot, path);
