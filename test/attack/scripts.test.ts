@@ -102,6 +102,21 @@ describe('#15 attack: scripts and spawn failures', () => {
     }
   });
 
+  it('#13 (fastcgi) a hung handler killed at --timeout costs no other request in flight on its worker', {
+    todo: '#15 defect 13: the worker is killed with the requests it was serving (502)',
+  }, async () => {
+    const server = await serve('fastcgi', { args: ['--timeout', '2s', '--workers', '1'] });
+    try {
+      const hung = rawRequest(server.port, get('/cgi-bin/hang.js'), 10_000);
+      await sleep(200);
+      const alongside = rawRequest(server.port, get('/cgi-bin/slow.js?ms=3000'), 10_000);
+      assert.equal((await hung).status, 504);
+      assert.equal((await alongside).status, 200, 'the request in flight alongside was answered');
+    } finally {
+      await server.stop();
+    }
+  });
+
   for (const mode of ['cgi', 'fastcgi'] as const) {
     it(`#7 (${mode}) a child that leaves the process group holding stdout does not pin the request past --timeout`, {
       todo: mode === 'cgi' ? '#15 defect 7: the request waits for every pipe to close' : false,
