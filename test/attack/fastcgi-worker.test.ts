@@ -67,7 +67,8 @@ async function fcgiRequest(target: Target, params: Record<string, string>, ms = 
   }
 }
 
-describe('#15 attack: FastCGI worker and pool', () => {
+// Concurrent: each test has its own server, and most of their time is spent waiting.
+describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   it('#11 PARAMS cannot set NODE_OPTIONS, LD_PRELOAD or PATH for the programs the worker runs', {
     todo: "#15 defect 11: request PARAMS reach the program's environment",
   }, async () => {

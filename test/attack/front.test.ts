@@ -5,10 +5,11 @@
  * A test marked todo reproduces a defect still open; its fix removes the todo.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { eventually, get, modes, open, rawRequest, serve, sleep, statusOf } from './support.ts';
+import { after, before, describe, it } from 'node:test';
+import { get, modes, open, rawRequest, serve, sleep, type Target, untilAnswered } from './support.ts';
 
-describe('#15 attack: the HTTP front', () => {
+// Concurrent: each test has its own server, and most of their time is spent waiting.
+describe('#15 attack: the HTTP front', { concurrency: true }, () => {
   for (const mode of modes) {
     it(`#2 (${mode}) a client that leaves before its script starts frees its slot`, {
       todo: '#15 defect 2: the slot is held until --timeout (503 for everyone else)',
@@ -18,11 +19,7 @@ describe('#15 attack: the HTTP front', () => {
         // One packet each, request and FIN together; a fresh PATH_INFO defeats the lookup cache.
         for (let i = 0; i < 4; i++) (await open(server.port)).end(get(`/cgi-bin/hang.js/gone-${i}-${Date.now()}`));
         await sleep(500);
-        await eventually(
-          async () => (await statusOf(server.port, '/cgi-bin/hello.js')) === 200,
-          4000,
-          'a 200 for hello.js while 4 departed clients had asked for hang.js',
-        );
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 4000, 'while 4 departed clients had asked for hang.js');
       } finally {
         await server.stop();
       }
@@ -38,7 +35,7 @@ describe('#15 attack: the HTTP front', () => {
             `POST /cgi-bin/echo.js/gone-${i}-${Date.now()} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(10)}`,
           );
         await sleep(500);
-        await eventually(async () => (await statusOf(server.port, '/cgi-bin/hello.js')) === 200, 4000, 'a 200 for hello.js after 4 uploads were abandoned');
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 4000, 'after 4 uploads were abandoned');
       } finally {
         await server.stop();
       }
@@ -53,7 +50,7 @@ describe('#15 attack: the HTTP front', () => {
           await sleep(300); // the script has started and is reading its stdin
           socket.destroy();
         }
-        await eventually(async () => (await statusOf(server.port, '/cgi-bin/hello.js')) === 200, 6000, 'a 200 for hello.js after 2 uploads were abandoned');
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 6000, 'after 2 uploads were abandoned');
       } finally {
         await server.stop();
       }
@@ -75,11 +72,7 @@ describe('#15 attack: the HTTP front', () => {
         }),
       );
       try {
-        await eventually(
-          async () => (await statusOf(server.port, '/cgi-bin/hello.js', 2000)) === 200,
-          8000,
-          'a 200 for hello.js with --timeout 2s and 2 tricklers',
-        );
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 8000, 'with --timeout 2s and 2 tricklers');
         for (const [i, answer] of answers.entries()) assert.match(answer ?? '', /^HTTP\/1\.1 (408|413|503|504) /, `trickler ${i} was answered`);
       } finally {
         for (const { socket, timer } of tricklers) {
@@ -92,8 +85,8 @@ describe('#15 attack: the HTTP front', () => {
   }
 
   describe('#13 heads a strict server refuses or must accept', () => {
-    let server: Awaited<ReturnType<typeof serve>>;
-    it('starts a server', async () => {
+    let server: Target;
+    before(async () => {
       server = await serve('cgi', {
         files: { 'page.html': '<p>public</p>\n', 'page.html~': 'SECRET BACKUP\n', 'page.html.bak': 'SECRET BACKUP\n' },
         scripts: {
@@ -103,6 +96,7 @@ describe('#15 attack: the HTTP front', () => {
         args: ['--docroot', '$TMP'],
       });
     });
+    after(() => server?.stop());
 
     it('#13 two Host headers are a 400 (RFC 9112 §3.2)', { todo: '#15 defect 13: two Host headers are accepted' }, async () => {
       const response = await rawRequest(server.port, 'GET /cgi-bin/hello.js HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n');
@@ -141,10 +135,6 @@ describe('#15 attack: the HTTP front', () => {
       const response = await rawRequest(server.port, request);
       assert.equal(response.status, 200, response.head);
       assert.equal(response.body.toString().trim(), '63 61 66 e9');
-    });
-
-    it('stops the server', async () => {
-      await server?.stop();
     });
   });
 });

@@ -38,7 +38,8 @@ function kill(pid: number): void {
   }
 }
 
-describe('#15 attack: isolation', () => {
+// Concurrent: each test has its own server, and most of their time is spent waiting.
+describe('#15 attack: isolation', { concurrency: true }, () => {
   for (const mode of modes) {
     it(`#10 (${mode}) a script cannot read the server's secret from /proc/<ancestor>/environ`, {
       todo: "#15 defect 10: the secret is readable in an ancestor's environ",

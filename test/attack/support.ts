@@ -132,6 +132,18 @@ export async function statusOf(port: number, path: string, ms = 10_000): Promise
   );
 }
 
+/**
+ * Asks for `path` every quarter second until the answer is `status`; fails after `ms`, naming the
+ * last answer (a bound on a wait, never a timing assertion).
+ */
+export async function untilAnswered(port: number, path: string, status: number, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let last = await statusOf(port, path, 2000); last !== status; last = await statusOf(port, path, 2000)) {
+    if (Date.now() > deadline) throw new Error(`${what}: no ${status} for ${path} within ${ms} ms (last answer: ${last || 'none'})`);
+    await sleep(250);
+  }
+}
+
 /** A connected socket that swallows errors (the server may reset it: that is an outcome, not a crash here). */
 export function open(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
