@@ -38,7 +38,7 @@ export interface TargetOptions {
   args?: string[];
   /** Added to the clean environment (PATH, HOME) the server gets. */
   env?: Record<string, string>;
-  /** Runs the server under this command, e.g. ['prlimit', '--nofile=256:256', '--']. */
+  /** Runs the server under this command, e.g. ['sh', '-c', 'ulimit -n 256 && exec "$@"', 'sh']. */
   wrapper?: string[];
   /** Extra files under the temporary directory (e.g. a docroot). */
   files?: Record<string, string>;
