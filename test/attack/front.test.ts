@@ -1,0 +1,140 @@
+/**
+ * Issue #15, the HTTP front: clients that leave early, trickle their uploads, or send heads a
+ * strict server refuses. Each test drives `webhist serve` (a separate process) over raw sockets
+ * and asserts outcomes only: the status codes, and that a well-behaved client still gets in.
+ * A test marked todo reproduces a defect still open; its fix removes the todo.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { get, modes, open, rawRequest, serve, sleep, type Target, untilAnswered } from './support.ts';
+
+// Concurrent: each test has its own server, and most of their time is spent waiting.
+describe('#15 attack: the HTTP front', { concurrency: true }, () => {
+  for (const mode of modes) {
+    it(`#2 (${mode}) a client that leaves before its script starts frees its slot`, {
+      todo: '#15 defect 2: the slot is held until --timeout (503 for everyone else)',
+    }, async () => {
+      const server = await serve(mode, { args: ['--max-concurrency', '2', '--timeout', '60s'] });
+      try {
+        // One packet each, request and FIN together; a fresh PATH_INFO defeats the lookup cache.
+        for (let i = 0; i < 4; i++) (await open(server.port)).end(get(`/cgi-bin/hang.js/gone-${i}-${Date.now()}`));
+        await sleep(500);
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 4000, 'while 4 departed clients had asked for hang.js');
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it(`#2 (${mode}) a client that leaves mid-upload before its script starts frees its slot`, {
+      todo: mode === 'cgi' ? "#15 defect 2: the script's stdin never ends, the slot is held until --timeout" : false,
+    }, async () => {
+      const server = await serve(mode, { args: ['--max-concurrency', '2', '--timeout', '60s'] });
+      try {
+        for (let i = 0; i < 4; i++)
+          (await open(server.port)).end(
+            `POST /cgi-bin/echo.js/gone-${i}-${Date.now()} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(10)}`,
+          );
+        await sleep(500);
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 4000, 'after 4 uploads were abandoned');
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it(`#2 (${mode}) a client that leaves mid-upload after its script started frees its slot`, async () => {
+      const server = await serve(mode, { args: ['--max-concurrency', '2', '--timeout', '60s'] });
+      try {
+        for (let i = 0; i < 2; i++) {
+          const socket = await open(server.port);
+          socket.write(`POST /cgi-bin/echo.js HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(10)}`);
+          await sleep(300); // the script has started and is reading its stdin
+          socket.destroy();
+        }
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 6000, 'after 2 uploads were abandoned');
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it(`#3 (${mode}) a trickled chunked upload is cut at --timeout and frees its slot`, {
+      todo: '#15 defect 3: the time limit starts after the body, so tricklers hold every slot',
+    }, async () => {
+      const server = await serve(mode, { args: ['--max-concurrency', '2', '--timeout', '2s'] });
+      const answers: string[] = [];
+      const tricklers = await Promise.all(
+        [0, 1].map(async (i) => {
+          const socket = await open(server.port);
+          socket.on('data', (chunk) => (answers[i] = (answers[i] ?? '') + chunk.toString('latin1')));
+          socket.write('POST /cgi-bin/echo.js HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n');
+          const timer = setInterval(() => socket.writable && socket.write('1\r\nx\r\n'), 250);
+          socket.on('close', () => clearInterval(timer));
+          return { socket, timer };
+        }),
+      );
+      try {
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 8000, 'with --timeout 2s and 2 tricklers');
+        for (const [i, answer] of answers.entries()) assert.match(answer ?? '', /^HTTP\/1\.1 (408|413|503|504) /, `trickler ${i} was answered`);
+      } finally {
+        for (const { socket, timer } of tricklers) {
+          clearInterval(timer);
+          socket.destroy();
+        }
+        await server.stop();
+      }
+    });
+  }
+
+  describe('#13 heads a strict server refuses or must accept', () => {
+    let server: Target;
+    before(async () => {
+      server = await serve('cgi', {
+        files: { 'page.html': '<p>public</p>\n', 'page.html~': 'SECRET BACKUP\n', 'page.html.bak': 'SECRET BACKUP\n' },
+        scripts: {
+          'header-bytes.sh':
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nprintf '%s' \"$HTTP_X_NAME\" | od -An -tx1 | tr -s ' ' | sed 's/^ //'\n",
+        },
+        args: ['--docroot', '$TMP'],
+      });
+    });
+    after(() => server?.stop());
+
+    it('#13 two Host headers are a 400 (RFC 9112 §3.2)', { todo: '#15 defect 13: two Host headers are accepted' }, async () => {
+      const response = await rawRequest(server.port, 'GET /cgi-bin/hello.js HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n');
+      assert.equal(response.status, 400);
+    });
+
+    it('#13 an absolute-form target is served (RFC 9112 §3.2.2: a server MUST accept it)', {
+      todo: '#15 defect 13: absolute-form targets are refused',
+    }, async () => {
+      const response = await rawRequest(
+        server.port,
+        `GET http://127.0.0.1:${server.port}/cgi-bin/hello.js HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(response.status, 200);
+    });
+
+    it('#13 a bare-LF request line is not answered as HTTP/0.9', async () => {
+      const response = await rawRequest(server.port, 'GET /cgi-bin/hello.js\n\n', 2000).catch(() => undefined);
+      const text = response?.raw.toString('latin1') ?? '';
+      assert.ok(text === '' || /^HTTP\/1\.[01] 400 /.test(text), `answered: ${JSON.stringify(text.slice(0, 60))}`);
+    });
+
+    it('#13 backup files in the docroot are not served', { todo: '#15 defect 13: page.html~ and page.html.bak are served' }, async () => {
+      for (const path of ['/page.html~', '/page.html.bak']) {
+        const response = await rawRequest(server.port, get(path));
+        assert.doesNotMatch(response.body.toString(), /SECRET/, path);
+      }
+    });
+
+    it("#13 a header's non-ASCII bytes reach a script unchanged", { todo: '#15 defect 13: latin-1 read, UTF-8 written (e9 becomes c3 a9)' }, async () => {
+      const request = Buffer.concat([
+        Buffer.from('GET /cgi-bin/header-bytes.sh HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Name: caf'),
+        Buffer.from([0xe9]),
+        Buffer.from('\r\n\r\n'),
+      ]);
+      const response = await rawRequest(server.port, request);
+      assert.equal(response.status, 200, response.head);
+      assert.equal(response.body.toString().trim(), '63 61 66 e9');
+    });
+  });
+});
