@@ -8,6 +8,7 @@ import { relative } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import { shippedCgiBin, shippedDocroot } from '../package-root.ts';
+import type { SpawnWay } from '../run/launcher.ts';
 import { startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { parseChoice, parseDuration, parseInteger, parseSize } from './options.ts';
@@ -27,6 +28,7 @@ interface ServeOptions {
   log: LogFormat;
   quiet: boolean;
   processes: number;
+  spawn: SpawnWay;
   workers: number;
   pm: PmPolicy;
   maxRequests: number;
@@ -49,6 +51,11 @@ export const serveCommand = new Command('serve')
   .option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request", parseDuration, 1000)
   .addOption(new Option('--log <format>', 'access log format').choices(logFormats).default('clf'))
   .option('--quiet', 'no access log', false)
+  .addOption(
+    new Option('--spawn <way>', "cgi mode: start programs through the small spawn helper (helper, as Apache's mod_cgid) or by forking the server (node)")
+      .default('helper')
+      .argParser(parseChoice(['helper', 'node'] as const)),
+  )
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
   .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
@@ -63,9 +70,10 @@ export const serveCommand = new Command('serve')
     const logger = createLogger({ format: options.log, quiet: options.quiet });
     if (options.processes > 1 && options.mode !== 'embedded') throw new UsageError('--processes is for --mode embedded');
     if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded/index.ts')).logRefusedScripts(options.cgiBin, logger);
-    const announce = (url: string, pool = '') =>
+    const announce = (url: string, pool = '', note?: string) =>
       process.stdout.write(
         `webhist ${paint.bold(options.mode)} mode on ${paint.cyan(url)}${pool}  ` +
+          (note ? paint.dim(`(${note}) `) : '') +
           paint.dim(`(cgi-bin ${shown(options.cgiBin)}, docroot ${shown(options.docroot)}; Ctrl-C stops)\n`),
       );
     if (options.processes > 1 && cluster.isPrimary) {
@@ -93,7 +101,7 @@ export const serveCommand = new Command('serve')
       if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port} (try a port above 1023)`);
       throw error;
     });
-    if (cluster.isPrimary) announce(server.url);
+    if (cluster.isPrimary) announce(server.url, '', mode.note);
 
     let stopping = false;
     const stop = (signal: string) => {
@@ -119,7 +127,7 @@ export const serveCommand = new Command('serve')
 async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> {
   switch (options.mode) {
     case 'cgi':
-      return (await import('../../modes/cgi/index.ts')).createCgiMode();
+      return (await import('../../modes/cgi/index.ts')).createCgiMode({ spawn: options.spawn, say: (message) => logger.error('warn', 'cgi', message) });
     case 'embedded':
       return (await import('../../modes/embedded/index.ts')).createEmbeddedMode({ logger, logFormat: options.log });
     case 'fastcgi':
