@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// build-c.js: compiles each cgi-bin/NAME.c to cgi-bin/NAME.cgi with `cc -O2` during install.
+// build-c.js: compiles each cgi-bin/NAME.c to cgi-bin/NAME.cgi with `cc -O2` during install,
+// and the spawn helper CGI mode uses (src/run/spawn-helper.c → build/webhist-spawn-helper).
 //
 // A source file says what it needs in two comment lines, read here:
 //   // requires: fcgi_stdio.h (libfcgi-dev)   headers that must exist, with the package to install
@@ -8,11 +9,12 @@
 // script always exits 0, because a C demo must never make `npm install` fail.
 // Plain JavaScript with no dependencies, so it runs before anything is built (Node 20 and later).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const cgiBin = fileURLToPath(new URL('../cgi-bin/', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 const cc = process.env.CC || 'cc';
 const sources = readdirSync(cgiBin).filter((f) => f.endsWith('.c')).sort();
 
@@ -40,10 +42,8 @@ function newer(a, b) {
   }
 }
 
-function build(file) {
-  const src = join(cgiBin, file);
-  const out = join(cgiBin, file.replace(/\.c$/, '.cgi'));
-  const outName = file.replace(/\.c$/, '.cgi');
+function build(file, src = join(cgiBin, file), out = join(cgiBin, file.replace(/\.c$/, '.cgi'))) {
+  const outName = basename(out);
   if (newer(out, src)) return `${file}: ${outName} is up to date`;
 
   const source = readFileSync(src, 'utf8');
@@ -67,5 +67,8 @@ if (sources.length > 0) {
     console.log(`no C compiler (${cc}): ${sources.join(', ')} not built; apt-get install gcc`);
   } else {
     for (const file of sources) console.log(build(file));
+    mkdirSync(join(root, 'build'), { recursive: true });
+    const helper = build('spawn-helper.c', join(root, 'src/run/spawn-helper.c'), join(root, 'build/webhist-spawn-helper'));
+    console.log(`${helper}${helper.includes('not built') ? ' (CGI mode falls back to spawning from Node)' : ''}`);
   }
 }

@@ -60,6 +60,8 @@ export interface ScriptRun {
 
 export interface Mode {
   readonly name: ModeName;
+  /** A line for the start-up banner: how this mode runs scripts here, where that can differ. */
+  readonly note?: string;
   /** Checked before a request is accepted: why this mode cannot run a script, if it cannot. */
   refuses?(script: Script): string | undefined;
   run(request: CgiRequest): ScriptRun;

@@ -79,7 +79,7 @@ describe('the landing page in Chromium', { skip: chromiumMissing }, () => {
   }
 
   it('in cgi mode: says so, lists the lessons, and every link answers what the page says', async (t) => {
-    const server = await serve(createCgiMode());
+    const server = await serve(() => createCgiMode());
     const links = await withPage(async (page) => {
       const found = await openLanding(page, server, 'cgi');
       assert.match(await page.textContent('#mode') ?? '', /runs in cgi mode \(1993\): every script link below starts a new process/);
@@ -110,7 +110,7 @@ describe('the landing page in Chromium', { skip: chromiumMissing }, () => {
   });
 
   it('renders every lesson and guide it links: a heading, no markdown left raw', async () => {
-    const server = await serve(createCgiMode());
+    const server = await serve(() => createCgiMode());
     await withPage(async (page) => {
       const links = await openLanding(page, server, 'cgi');
       const docs = links.map((link) => link.href).filter((href) => href.endsWith('.md'));
@@ -128,7 +128,7 @@ describe('the landing page in Chromium', { skip: chromiumMissing }, () => {
   });
 
   it('shows the server-push clock as images, and the line crash.js sent before it died', async () => {
-    const server = await serve(createCgiMode());
+    const server = await serve(() => createCgiMode());
     await withPage(async (page) => {
       await page.goto(new URL('/cgi-bin/nph-clock.js?n=3&as=svg', server.url).href, { waitUntil: 'commit' });
       await page.waitForFunction(() => (document.images[0]?.naturalWidth ?? 0) > 0, undefined, { timeout: 10_000 });

@@ -20,7 +20,7 @@ const browser = { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9
 describe('docs served to a browser and to curl', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer(createCgiMode(), {}, { docroot: fixtureDocroot });
+    server = await startTestServer(() => createCgiMode(), {}, { docroot: fixtureDocroot });
   });
   after(() => server.stop());
 
@@ -89,7 +89,7 @@ describe('docs served to a browser and to curl', () => {
 
   it('lists no lessons, without an error, where the docroot has none', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'webhist-docroot-'));
-    const bare = await startTestServer(createCgiMode(), {}, { docroot: empty });
+    const bare = await startTestServer(() => createCgiMode(), {}, { docroot: empty });
     try {
       assert.deepEqual(await (await fetch(`${bare.url}lessons/index.json`)).json(), { lessons: [], problems: [] });
     } finally {
@@ -104,7 +104,7 @@ describe('docs served to a browser and to curl', () => {
       ['architecture.md', undefined],
       ['embedded.md', undefined],
     ] as const) {
-      const shipped = await startTestServer(createCgiMode());
+      const shipped = await startTestServer(() => createCgiMode());
       try {
         const html = await (await fetch(`${shipped.url}${file}`, { headers: browser })).text();
         assert.match(html, /<h1 id="[^"]+">/, file);

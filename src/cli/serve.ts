@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
+import type { SpawnWay } from '../run/launcher.ts';
 import { startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { defaultFolders } from './folders.ts';
@@ -27,6 +28,7 @@ interface ServeOptions {
   log: LogFormat;
   quiet: boolean;
   processes: number;
+  spawn: SpawnWay;
   workers: number;
   pm: PmPolicy;
   maxRequests: number;
@@ -41,6 +43,7 @@ type ServeFlags = Omit<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' 
 
 /** Options that mean something in one mode only: given in another, they are refused, never ignored. */
 const modeOnly: Record<string, { flag: string; mode: ModeName }> = {
+  spawn: { flag: '--spawn', mode: 'cgi' },
   processes: { flag: '--processes', mode: 'embedded' },
   workers: { flag: '--workers', mode: 'fastcgi' },
   pm: { flag: '--pm', mode: 'fastcgi' },
@@ -68,6 +71,11 @@ export const serveCommand = new Command('serve')
   )
   .addOption(new Option('--log <format>', 'access log format').choices(logFormats).default('clf'))
   .option('--quiet', 'no access log')
+  .addOption(
+    new Option('--spawn <way>', "cgi mode: start programs through the small spawn helper (helper, as Apache's mod_cgid) or by forking the server (node)")
+      .default('helper')
+      .argParser(parseChoice(['helper', 'node'] as const)),
+  )
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
   .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
@@ -101,9 +109,10 @@ Examples:
     await requireDirectory(options.docroot, `--docroot ${flags.docroot ?? options.docroot}`);
     const logger = createLogger({ format: options.log, quiet: options.quiet });
     if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded/index.ts')).logRefusedScripts(options.cgiBin, logger);
-    const announce = (url: string, pool = '') =>
+    const announce = (url: string, pool = '', note?: string) =>
       process.stdout.write(
         `webhist ${paint.bold(options.mode)} mode on ${paint.cyan(url)}${pool}  ` +
+          (note ? `${paint.dim(`(${note})`)} ` : '') +
           // The colour ends before the newline: a terminal that wraps keeps it off the next line.
           `${paint.dim(`(cgi-bin ${shown(options.cgiBin)}, docroot ${shown(options.docroot)}${folders.local ? ', from this folder' : ''}; Ctrl-C stops)`)}\n`,
       );
@@ -134,7 +143,7 @@ Examples:
       if (error.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${options.host}: not an address of this machine (try 127.0.0.1)`);
       throw error;
     });
-    if (cluster.isPrimary) announce(server.url);
+    if (cluster.isPrimary) announce(server.url, '', mode.note);
 
     let stopping = false;
     const stop = (signal: string) => {
@@ -160,7 +169,7 @@ Examples:
 async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> {
   switch (options.mode) {
     case 'cgi':
-      return (await import('../../modes/cgi/index.ts')).createCgiMode();
+      return (await import('../../modes/cgi/index.ts')).createCgiMode({ spawn: options.spawn, say: (message) => logger.error('warn', 'cgi', message) });
     case 'embedded':
       return (await import('../../modes/embedded/index.ts')).createEmbeddedMode({ logger, logFormat: options.log });
     case 'fastcgi':

@@ -81,7 +81,7 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
   return { stdout: child.stdout, finished };
 }
 
-function killGroup(group: number): void {
+export function killGroup(group: number): void {
   try {
     process.kill(-group, 'SIGKILL');
   } catch {

@@ -1,0 +1,131 @@
+/**
+ * The spawn helper (src/run/spawn-helper.c and .ts): its frame in exact bytes, wait statuses in
+ * words, and what happens when it, or the server above it, dies. Everything a client sees of
+ * it is also checked by the conformance suite, which runs CGI mode both with and without it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { launch, stop } from '../bench/process/launch.ts';
+import { createCgiMode } from '../modes/cgi/index.ts';
+import { createProgramLauncher } from '../src/run/launcher.ts';
+import { encodeFrame, exitOf, spawnHelperBinary } from '../src/run/spawn-helper.ts';
+import { eventually, isAlive } from './support/http.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+const built = await readFile(spawnHelperBinary).then(
+  () => true,
+  () => false,
+);
+const skip = built ? false : `the spawn helper is not built (${spawnHelperBinary}): apt-get install gcc libc6-dev, then npm install`;
+if (skip) console.warn(`SKIPPING the spawn helper's tests: ${skip}`);
+
+describe('the spawn helper frame', () => {
+  it('is a little-endian length, then NUL-ended id, cwd, body flag, argc, argv, env', () => {
+    const frame = encodeFrame({ id: '7', cwd: '/c', withBody: true, argv: ['sh', 'x'], env: { A: '1' } });
+    const strings = '7\0/c\x001\x002\0sh\0x\0A=1\0';
+    assert.deepEqual(frame, Buffer.concat([Buffer.from([strings.length, 0, 0, 0]), Buffer.from(strings, 'latin1')]));
+  });
+
+  it('counts bytes, not characters, for UTF-8 values', () => {
+    const frame = encodeFrame({ id: '0', cwd: '/', withBody: false, argv: ['a'], env: { N: 'É' } });
+    assert.equal(frame.readUInt32LE(0), frame.length - 4);
+    assert.equal(frame.subarray(4).toString('utf8'), '0\0/\x000\x001\0a\0N=É\0');
+  });
+});
+
+describe('wait statuses, as spawnProgram words them', () => {
+  for (const [status, exit] of [
+    [0, { ok: true }],
+    [1 << 8, { ok: false, reason: 'exited with status 1' }],
+    [127 << 8, { ok: false, reason: 'exited with status 127' }],
+    [9, { ok: false, reason: 'killed by SIGKILL' }],
+    [15 | 0x80, { ok: false, reason: 'killed by SIGTERM' }], // 0x80: it dumped core
+  ] as const) {
+    it(`${status} → ${JSON.stringify(exit)}`, () => assert.deepEqual(exitOf(status), exit));
+  }
+});
+
+describe('CGI mode when the spawn helper cannot run', { skip }, () => {
+  it('forks from the server instead, and says why', async () => {
+    const said: string[] = [];
+    const launcher = await createProgramLauncher('helper', (message) => said.push(message), '/nonexistent/webhist-spawn-helper');
+    assert.equal(launcher.helperPid, undefined);
+    assert.match(launcher.how, /forked from the server: the spawn helper cannot run .*not built/);
+    assert.match(said.join('\n'), /every CGI request pays for copying the server's memory/);
+    await launcher.close();
+  });
+});
+
+describe('CGI mode when its spawn helper dies', { skip }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(({ logger }) => createCgiMode({ say: (message) => logger.error('warn', 'cgi', message) }));
+  });
+  after(() => server.stop());
+
+  const helperPid = async (): Promise<number | null> => (await (await fetch(`${server.url}webhist/status?json`)).json()).spawnHelper;
+
+  it('serves every request meanwhile, and replaces the helper', async () => {
+    const first = await helperPid();
+    assert.ok(first, 'a helper at start-up');
+    const mark = server.mark();
+    process.kill(first, 'SIGKILL');
+    await server.waitForError(/the spawn helper died/, mark);
+    // Until the new helper is up, programs are forked from the server: nothing is refused.
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${server.url}cgi-bin/hello.sh`);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'Hello, world from sh\n');
+    }
+    let second: number | null = null;
+    await eventually(async () => {
+      second = await helperPid();
+      return second !== null && second !== first;
+    }, 10_000, 'a new spawn helper');
+    assert.equal((await fetch(`${server.url}cgi-bin/hello.sh`)).status, 200);
+  });
+});
+
+describe('a CGI server killed with SIGKILL', { skip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'webhist-helper-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('takes its running scripts with it: the helper sees its stdin end and kills their groups', async () => {
+    await writeFile(join(dir, 'stay.sh'), `echo $$ > ${dir}/stay.pid\nprintf 'Content-Type: text/plain\\r\\n\\r\\nstaying\\n'\nsleep 300\n`, { mode: 0o755 });
+    const server = launch('webhist', process.execPath, ['bin/webhist.js', 'serve', '--mode', 'cgi', '--port', '0', '--cgi-bin', dir, '--docroot', dir]);
+    try {
+      const [, url] = await server.waitFor(/on (http:\/\/\S+)/);
+      const res = await fetch(`${url}cgi-bin/stay.sh`);
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the script is running, and holding its response open
+      const pid = Number(await readFile(join(dir, 'stay.pid'), 'utf8'));
+      assert.ok(isAlive(pid));
+      process.kill(server.pid, 'SIGKILL');
+      await eventually(() => !isAlive(pid), 10_000, `script ${pid} gone with its server`);
+      await reader.cancel().catch(() => {});
+    } finally {
+      await stop([server]);
+    }
+  });
+
+  it('gives the helper nothing of its environment but PATH', async () => {
+    const server = launch('webhist', process.execPath, ['bin/webhist.js', 'serve', '--mode', 'cgi', '--port', '0', '--cgi-bin', dir, '--docroot', dir], {
+      env: { PATH: process.env.PATH ?? '', WEBHIST_TEST_SECRET: 'do-not-leak' },
+    });
+    try {
+      const [, url] = await server.waitFor(/on (http:\/\/\S+)/);
+      const { spawnHelper } = await (await fetch(`${url}webhist/status?json`)).json();
+      const environ = await readFile(`/proc/${spawnHelper}/environ`, 'latin1');
+      assert.deepEqual(environ.split('\0').filter(Boolean).map((entry) => entry.split('=')[0]), ['PATH']);
+    } finally {
+      await stop([server]);
+    }
+  });
+});
