@@ -50,7 +50,9 @@ function checkRuns(report: BenchReport): void {
         assert.ok(state === undefined || state === 'Z', `${s.id}: server pid ${pid} is gone (state ${state})`);
       }
       if (procAvailable) {
-        assert.ok(r.cpuMsPerRequest! > 0 && r.peakRssBytes! > 0, `${s.id}: CPU and memory measured`);
+        // Measured, not necessarily above 0: /proc counts CPU in 10 ms ticks, and a quick window at
+        // one connection can fall between two of them on an idle peer.
+        assert.ok(r.cpuMsPerRequest !== undefined && r.cpuMsPerRequest >= 0 && r.peakRssBytes! > 0, `${s.id}: CPU and memory measured`);
       }
     }
   }

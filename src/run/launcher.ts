@@ -34,8 +34,9 @@ export async function createProgramLauncher(way: SpawnWay, say: (message: string
     try {
       helper = await startSpawnHelper(binary);
     } catch (error) {
-      how = `forked from the server: the spawn helper cannot run (${(error as Error).message})`;
-      return say(`${how}; every CGI request pays for copying the server's memory`);
+      // Said in the start-up line (the mode's note) and on the status page.
+      how = `forked from the server, as the spawn helper cannot run: ${(error as Error).message}`;
+      return;
     }
     how = `started by a spawn helper, pid ${helper.pid}, as Apache's mod_cgid does`;
     const current = helper;
