@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { benchCommand } from './bench.ts';
+import { learnCommand } from './learn.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { workerCommand } from './worker.ts';
@@ -15,6 +16,7 @@ const program = new Command('webhist')
   .addCommand(serveCommand)
   .addCommand(runCommand)
   .addCommand(benchCommand)
-  .addCommand(workerCommand);
+  .addCommand(workerCommand)
+  .addCommand(learnCommand);
 
 program.parseAsync().catch(fail);
