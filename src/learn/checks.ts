@@ -9,6 +9,8 @@ import type { ModeName } from '../mode.ts';
 import type { Started } from './processes.ts';
 import type { Exchange, Request, Response } from './wire.ts';
 
+export type { Request, Response };
+
 export interface Check {
   /** The task in lesson.json (1-based) this check belongs to: `hint` follows it. */
   task: number;

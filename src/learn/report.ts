@@ -57,7 +57,7 @@ function formatExchange(exchange: Recorded, paint: Paint): string[] {
   if (exchange.sent) out.push(paint.dim(`> sent (${exchange.sent.length} bytes)`), ...showBytes(exchange.sent).split('\n').map((l) => `> ${l}`));
   if (exchange.received) {
     const ended = exchange.ended === 'timeout' ? '; then nothing more, until the checker gave up' : exchange.ended === 'closed' ? '; then the server closed the connection' : '';
-    out.push(paint.dim(`< received (${exchange.received.length} bytes${ended})`));
+    out.push(paint.dim(`< ${exchange.command ? 'printed on stdout' : 'received'} (${exchange.received.length} bytes${ended})`));
     if (exchange.received.length) out.push(...showBytes(exchange.received).split('\n').map((l) => `< ${l}`));
   }
   if (exchange.error) out.push(paint.red(`! ${exchange.error}`));

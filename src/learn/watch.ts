@@ -12,6 +12,8 @@ export interface Watching {
   close(): void;
   /** Runs now (the manual fallback), whether or not anything changed. */
   runNow(): void;
+  /** Resolves when no run is in progress. */
+  settled(): Promise<void>;
 }
 
 export function watchFolder(dir: string, run: () => Promise<void>, pollMs = 1000): Watching {
@@ -19,6 +21,7 @@ export function watchFolder(dir: string, run: () => Promise<void>, pollMs = 1000
   let running = false;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
+  let current = Promise.resolve();
 
   const go = async (force: boolean) => {
     if (running) {
@@ -29,6 +32,8 @@ export function watchFolder(dir: string, run: () => Promise<void>, pollMs = 1000
     if (!force && now === last) return;
     last = now;
     running = true;
+    let done = () => {};
+    current = new Promise((resolve) => (done = resolve));
     try {
       await run();
     } finally {
@@ -36,6 +41,7 @@ export function watchFolder(dir: string, run: () => Promise<void>, pollMs = 1000
       // is not a learner's change.
       last = await signature(dir);
       running = false;
+      done();
       if (again) {
         again = false;
         void go(false);
@@ -63,6 +69,7 @@ export function watchFolder(dir: string, run: () => Promise<void>, pollMs = 1000
       clearTimeout(timer);
     },
     runNow: () => void go(true),
+    settled: () => current,
   };
 }
 

@@ -1,0 +1,80 @@
+/**
+ * Learners' own work, not the reference: a correct solution written another way passes, and a
+ * near miss fails with a reason that says what to change — the words a learner will read.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { reasons, verifyWith } from './support/learn-workspace.ts';
+
+async function passes(n: number, files: Parameters<typeof verifyWith>[2]) {
+  const result = await verifyWith(n, 'solution', files);
+  assert.equal(result.status, 'pass', reasons(result));
+}
+
+async function failsSaying(n: number, files: Parameters<typeof verifyWith>[2], pattern: RegExp) {
+  const result = await verifyWith(n, 'solution', files);
+  assert.equal(result.status, 'fail');
+  assert.match(reasons(result), pattern);
+}
+
+const page = (title: string, link: string) => ({ text: `<html><title>${title}</title><body><a href='${link}'>go</a></body></html>\n`, executable: false });
+
+describe('lesson 1: a request is just text', () => {
+  it('passes with other pages and a request with more header fields (Connection: close, Accept)', () =>
+    passes(1, {
+      'site/index.html': page('Home', '/about.html'),
+      'site/about.html': page('About', '/'),
+      'request.txt': { text: 'GET /about.html HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n\r\n', executable: false },
+    }));
+
+  it('says CR LF when request.txt was saved with LF alone', () =>
+    failsSaying(1, { 'request.txt': { text: 'GET /about.html HTTP/1.1\nHost: localhost\n\n', executable: false } }, /ends in LF \(\\n\) alone; HTTP lines end in CR LF/));
+
+  it('says Host when the request has none', () =>
+    failsSaying(1, { 'request.txt': { text: 'GET /about.html HTTP/1.1\r\n\r\n', executable: false } }, /no Host field; HTTP\/1\.1 requires one/));
+
+  it('says which link is missing', () => failsSaying(1, { 'site/about.html': page('About', '/index.html') }, /no link back to the home page: add <a href="\/">/));
+});
+
+describe('lesson 2: a backend is just a program', () => {
+  it('passes in Python', () =>
+    passes(2, {
+      'cgi-bin/greet.sh': `#!/usr/bin/env python3
+import os, sys
+from urllib.parse import parse_qs
+name = parse_qs(os.environ.get('QUERY_STRING', '')).get('name', [''])[0]
+if not name:
+    sys.stdout.write('Status: 400 Bad Request\\r\\nContent-Type: text/plain\\r\\n\\r\\nno name\\n')
+else:
+    sys.stdout.buffer.write(('Content-Type: text/plain; charset=utf-8\\r\\n\\r\\nHello, %s!\\n' % name).encode())
+`,
+    }));
+
+  it('passes in Perl, with LF-only header lines (RFC 3875 allows them)', () =>
+    passes(2, {
+      'cgi-bin/greet.sh': `#!/usr/bin/perl
+use strict;
+my %q = map { my ($k, $v) = split /=/, $_, 2; $v = '' unless defined $v; $v =~ tr/+/ /; $v =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; ($k, $v) } split /&/, ($ENV{QUERY_STRING} // '');
+if (!length($q{name} // '')) { print "Status: 400\\nContent-Type: text/plain\\n\\nno name\\n"; exit }
+print "Content-Type: text/plain\\n\\nHello, $q{name}!\\n";
+`,
+    }));
+
+  const sh = (greeting: string, missing = 'printf "Status: 400 Bad Request\\r\\n"') => `#!/bin/sh
+name=$(printf '%s' "$QUERY_STRING" | tr '&' '\\n' | sed -n 's/^name=//p' | head -n 1)
+[ -z "$name" ] && { ${missing}; printf 'Content-Type: text/plain\\r\\n\\r\\nno name\\n'; exit 0; }
+name=$(printf '%s' "$name" | sed 's/%20/ /g; s/%C3%89/\\xc3\\x89/g; s/%27/'"'"'/g')
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+${greeting}
+`;
+
+  it('a near miss: no newline after the greeting', () => failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!' "$(printf '%s' "$name" | tr '+' ' ')"`) }, /lacks the newline at the end\. echo adds one; printf needs \\n/));
+
+  it('a near miss: + left as it came', () => failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$name"`) }, /Grace\+Hopper.*a \+ in a query string stands for a space/));
+
+  it('a near miss: 200 where there is no name', () =>
+    failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$(printf '%s' "$name" | tr '+' ' ')"`, 'true') }, /expected status 400, got 200 OK\. With no name there is nobody to greet: print the header line "Status: 400 Bad Request"/));
+
+  it('a near miss: no empty line after the header', () =>
+    failsSaying(2, { 'cgi-bin/greet.sh': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nHello, Ada Lovelace!\\n'\n` }, /no empty line after the header lines[\s\S]*expected status 200, got 502 Bad Gateway \(the server could not read the script's output as a CGI response; the error log says: /));
+});
