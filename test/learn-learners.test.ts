@@ -78,3 +78,40 @@ ${greeting}
   it('a near miss: no empty line after the header', () =>
     failsSaying(2, { 'cgi-bin/greet.sh': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nHello, Ada Lovelace!\\n'\n` }, /no empty line after the header lines[\s\S]*expected status 200, got 502 Bad Gateway \(the server could not read the script's output as a CGI response; the error log says: /));
 });
+
+describe('lesson 3: forms, POST, redirects', () => {
+  /** A guestbook as a JavaScript handler, with switches to make each near miss. */
+  const guestbook = (options: { escape?: boolean; postStatus?: string; allow?: boolean; location?: string } = {}) => ({
+    'cgi-bin/guestbook.py': { text: '', executable: false },
+    'cgi-bin/guestbook.mjs': `import { appendFileSync, readFileSync } from 'node:fs';
+const book = new URL('./entries.jsonl', import.meta.url);
+const escape = (s) => ${options.escape === false ? 's' : "s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\"/g, '&quot;')"};
+export default async function ({ env, stdin, stdout }) {
+  if (env.REQUEST_METHOD === 'POST') {
+    let body = '';
+    for await (const chunk of stdin) body += chunk;
+    const form = new URLSearchParams(body);
+    appendFileSync(book, JSON.stringify({ name: form.get('name'), message: form.get('message') }) + '\\n');
+    stdout.write('Status: ${options.postStatus ?? '303 See Other'}\\r\\nLocation: ' + ${options.location ?? 'env.SCRIPT_NAME'} + '\\r\\n\\r\\n');
+  } else if (env.REQUEST_METHOD === 'GET') {
+    let entries = [];
+    try { entries = readFileSync(book, 'utf8').trim().split('\\n').map((line) => JSON.parse(line)); } catch {}
+    stdout.write('Content-Type: text/html\\r\\n\\r\\n<ul>' + entries.map((e) => '<li>' + escape(e.name) + ': ' + escape(e.message)).join('') + '</ul>');
+  } else {
+    stdout.write('Status: 405 Method Not Allowed\\r\\n${options.allow === false ? '' : 'Allow: GET, POST\\r\\n'}\\r\\n');
+  }
+}
+`,
+  });
+
+  it('passes as a JavaScript handler keeping its entries in a JSON-lines file', () => passes(3, guestbook()));
+
+  it('a near miss: entries printed unescaped', () => failsSaying(3, guestbook({ escape: false }), /the page contains <script>alert\(".*"\) as it was sent: .*Escape & < > "/));
+
+  it('a near miss: 200 after a POST', () => failsSaying(3, guestbook({ postStatus: '200 OK' }), /expected status 303, got 200 OK\. After a POST, answer "Status: 303 See Other"/));
+
+  it('a near miss: the name copied into Location', () =>
+    failsSaying(3, guestbook({ location: "env.SCRIPT_NAME + '?thanks=' + form.get('name')" }), /there should be no Set-Cookie header field, but there is one: "session=.*"\. A name written into a header line .* keep visitors' input out of your headers/));
+
+  it('a near miss: 405 without Allow', () => failsSaying(3, guestbook({ allow: false }), /no Allow header field; expected \/\^GET,\\s\*POST\$\/\. A 405 says which methods would work/));
+});

@@ -82,7 +82,9 @@ async function findFiles(dir: string, suite: Suite): Promise<Record<string, stri
     if (path.endsWith('.*')) {
       const stem = basename(path).slice(0, -2);
       const names = await readdir(join(dir, dirname(path))).catch(() => [] as string[]);
-      const name = names.filter((n) => n === stem || n.startsWith(`${stem}.`)).sort()[0];
+      // A script, not the data it keeps beside itself (guestbook.txt): known script extensions first.
+      const scriptLike = (n: string) => (/\.(py|js|mjs|ts|pl|sh|php|rb|cgi)$/.test(n) || !n.includes('.') ? 0 : 1);
+      const name = names.filter((n) => n === stem || n.startsWith(`${stem}.`)).sort((a, b) => scriptLike(a) - scriptLike(b) || a.localeCompare(b))[0];
       if (!name) throw new WorkspaceError(`${dirname(path)}/${stem}: no such file in ${dir} (any extension will do, e.g. ${stem}.py or ${stem}.js)`);
       path = join(dirname(path), name);
     }

@@ -68,7 +68,7 @@ export function curlCommand(base: string, request: Request): string {
 }
 
 function quote(text: string): string {
-  if (/^[\w./:=?&%@+-]+$/.test(text)) return text;
+  if (/^[\w./:=%@+,-]+$/.test(text)) return text;
   if (!/[\r\n]/.test(text)) return `'${text.replaceAll("'", `'\\''`)}'`;
   // CR and LF cannot be typed inside '…'; bash's $'…' spells them.
   return `$'${text.replaceAll('\\', '\\\\').replaceAll("'", "\\'").replaceAll('\r', '\\r').replaceAll('\n', '\\n')}'`;
