@@ -19,7 +19,7 @@ async function failsSaying(n: number, files: Parameters<typeof verifyWith>[2], p
 
 const page = (title: string, link: string) => ({ text: `<html><title>${title}</title><body><a href='${link}'>go</a></body></html>\n`, executable: false });
 
-describe('lesson 1: a request is just text', () => {
+describe('lesson 1: a request is just text', { concurrency: true }, () => {
   it('passes with other pages and a request with more header fields (Connection: close, Accept)', () =>
     passes(1, {
       'site/index.html': page('Home', '/about.html'),
@@ -36,7 +36,7 @@ describe('lesson 1: a request is just text', () => {
   it('says which link is missing', () => failsSaying(1, { 'site/about.html': page('About', '/index.html') }, /no link back to the home page: add <a href="\/">/));
 });
 
-describe('lesson 2: a backend is just a program', () => {
+describe('lesson 2: a backend is just a program', { concurrency: true }, () => {
   it('passes in Python', () =>
     passes(2, {
       'cgi-bin/greet.sh': `#!/usr/bin/env python3
@@ -79,7 +79,7 @@ ${greeting}
     failsSaying(2, { 'cgi-bin/greet.sh': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nHello, Ada Lovelace!\\n'\n` }, /no empty line after the header lines[\s\S]*expected status 200, got 502 Bad Gateway \(the server could not read the script's output as a CGI response; the error log says: /));
 });
 
-describe('lesson 3: forms, POST, redirects', () => {
+describe('lesson 3: forms, POST, redirects', { concurrency: true }, () => {
   /** A guestbook as a JavaScript handler, with switches to make each near miss. */
   const guestbook = (options: { escape?: boolean; postStatus?: string; allow?: boolean; location?: string } = {}) => ({
     'cgi-bin/guestbook.py': { text: '', executable: false },
@@ -114,4 +114,25 @@ export default async function ({ env, stdin, stdout }) {
     failsSaying(3, guestbook({ location: "env.SCRIPT_NAME + '?thanks=' + form.get('name')" }), /there should be no Set-Cookie header field, but there is one: "session=.*"\. A name written into a header line .* keep visitors' input out of your headers/));
 
   it('a near miss: 405 without Allow', () => failsSaying(3, guestbook({ allow: false }), /no Allow header field; expected \/\^GET,\\s\*POST\$\/\. A 405 says which methods would work/));
+});
+
+describe('lesson 4: server push', { concurrency: true }, () => {
+  const python = (flush: boolean, close = true) => ({
+    'cgi-bin/nph-countdown.sh': `#!/usr/bin/env python3
+import os, sys, time
+out = sys.stdout
+out.write(os.environ.get('SERVER_PROTOCOL', 'HTTP/1.0') + ' 200 OK\\r\\nContent-Type: multipart/x-mixed-replace; boundary="T-minus"\\r\\n\\r\\n')
+for i, word in enumerate(['3', '2', '1', 'liftoff']):
+    if i: time.sleep(1)
+    out.write('--T-minus\\r\\nContent-Type: text/plain; charset=us-ascii\\r\\n\\r\\n' + word + '\\r\\n')
+    ${flush ? 'out.flush()' : 'pass'}
+${close ? "out.write('--T-minus--\\r\\n')" : ''}
+`,
+  });
+
+  it('passes in Python, flushing each part, with a quoted boundary', () => passes(4, python(true)));
+
+  it('a near miss: buffered output (every part arrives at the end)', () => failsSaying(4, python(false), /the gaps between parts were \d+, \d+, \d+ ms: .*flush each part as you write it/));
+
+  it('a near miss: no closing boundary', () => failsSaying(4, python(true, false), /the body never closes: after the last part write --T-minus--/));
 });

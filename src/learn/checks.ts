@@ -7,9 +7,9 @@
  */
 import type { ModeName } from '../mode.ts';
 import type { Started } from './processes.ts';
-import type { Exchange, Request, Response } from './wire.ts';
+import type { Arrival, Exchange, Request, Response } from './wire.ts';
 
-export type { Request, Response };
+export type { Arrival, Exchange, Request, Response };
 
 export interface Check {
   /** The task in lesson.json (1-based) this check belongs to: `hint` follows it. */
@@ -28,6 +28,8 @@ export interface LearnerFile {
 
 export interface Suite {
   files: LearnerFile[];
+  /** The server's --timeout for this lesson's scripts, when they run longer than most (default 5 s). */
+  scriptTimeoutMs?: number;
   /** Runs before each mode's server starts; returns more `webhist serve` options (lesson 5: where the learner's responder listens). */
   beforeServe?(t: SetupContext): Promise<string[]>;
   checks: Check[];

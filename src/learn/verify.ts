@@ -67,7 +67,7 @@ export async function verifyLesson(lesson: Lesson, dir: string, options: VerifyO
   const modes = lesson.modes.filter((m) => !options.modes || options.modes.includes(m));
   const random = seededRandom(seed);
   for (const mode of modes) {
-    result.modes.push(await verifyMode(suite, mode, dir, files, random, options.scriptTimeoutMs ?? 5000));
+    result.modes.push(await verifyMode(suite, mode, dir, files, random, options.scriptTimeoutMs ?? suite.scriptTimeoutMs ?? 5000));
   }
   if (result.modes.some((m) => m.checks.some((c) => c.status === 'fail'))) result.status = 'fail';
   return result;
@@ -175,7 +175,8 @@ async function runCheck(check: Suite['checks'][number], setup: SetupContext, ser
       const ex = await exchange(server.port, bytes, {
         timeoutMs: options.timeoutMs ?? scriptTimeoutMs + 5000,
         gapMs: options.gapMs,
-        complete: (received) => safeParse(received, options.methods).length === options.methods.length,
+        // No methods: read until the server closes (a response that streams, like server push).
+        complete: options.methods.length ? (received) => safeParse(received, options.methods).length === options.methods.length : undefined,
       });
       exchanges.push({ label: options.label, sent: ex.sent, received: ex.received, ended: ex.ended, error: ex.error });
       if (ex.error) fail(`no response: ${ex.error}`);
