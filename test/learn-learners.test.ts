@@ -3,8 +3,10 @@
  * near miss fails with a reason that says what to change — the words a learner will read.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { reasons, verifyWith } from './support/learn-workspace.ts';
+import { lesson, reasons, verifyWith } from './support/learn-workspace.ts';
 
 async function passes(n: number, files: Parameters<typeof verifyWith>[2]) {
   const result = await verifyWith(n, 'solution', files);
@@ -135,4 +137,72 @@ ${close ? "out.write('--T-minus--\\r\\n')" : ''}
   it('a near miss: buffered output (every part arrives at the end)', () => failsSaying(4, python(false), /the gaps between parts were \d+, \d+, \d+ ms: .*flush each part as you write it/));
 
   it('a near miss: no closing boundary', () => failsSaying(4, python(true, false), /the body never closes: after the last part write --T-minus--/));
+});
+
+describe('lesson 5: FastCGI by hand', { concurrency: true }, () => {
+  const solution = readFileSync(join(lesson(5).dir, 'solution', 'fcgi', 'responder.mjs'), 'utf8');
+  const changed = (from: string, to: string) => {
+    assert.ok(solution.includes(from), `the reference still contains ${from}`);
+    return { 'fcgi/responder.mjs': { text: solution.replace(from, to), executable: false } };
+  };
+
+  it('passes with a responder of another shape: records read by an async generator, no padding, GET_VALUES unanswered', () =>
+    passes(5, {
+      'fcgi/responder.mjs': {
+        executable: false,
+        text: `import { createServer } from 'node:net';
+async function* records(socket) {
+  let buffer = Buffer.alloc(0);
+  for await (const chunk of socket) {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      if (buffer.length < 8) break;
+      const length = buffer.readUInt16BE(4), end = 8 + length + buffer[6];
+      if (buffer.length < end) break;
+      yield { type: buffer[1], id: buffer.readUInt16BE(2), flags: buffer[10], content: buffer.subarray(8, 8 + length) };
+      buffer = buffer.subarray(end);
+    }
+  }
+}
+const header = (type, id, length) => Buffer.from([1, type, 0, id, length >> 8, length & 255, 0, 0]);
+function pairs(bytes) {
+  const out = new Map();
+  for (let i = 0; i < bytes.length; ) {
+    const len = () => (bytes[i] & 128 ? ((i += 4), bytes.readUInt32BE(i - 4) & 0x7fffffff) : bytes[i++]);
+    const n = len(), v = len();
+    out.set(bytes.toString('latin1', i, i + n), bytes.toString('latin1', i + n, i + n + v));
+    i += n + v;
+  }
+  return out;
+}
+createServer(async (socket) => {
+  socket.on('error', () => {});
+  let keep = false, params = [], stdin = [];
+  for await (const r of records(socket)) {
+    if (r.type === 1) { keep = (r.content[2] & 1) === 1; params = []; stdin = []; }
+    else if (r.type === 4) params.push(r.content);
+    else if (r.type === 5 && r.content.length) stdin.push(r.content);
+    else if (r.type === 5) {
+      const env = pairs(Buffer.concat(params)), body = Buffer.concat(stdin);
+      const out = Buffer.concat([Buffer.from('Content-type: text/plain\\n\\nREQUEST_METHOD=' + env.get('REQUEST_METHOD') + '\\nQUERY_STRING=' + env.get('QUERY_STRING') + '\\nBODY_LENGTH=' + body.length + '\\n\\n'), body]);
+      const parts = [];
+      for (let at = 0; at < out.length; at += 32768) { const piece = out.subarray(at, at + 32768); parts.push(header(6, r.id, piece.length), piece); }
+      parts.push(header(6, r.id, 0), header(3, r.id, 8), Buffer.alloc(8));
+      socket.write(Buffer.concat(parts));
+      if (!keep) socket.end();
+    }
+  }
+}).listen(+process.env.PORT, '127.0.0.1');
+`,
+      },
+    }));
+
+  it('a near miss: every length read as one byte', () =>
+    failsSaying(5, changed('if (bytes[at] < 128) return bytes[at++];', 'return bytes[at++];'), /HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes \(§3\.4\)/));
+
+  it('a near miss: the connection closed after every request', () =>
+    failsSaying(5, changed('if (!request.keep) socket.end();', 'socket.end();'), /closed the connection after 1 request\(s\), although FCGI_KEEP_CONN asked it to keep it open/));
+
+  it('a near miss: the responder does not start', () =>
+    failsSaying(5, changed("server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"), /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/));
 });

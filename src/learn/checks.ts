@@ -6,10 +6,11 @@
  * says what to change.
  */
 import type { ModeName } from '../mode.ts';
+import type { ProbeRequest, ProbeResult } from './fastcgi-probe.ts';
 import type { Started } from './processes.ts';
 import type { Arrival, Exchange, Request, Response } from './wire.ts';
 
-export type { Arrival, Exchange, Request, Response };
+export type { Arrival, Exchange, ProbeRequest, ProbeResult, Request, Response };
 
 export interface Check {
   /** The task in lesson.json (1-based) this check belongs to: `hint` follows it. */
@@ -46,6 +47,8 @@ export interface SetupContext {
   start(command: string, args: string[], options?: { cwd?: string; env?: Record<string, string> }): Started;
   /** A TCP port free on 127.0.0.1 right now. */
   freePort(): Promise<number>;
+  /** Resolves once something accepts connections on the port; rejects with `who`'s last words if it exits or takes too long. */
+  waitForPort(port: number, who: Started): Promise<void>;
   note(line: string): void;
 }
 
@@ -70,6 +73,12 @@ export interface CheckContext extends SetupContext {
   /** `text` contains `part`; `what` names the text in the reason. */
   contains(text: string, part: string, what: string, advice?: string): void;
   expect(condition: unknown, reason: string): void;
+  /** Ends the check as skipped, loudly, with the reason (a peer program that is not installed). */
+  skip(reason: string): never;
+  /** Requests straight to a FastCGI application, one after another on one kept connection. */
+  fastcgi(port: number, requests: ProbeRequest[]): Promise<ProbeResult>;
+  /** Runs a program to its end (bounded in time) and records its command line. */
+  exec(command: string, args: string[], options?: { env?: Record<string, string>; input?: Buffer }): Promise<{ stdout: Buffer; stderr: string; exitCode?: number; missing: boolean }>;
 }
 
 /** One request as the report shows it. */
@@ -86,6 +95,11 @@ export interface Recorded {
 /** A check that did not hold, with the reason for the learner. */
 export class CheckFailure extends Error {
   override name = 'CheckFailure';
+}
+
+/** A check that could not run here (a program not installed); reported, never silent. */
+export class CheckSkipped extends Error {
+  override name = 'CheckSkipped';
 }
 
 /** The first difference between two texts, described for a person (with CR/LF spelled out). */

@@ -22,8 +22,9 @@ export function formatResult(result: VerifyResult, paint: Paint, verbose = false
     out.push('', paint.bold(`${mode.mode} mode`));
     for (const note of mode.notes) out.push(`  ${paint.dim(note)}`);
     for (const check of mode.checks) {
-      const mark = check.status === 'pass' ? paint.green('✓') : paint.red('✗');
+      const mark = check.status === 'pass' ? paint.green('✓') : check.status === 'skip' ? paint.yellow('○') : paint.red('✗');
       out.push(`  ${mark} ${check.title} ${paint.dim(`(task ${check.task})`)}`);
+      if (check.status === 'skip') out.push(`      ${paint.yellow(`skipped: ${check.reason}`)}`);
       if (check.status === 'fail') {
         out.push(`      ${paint.red(check.reason ?? '')}`);
         first ??= { check, mode: mode.mode };
@@ -40,9 +41,11 @@ export function formatResult(result: VerifyResult, paint: Paint, verbose = false
   }
   const checks = result.modes.flatMap((m) => m.checks);
   const passed = checks.filter((c) => c.status === 'pass').length;
+  const skipped = checks.filter((c) => c.status === 'skip').length;
   out.push('');
+  if (skipped) out.push(paint.yellow(`${skipped} check(s) skipped: see why above.`));
   if (result.status === 'pass') {
-    out.push(paint.green(`All ${checks.length} checks pass.`) + ` Read the solution's notes: ${paint.cyan(`webhist learn solution ${result.lesson}`)}; the next lesson: ${paint.cyan(`webhist learn start ${result.lesson + 1}`)}`);
+    out.push(paint.green(`All ${passed} checks pass.`) + ` Read the solution's notes: ${paint.cyan(`webhist learn solution ${result.lesson}`)}; the next lesson: ${paint.cyan(`webhist learn start ${result.lesson + 1}`)}`);
   } else {
     out.push(`${passed} of ${checks.length} checks pass. Stuck? ${paint.cyan(`webhist learn hint ${result.lesson}`)}`);
   }

@@ -4,13 +4,15 @@
  * against it in order, recording what was sent and received. Collect first, print later
  * (report.ts), so the same result is text for a person or JSON for a program.
  */
+import { execa } from 'execa';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ModeName } from '../mode.ts';
 import type { Lesson } from './catalogue.ts';
-import { CheckFailure, describeDifference, seededRandom, type CheckContext, type Recorded, type SetupContext, type Suite } from './checks.ts';
+import { CheckFailure, CheckSkipped, describeDifference, seededRandom, type CheckContext, type Recorded, type SetupContext, type Suite } from './checks.ts';
+import { probe } from './fastcgi-probe.ts';
 import { loadSuite } from './load-suite.ts';
 import { runScript, serve, startProcess, type Started } from './processes.ts';
 import { requireFile, WorkspaceError } from './workspace.ts';
@@ -19,7 +21,7 @@ import { curlCommand, encodeRequest, exchange, ParseError, parseResponses } from
 export interface CheckResult {
   task: number;
   title: string;
-  status: 'pass' | 'fail';
+  status: 'pass' | 'fail' | 'skip';
   reason?: string;
   exchanges: Recorded[];
 }
@@ -109,6 +111,7 @@ async function verifyMode(suite: Suite, mode: ModeName, dir: string, files: Reco
       return process;
     },
     freePort,
+    waitForPort,
     note: (line) => result.notes.push(line),
   };
   let server: Awaited<ReturnType<typeof serve>> | undefined;
@@ -147,7 +150,9 @@ async function runCheck(check: Suite['checks'][number], setup: SetupContext, ser
   };
   const logTail = () => {
     const lines = errorLog();
-    return lines.length ? `; the error log says: ${lines.slice(-2).join(' / ')}` : '';
+    // Without the log's own time stamp and level: the reason is what a learner needs.
+    const said = lines.slice(-2).map((line) => line.replace(/^\[[^\]]*\] \[[^\]]*\] /, ''));
+    return said.length ? `; the error log says: ${said.join(' / ')}` : '';
   };
   const t: CheckContext = {
     ...setup,
@@ -228,6 +233,24 @@ async function runCheck(check: Suite['checks'][number], setup: SetupContext, ser
     expect(condition, reason) {
       if (!condition) fail(reason);
     },
+    skip(reason) {
+      throw new CheckSkipped(reason);
+    },
+    async fastcgi(port, requests) {
+      const result = await probe(port, requests, scriptTimeoutMs + 5000);
+      exchanges.push({
+        label: `${requests.length} FastCGI request(s) written straight to 127.0.0.1:${port}, one after another on one connection, FCGI_KEEP_CONN set`,
+        error: result.problem,
+      });
+      return result;
+    },
+    async exec(command, args, options = {}) {
+      const ran = await execa(command, args, { env: options.env, extendEnv: false, input: options.input ?? '', reject: false, timeout: scriptTimeoutMs + 5000, encoding: 'buffer' });
+      const missing = (ran as { code?: string }).code === 'ENOENT';
+      const stdout = Buffer.from(ran.stdout ?? []);
+      exchanges.push({ command: [command, ...args].join(' '), received: missing ? undefined : stdout, error: missing ? `${command}: not installed` : undefined });
+      return { stdout, stderr: Buffer.from(ran.stderr ?? []).toString('utf8'), exitCode: ran.exitCode, missing };
+    },
   };
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -239,6 +262,7 @@ async function runCheck(check: Suite['checks'][number], setup: SetupContext, ser
     ]);
     return { task: check.task, title: check.title, status: 'pass', exchanges };
   } catch (error) {
+    if (error instanceof CheckSkipped) return { task: check.task, title: check.title, status: 'skip', reason: error.message, exchanges };
     const reason = error instanceof CheckFailure ? error.message : `the check itself failed: ${(error as Error).message}`;
     return { task: check.task, title: check.title, status: 'fail', reason, exchanges };
   } finally {
@@ -256,6 +280,24 @@ function safeParse(received: Buffer, methods: string[]) {
 
 function truncate(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+async function waitForPort(port: number, who: Started, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await canConnect(port)) return;
+    const said = who.stderrLines().at(-1);
+    if (who.exited()) throw new Error(`it exited before it listened on port ${port}${said ? `: ${said}` : ''}`);
+    if (Date.now() > until) throw new Error(`nothing listened on port ${port} within ${ms / 1000}s (is it listening on the port in PORT?)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
+    socket.on('error', () => resolve(false));
+  });
 }
 
 export function freePort(): Promise<number> {
