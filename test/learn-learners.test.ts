@@ -206,3 +206,61 @@ createServer(async (socket) => {
   it('a near miss: the responder does not start', () =>
     failsSaying(5, changed("server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"), /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/));
 });
+
+describe('lesson 6: the script inside the server', { concurrency: true }, () => {
+  it('passes written another way: a counter object, the query read with a regular expression', () =>
+    passes(6, {
+      'cgi-bin/visits.js': {
+        executable: false,
+        text: `const counter = { n: 0 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export default async ({ env, stdout }) => {
+  const n = ++counter.n;
+  const field = (key) => decodeURIComponent((new RegExp('(?:^|&)' + key + '=([^&]*)').exec(env.QUERY_STRING) || [])[1] || '');
+  const who = field('name');
+  await sleep(Math.min(+field('wait') || 0, 5000));
+  stdout.write('Content-Type: text/plain; charset=utf-8\\r\\n\\r\\n' + ['Hello, ' + who, 'served=' + n + ' pid=' + process.pid].join('\\n') + '\\n');
+};
+`,
+      },
+    }));
+
+  it('a near miss: the name kept at module level across the await (fails embedded, says why)', () =>
+    failsSaying(
+      6,
+      {
+        'cgi-bin/visits.js': {
+          executable: false,
+          text: `let served = 0;
+let name;
+export default async function ({ env, stdout }) {
+  const count = ++served;
+  const query = new URLSearchParams(env.QUERY_STRING);
+  name = query.get('name');
+  await new Promise((r) => setTimeout(r, Number(query.get('wait')) || 0));
+  stdout.write('Content-Type: text/plain\\r\\n\\r\\nHello, ' + name + '\\nserved=' + count + ' pid=' + process.pid + '\\n');
+}
+`,
+        },
+      },
+      /embedded: two overlapping requests never see each other's name: the request for \w+ \(waiting 600 ms\) was answered "Hello, \w+": a name kept at module level was overwritten/,
+    ));
+
+  it('a near miss: the count kept inside the handler (always 1)', () =>
+    failsSaying(
+      6,
+      {
+        'cgi-bin/visits.js': {
+          executable: false,
+          text: `export default async function ({ env, stdout }) {
+  let served = 0;
+  served++;
+  const name = new URLSearchParams(env.QUERY_STRING).get('name');
+  stdout.write('Content-Type: text/plain\\r\\n\\r\\nHello, ' + name + '\\nserved=' + served + ' pid=' + process.pid + '\\n');
+}
+`,
+        },
+      },
+      /embedded: eight requests .*Process \d+ served 1, 1, .*each request to the same process should add exactly 1 \(keep the count at module level, outside the handler\)/,
+    ));
+});

@@ -40,6 +40,8 @@ const catalogue = () => {
   return lessons;
 };
 
+const isLast = (lesson: Lesson) => lesson.number === catalogue().at(-1)!.number;
+
 /** The lesson asked for, or the current one (the last started), or lesson 1. */
 async function chosen(wanted: string | undefined, workspace: Workspace): Promise<Lesson> {
   const lessons = catalogue();
@@ -113,7 +115,7 @@ const verify = oneLine(async (number: string | undefined, options: VerifyOptions
   const result = await verifyOnce(lesson, workspace, options);
   if (options.json) process.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
   else if (result.status === 'error') throw new UsageError(result.error!);
-  else process.stdout.write(formatResult(result, paint, options.verbose));
+  else process.stdout.write(formatResult(result, paint, { verbose: options.verbose, last: isLast(lesson) }));
   process.exitCode = result.status === 'pass' ? 0 : 1;
 });
 
@@ -177,7 +179,7 @@ const watchLesson = oneLine(async (number: string | undefined, options: VerifyOp
     process.stdout.write(process.stdout.isTTY ? '\x1bc' : '\n');
     try {
       const result = await verifyOnce(lesson, workspace, options);
-      process.stdout.write(result.status === 'error' ? `${paint.red('✗')} ${result.error}\n` : formatResult(result, paint, options.verbose));
+      process.stdout.write(result.status === 'error' ? `${paint.red('✗')} ${result.error}\n` : formatResult(result, paint, { verbose: options.verbose, last: isLast(lesson) }));
     } catch (error) {
       process.stdout.write(`${paint.red('✗')} ${(error as Error).message}\n`);
     }

@@ -10,7 +10,8 @@ import type { CheckResult, VerifyResult } from './verify.ts';
 
 export type Paint = Record<'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan' | 'magenta', (text: string) => string>;
 
-export function formatResult(result: VerifyResult, paint: Paint, verbose = false): string {
+export function formatResult(result: VerifyResult, paint: Paint, options: { verbose?: boolean; last?: boolean } = {}): string {
+  const { verbose = false, last = false } = options;
   const out: string[] = [];
   out.push(`${paint.bold(`Lesson ${result.lesson}: ${result.title}`)}  ${paint.dim(`(seed ${result.seed}; repeat with --seed ${result.seed})`)}`);
   if (result.status === 'error') {
@@ -45,7 +46,8 @@ export function formatResult(result: VerifyResult, paint: Paint, verbose = false
   out.push('');
   if (skipped) out.push(paint.yellow(`${skipped} check(s) skipped: see why above.`));
   if (result.status === 'pass') {
-    out.push(paint.green(`All ${passed} checks pass.`) + ` Read the solution's notes: ${paint.cyan(`webhist learn solution ${result.lesson}`)}; the next lesson: ${paint.cyan(`webhist learn start ${result.lesson + 1}`)}`);
+    const next = last ? 'that was the last lesson' : `the next lesson: ${paint.cyan(`webhist learn start ${result.lesson + 1}`)}`;
+    out.push(`${paint.green(`All ${passed} checks pass.`)} Read the solution's notes: ${paint.cyan(`webhist learn solution ${result.lesson}`)}; ${next}`);
   } else {
     out.push(`${passed} of ${checks.length} checks pass. Stuck? ${paint.cyan(`webhist learn hint ${result.lesson}`)}`);
   }
