@@ -54,9 +54,11 @@ const list = oneLine(async (options: Common) => {
   const workspace = new Workspace(resolve(options.dir));
   const progress = await workspace.readProgress();
   const lessons = catalogue();
-  const current = progress.current ?? lessons.find((l) => !progress.lessons[l.number]?.passed)?.number;
+  const passed = (l: Lesson) => Boolean(progress.lessons[l.number]?.passed);
+  // The lesson last started, until it passes; then the next one not passed (never started for you).
+  const current = (lessons.find((l) => !passed(l) && l.number >= (progress.current ?? 0)) ?? lessons.find((l) => !passed(l)))?.number;
   for (const lesson of lessons) {
-    const done = Boolean(progress.lessons[lesson.number]?.passed);
+    const done = passed(lesson);
     const mark = done ? paint.green('✓') : lesson.number === current ? paint.yellow('▶') : paint.dim('·');
     process.stdout.write(`${mark} ${String(lesson.number).padStart(2)}  ${paint.dim(lesson.era.padEnd(11))} ${lesson.title}\n`);
   }

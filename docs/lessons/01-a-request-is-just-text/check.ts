@@ -8,30 +8,27 @@ import type { CheckContext, Suite } from '../../../src/learn/checks.ts';
 
 const onDisk = (t: CheckContext, path: string) => readFile(join(t.dir, path));
 
+/** A page served from the learner's file, byte for byte, with the link it must have. */
+async function expectPage(t: CheckContext, path: string, file: string, link: RegExp, missingLink: string) {
+  const response = await t.http({ path });
+  t.status(response, 200, `the server answers ${path} with ${file}: is the file there?`);
+  t.header(response, 'Content-Type', /^text\/html/);
+  t.expect(response.body.equals(await onDisk(t, file)), `the body is not the bytes of ${file}`);
+  t.expect(link.test(response.text), missingLink);
+}
+
 export default {
   files: [{ path: 'site/index.html' }, { path: 'site/about.html' }, { path: 'request.txt' }],
   checks: [
     {
       task: 1,
       title: 'GET / answers 200 text/html with site/index.html, which links to /about.html',
-      async run(t) {
-        const response = await t.http({ path: '/' });
-        t.status(response, 200, 'the server answers / with site/index.html: is the file there?');
-        t.header(response, 'Content-Type', /^text\/html/);
-        t.expect(response.body.equals(await onDisk(t, 'site/index.html')), 'the body is not the bytes of site/index.html');
-        t.expect(/href\s*=\s*["']?\/?about\.html/i.test(response.text), 'site/index.html has no link to /about.html: add <a href="/about.html">…</a>');
-      },
+      run: (t) => expectPage(t, '/', 'site/index.html', /href\s*=\s*["']?\/?about\.html/i, 'site/index.html has no link to /about.html: add <a href="/about.html">…</a>'),
     },
     {
       task: 1,
       title: 'GET /about.html answers 200 text/html with site/about.html, which links back to /',
-      async run(t) {
-        const response = await t.http({ path: '/about.html' });
-        t.status(response, 200, 'is site/about.html there?');
-        t.header(response, 'Content-Type', /^text\/html/);
-        t.expect(response.body.equals(await onDisk(t, 'site/about.html')), 'the body is not the bytes of site/about.html');
-        t.expect(/href\s*=\s*["']\/["']/i.test(response.text), 'site/about.html has no link back to the home page: add <a href="/">Home</a>');
-      },
+      run: (t) => expectPage(t, '/about.html', 'site/about.html', /href\s*=\s*["']\/["']/i, 'site/about.html has no link back to the home page: add <a href="/">Home</a>'),
     },
     {
       task: 2,
