@@ -52,7 +52,7 @@ function checkRuns(report: BenchReport): void {
       if (procAvailable) {
         // Measured, not necessarily above 0: /proc counts CPU in 10 ms ticks, and a quick window at
         // one connection can fall between two of them on an idle peer.
-        assert.ok(r.cpuMsPerRequest !== undefined && r.cpuMsPerRequest >= 0 && r.peakRssBytes! > 0, `${s.id}: CPU and memory measured`);
+        assert.ok(typeof r.cpuMsPerRequest === 'number' && r.cpuMsPerRequest >= 0 && r.peakRssBytes! > 0, `${s.id}: CPU and memory measured`);
       }
     }
   }

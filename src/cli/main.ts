@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { benchCommand } from './bench.ts';
+import { learnCommand } from './learn.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { workerCommand } from './worker.ts';
@@ -15,13 +16,14 @@ const program = new Command('webhist')
   .addCommand(runCommand)
   .addCommand(benchCommand)
   .addCommand(workerCommand)
+  .addCommand(learnCommand)
   .addHelpText(
     'after',
     `
 Examples:
   webhist serve                                 the landing page and every demo, in CGI mode
   webhist run cgi-bin/printenv.js --query a=1   one request, no server: env in, bytes out
-  webhist serve --mode fastcgi --trace          the same scripts, over FastCGI records`,
+  webhist learn                                 the guided history lessons, 1991 onwards`,
   );
 
 speakOurWay(program);

@@ -1,0 +1,266 @@
+/**
+ * Learners' own work, not the reference: a correct solution written another way passes, and a
+ * near miss fails with a reason that says what to change — the words a learner will read.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { lesson, reasons, verifyWith } from './support/learn-workspace.ts';
+
+async function passes(n: number, files: Parameters<typeof verifyWith>[2]) {
+  const result = await verifyWith(n, 'solution', files);
+  assert.equal(result.status, 'pass', reasons(result));
+}
+
+async function failsSaying(n: number, files: Parameters<typeof verifyWith>[2], pattern: RegExp) {
+  const result = await verifyWith(n, 'solution', files);
+  assert.equal(result.status, 'fail');
+  assert.match(reasons(result), pattern);
+}
+
+const page = (title: string, link: string) => ({ text: `<html><title>${title}</title><body><a href='${link}'>go</a></body></html>\n`, executable: false });
+
+describe('lesson 1: a request is just text', { concurrency: true }, () => {
+  it('passes with other pages and a request with more header fields (Connection: close, Accept)', () =>
+    passes(1, {
+      'site/index.html': page('Home', '/about.html'),
+      'site/about.html': page('About', '/'),
+      'request.txt': { text: 'GET /about.html HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n\r\n', executable: false },
+    }));
+
+  it('says CR LF when request.txt was saved with LF alone', () =>
+    failsSaying(1, { 'request.txt': { text: 'GET /about.html HTTP/1.1\nHost: localhost\n\n', executable: false } }, /ends in LF \(\\n\) alone; HTTP lines end in CR LF/));
+
+  it('says Host when the request has none', () =>
+    failsSaying(1, { 'request.txt': { text: 'GET /about.html HTTP/1.1\r\n\r\n', executable: false } }, /no Host field; HTTP\/1\.1 requires one/));
+
+  it('says which link is missing', () => failsSaying(1, { 'site/about.html': page('About', '/index.html') }, /no link back to the home page: add <a href="\/">/));
+});
+
+describe('lesson 2: a backend is just a program', { concurrency: true }, () => {
+  it('passes in Python', () =>
+    passes(2, {
+      'cgi-bin/greet.sh': `#!/usr/bin/env python3
+import os, sys
+from urllib.parse import parse_qs
+name = parse_qs(os.environ.get('QUERY_STRING', '')).get('name', [''])[0]
+if not name:
+    sys.stdout.write('Status: 400 Bad Request\\r\\nContent-Type: text/plain\\r\\n\\r\\nno name\\n')
+else:
+    sys.stdout.buffer.write(('Content-Type: text/plain; charset=utf-8\\r\\n\\r\\nHello, %s!\\n' % name).encode())
+`,
+    }));
+
+  it('passes in Perl, with LF-only header lines (RFC 3875 allows them)', () =>
+    passes(2, {
+      'cgi-bin/greet.sh': `#!/usr/bin/perl
+use strict;
+my %q = map { my ($k, $v) = split /=/, $_, 2; $v = '' unless defined $v; $v =~ tr/+/ /; $v =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; ($k, $v) } split /&/, ($ENV{QUERY_STRING} // '');
+if (!length($q{name} // '')) { print "Status: 400\\nContent-Type: text/plain\\n\\nno name\\n"; exit }
+print "Content-Type: text/plain\\n\\nHello, $q{name}!\\n";
+`,
+    }));
+
+  const sh = (greeting: string, missing = 'printf "Status: 400 Bad Request\\r\\n"') => `#!/bin/sh
+name=$(printf '%s' "$QUERY_STRING" | tr '&' '\\n' | sed -n 's/^name=//p' | head -n 1)
+[ -z "$name" ] && { ${missing}; printf 'Content-Type: text/plain\\r\\n\\r\\nno name\\n'; exit 0; }
+name=$(printf '%s' "$name" | sed 's/%20/ /g; s/%C3%89/\\xc3\\x89/g; s/%27/'"'"'/g')
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+${greeting}
+`;
+
+  it('a near miss: no newline after the greeting', () => failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!' "$(printf '%s' "$name" | tr '+' ' ')"`) }, /lacks the newline at the end\. echo adds one; printf needs \\n/));
+
+  it('a near miss: + left as it came', () => failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$name"`) }, /Grace\+Hopper.*a \+ in a query string stands for a space/));
+
+  it('a near miss: 200 where there is no name', () =>
+    failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$(printf '%s' "$name" | tr '+' ' ')"`, 'true') }, /expected status 400, got 200 OK\. With no name there is nobody to greet: print the header line "Status: 400 Bad Request"/));
+
+  it('a near miss: no empty line after the header', () =>
+    failsSaying(2, { 'cgi-bin/greet.sh': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nHello, Ada Lovelace!\\n'\n` }, /no empty line after the header lines[\s\S]*expected status 200, got 502 Bad Gateway \(the server could not read the script's output as a CGI response; the error log says: /));
+});
+
+describe('lesson 3: forms, POST, redirects', { concurrency: true }, () => {
+  /** A guestbook as a JavaScript handler, with switches to make each near miss. */
+  const guestbook = (options: { escape?: boolean; postStatus?: string; allow?: boolean; location?: string } = {}) => ({
+    'cgi-bin/guestbook.py': { text: '', executable: false },
+    'cgi-bin/guestbook.mjs': `import { appendFileSync, readFileSync } from 'node:fs';
+const book = new URL('./entries.jsonl', import.meta.url);
+const escape = (s) => ${options.escape === false ? 's' : "s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\"/g, '&quot;')"};
+export default async function ({ env, stdin, stdout }) {
+  if (env.REQUEST_METHOD === 'POST') {
+    let body = '';
+    for await (const chunk of stdin) body += chunk;
+    const form = new URLSearchParams(body);
+    appendFileSync(book, JSON.stringify({ name: form.get('name'), message: form.get('message') }) + '\\n');
+    stdout.write('Status: ${options.postStatus ?? '303 See Other'}\\r\\nLocation: ' + ${options.location ?? 'env.SCRIPT_NAME'} + '\\r\\n\\r\\n');
+  } else if (env.REQUEST_METHOD === 'GET') {
+    let entries = [];
+    try { entries = readFileSync(book, 'utf8').trim().split('\\n').map((line) => JSON.parse(line)); } catch {}
+    stdout.write('Content-Type: text/html\\r\\n\\r\\n<ul>' + entries.map((e) => '<li>' + escape(e.name) + ': ' + escape(e.message)).join('') + '</ul>');
+  } else {
+    stdout.write('Status: 405 Method Not Allowed\\r\\n${options.allow === false ? '' : 'Allow: GET, POST\\r\\n'}\\r\\n');
+  }
+}
+`,
+  });
+
+  it('passes as a JavaScript handler keeping its entries in a JSON-lines file', () => passes(3, guestbook()));
+
+  it('a near miss: entries printed unescaped', () => failsSaying(3, guestbook({ escape: false }), /the page contains <script>alert\(".*"\) as it was sent: .*Escape & < > "/));
+
+  it('a near miss: 200 after a POST', () => failsSaying(3, guestbook({ postStatus: '200 OK' }), /expected status 303, got 200 OK\. After a POST, answer "Status: 303 See Other"/));
+
+  it('a near miss: the name copied into Location', () =>
+    failsSaying(3, guestbook({ location: "env.SCRIPT_NAME + '?thanks=' + form.get('name')" }), /there should be no Set-Cookie header field, but there is one: "session=.*"\. A name written into a header line .* keep visitors' input out of your headers/));
+
+  it('a near miss: 405 without Allow', () => failsSaying(3, guestbook({ allow: false }), /no Allow header field; expected \/\^GET,\\s\*POST\$\/\. A 405 says which methods would work/));
+});
+
+describe('lesson 4: server push', { concurrency: true }, () => {
+  const python = (flush: boolean, close = true) => ({
+    'cgi-bin/nph-countdown.sh': `#!/usr/bin/env python3
+import os, sys, time
+out = sys.stdout
+out.write(os.environ.get('SERVER_PROTOCOL', 'HTTP/1.0') + ' 200 OK\\r\\nContent-Type: multipart/x-mixed-replace; boundary="T-minus"\\r\\n\\r\\n')
+for i, word in enumerate(['3', '2', '1', 'liftoff']):
+    if i: time.sleep(1)
+    out.write('--T-minus\\r\\nContent-Type: text/plain; charset=us-ascii\\r\\n\\r\\n' + word + '\\r\\n')
+    ${flush ? 'out.flush()' : 'pass'}
+${close ? "out.write('--T-minus--\\r\\n')" : ''}
+`,
+  });
+
+  it('passes in Python, flushing each part, with a quoted boundary', () => passes(4, python(true)));
+
+  it('a near miss: buffered output (every part arrives at the end)', () => failsSaying(4, python(false), /the gaps between parts were \d+, \d+, \d+ ms: .*flush each part as you write it/));
+
+  it('a near miss: no closing boundary', () => failsSaying(4, python(true, false), /the body never closes: after the last part write --T-minus--/));
+});
+
+describe('lesson 5: FastCGI by hand', { concurrency: true }, () => {
+  const solution = readFileSync(join(lesson(5).dir, 'solution', 'fcgi', 'responder.mjs'), 'utf8');
+  const changed = (from: string, to: string) => {
+    assert.ok(solution.includes(from), `the reference still contains ${from}`);
+    return { 'fcgi/responder.mjs': { text: solution.replace(from, to), executable: false } };
+  };
+
+  it('passes with a responder of another shape: records read by an async generator, no padding, GET_VALUES unanswered', () =>
+    passes(5, {
+      'fcgi/responder.mjs': {
+        executable: false,
+        text: `import { createServer } from 'node:net';
+async function* records(socket) {
+  let buffer = Buffer.alloc(0);
+  for await (const chunk of socket) {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      if (buffer.length < 8) break;
+      const length = buffer.readUInt16BE(4), end = 8 + length + buffer[6];
+      if (buffer.length < end) break;
+      yield { type: buffer[1], id: buffer.readUInt16BE(2), flags: buffer[10], content: buffer.subarray(8, 8 + length) };
+      buffer = buffer.subarray(end);
+    }
+  }
+}
+const header = (type, id, length) => Buffer.from([1, type, 0, id, length >> 8, length & 255, 0, 0]);
+function pairs(bytes) {
+  const out = new Map();
+  for (let i = 0; i < bytes.length; ) {
+    const len = () => (bytes[i] & 128 ? ((i += 4), bytes.readUInt32BE(i - 4) & 0x7fffffff) : bytes[i++]);
+    const n = len(), v = len();
+    out.set(bytes.toString('latin1', i, i + n), bytes.toString('latin1', i + n, i + n + v));
+    i += n + v;
+  }
+  return out;
+}
+createServer(async (socket) => {
+  socket.on('error', () => {});
+  let keep = false, params = [], stdin = [];
+  for await (const r of records(socket)) {
+    if (r.type === 1) { keep = (r.content[2] & 1) === 1; params = []; stdin = []; }
+    else if (r.type === 4) params.push(r.content);
+    else if (r.type === 5 && r.content.length) stdin.push(r.content);
+    else if (r.type === 5) {
+      const env = pairs(Buffer.concat(params)), body = Buffer.concat(stdin);
+      const out = Buffer.concat([Buffer.from('Content-type: text/plain\\n\\nREQUEST_METHOD=' + env.get('REQUEST_METHOD') + '\\nQUERY_STRING=' + env.get('QUERY_STRING') + '\\nBODY_LENGTH=' + body.length + '\\n\\n'), body]);
+      const parts = [];
+      for (let at = 0; at < out.length; at += 32768) { const piece = out.subarray(at, at + 32768); parts.push(header(6, r.id, piece.length), piece); }
+      parts.push(header(6, r.id, 0), header(3, r.id, 8), Buffer.alloc(8));
+      socket.write(Buffer.concat(parts));
+      if (!keep) socket.end();
+    }
+  }
+}).listen(+process.env.PORT, '127.0.0.1');
+`,
+      },
+    }));
+
+  it('a near miss: every length read as one byte', () =>
+    failsSaying(5, changed('if (bytes[at] < 128) return bytes[at++];', 'return bytes[at++];'), /HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes \(§3\.4\)/));
+
+  it('a near miss: the connection closed after every request', () =>
+    failsSaying(5, changed('if (!request.keep) socket.end();', 'socket.end();'), /closed the connection after 1 request\(s\), although FCGI_KEEP_CONN asked it to keep it open/));
+
+  it('a near miss: the responder does not start', () =>
+    failsSaying(5, changed("server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"), /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/));
+});
+
+describe('lesson 6: the script inside the server', { concurrency: true }, () => {
+  it('passes written another way: a counter object, the query read with a regular expression', () =>
+    passes(6, {
+      'cgi-bin/visits.js': {
+        executable: false,
+        text: `const counter = { n: 0 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export default async ({ env, stdout }) => {
+  const n = ++counter.n;
+  const field = (key) => decodeURIComponent((new RegExp('(?:^|&)' + key + '=([^&]*)').exec(env.QUERY_STRING) || [])[1] || '');
+  const who = field('name');
+  await sleep(Math.min(+field('wait') || 0, 5000));
+  stdout.write('Content-Type: text/plain; charset=utf-8\\r\\n\\r\\n' + ['Hello, ' + who, 'served=' + n + ' pid=' + process.pid].join('\\n') + '\\n');
+};
+`,
+      },
+    }));
+
+  it('a near miss: the name kept at module level across the await (fails embedded, says why)', () =>
+    failsSaying(
+      6,
+      {
+        'cgi-bin/visits.js': {
+          executable: false,
+          text: `let served = 0;
+let name;
+export default async function ({ env, stdout }) {
+  const count = ++served;
+  const query = new URLSearchParams(env.QUERY_STRING);
+  name = query.get('name');
+  await new Promise((r) => setTimeout(r, Number(query.get('wait')) || 0));
+  stdout.write('Content-Type: text/plain\\r\\n\\r\\nHello, ' + name + '\\nserved=' + count + ' pid=' + process.pid + '\\n');
+}
+`,
+        },
+      },
+      /embedded: two overlapping requests never see each other's name: the request for \w+ \(waiting 600 ms\) was answered "Hello, \w+": a name kept at module level was overwritten/,
+    ));
+
+  it('a near miss: the count kept inside the handler (always 1)', () =>
+    failsSaying(
+      6,
+      {
+        'cgi-bin/visits.js': {
+          executable: false,
+          text: `export default async function ({ env, stdout }) {
+  let served = 0;
+  served++;
+  const name = new URLSearchParams(env.QUERY_STRING).get('name');
+  stdout.write('Content-Type: text/plain\\r\\n\\r\\nHello, ' + name + '\\nserved=' + served + ' pid=' + process.pid + '\\n');
+}
+`,
+        },
+      },
+      /embedded: eight requests .*Process \d+ served 1, 1, .*each request to the same process should add exactly 1 \(keep the count at module level, outside the handler\)/,
+    ));
+});
