@@ -126,7 +126,13 @@ export async function runScript(file: string, args: string[], timeoutMs = 10_000
     reject: false,
     timeout: timeoutMs + 10_000,
   });
-  if (result.exitCode !== 0) return { error: String(result.stderr).replace(/^webhist: /, '').trim() || `webhist run exited ${result.exitCode}` };
-  const json = JSON.parse(String(result.stdout)) as { stdout: string; stderr: string[]; exit: unknown };
-  return { stdout: Buffer.from(json.stdout, 'utf8'), stderr: json.stderr, exit: json.exit };
+  // `run` exits 1 when the script crashed or the server would answer 5xx, and still prints its
+  // JSON: that is a result to check. No JSON at all means run itself refused (a missing file…).
+  let json: { stdout: { encoding: 'utf8' | 'base64'; data: string }; stderr: string[]; exit: unknown };
+  try {
+    json = JSON.parse(String(result.stdout));
+  } catch {
+    return { error: String(result.stderr).replace(/^webhist: /, '').trim() || `webhist run exited ${result.exitCode}` };
+  }
+  return { stdout: Buffer.from(json.stdout.data, json.stdout.encoding), stderr: json.stderr, exit: json.exit };
 }

@@ -289,6 +289,9 @@ static void reap(void) {
       for (int turns = 0; turns < 16 && c->err >= 0 && forward_stderr(c) == 1; turns++) {
       }
       c->exited = 1;
+      /* Nobody is left to read the rest of the body: let the connection go, so that the server
+         sees its end once what the program left behind is killed. */
+      end_body(c);
       reportf("X %s %ld\n", c->id, status);
       release_if_done(c);
       break;

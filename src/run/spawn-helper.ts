@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { FIXED_PATH } from '../cgi/env.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
+import { spawnFailure } from '../script/diagnose.ts';
 import { LineSplitter } from '../script/stderr-lines.ts';
 import { killGroup } from './program.ts';
 
@@ -70,8 +71,11 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
     }
     launches.delete(id);
     if (kind === 'F') {
+      // The same words as when spawn() fails: the interpreter named, a CRLF #! line spotted.
       const program = launch.request.script.command[0];
-      return launch.settle({ ok: false, serverFault: true, reason: `cannot start ${program}: spawn ${program} ${errnoName(value)}` });
+      const code = errnoName(value);
+      const error = Object.assign(new Error(`spawn ${program} ${code}`), { code });
+      return launch.settle({ ok: false, serverFault: true, reason: spawnFailure(program, launch.request.script.file, error) });
     }
     // 'X': as under spawn(), whatever the program left running in its group goes with it.
     if (launch.pid !== undefined) killGroup(launch.pid);
@@ -134,6 +138,12 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
         socket.end(frame);
       }
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      // Once it has exited, nobody reads the rest of the body (a client that left mid-upload
+      // never ends it): our side of the connection ends, and it closes when its stdout has.
+      void exit.then(() => {
+        if (withBody) request.body.unpipe(socket);
+        socket.end();
+      });
       // Ended: it has exited, and its stdout (this socket) is closed.
       const finished = Promise.all([exit, closed]).then(([result]) => {
         request.signal.removeEventListener('abort', stop);

@@ -32,9 +32,23 @@ export function cliExamplesOf(lines: string[]): CliExample[] {
   return examples;
 }
 
-/** Drops what the shell, not webhist, reads: a comment, `&`, redirections, pipes. */
+/**
+ * Drops what the shell, not webhist, reads: a comment, `&`, redirections, pipes, a `;` and what
+ * follows. Only outside quotes: `--header 'User-Agent: () { :; }; echo pwned'` is one word.
+ */
 function stripShell(text: string): string {
-  return text.replace(/\s#\s.*$/, '').replace(/\s*(?:[12]?>|\||&&|;|&\s*$).*$/, '').trim();
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') {
+      quote = c;
+    } else if (/^(?:\s#\s|[12]?>|\||&&|;|&\s*$)/.test(text.slice(i - (c === '#' ? 1 : 0)))) {
+      return text.slice(0, c === '#' ? i - 1 : i).trim();
+    }
+  }
+  return text.trim();
 }
 
 function splitWords(text: string): string[] {
