@@ -43,7 +43,7 @@ describe('launch and stop', () => {
 
   it('finds an orphan that left the tree through its session', { skip: !procAvailable && 'needs /proc' }, async () => {
     // The shell exits at once; its background child, ignoring SIGTERM, is reparented away.
-    const parent = launch('orphaner', 'sh', ['-c', '(trap "" TERM; exec sleep 60) & echo ready']);
+    const parent = launch('orphaner', 'sh', ['-c', '(trap "" TERM; echo ready; exec sleep 60) &']);
     await parent.waitFor(/ready/);
     await parent.exited;
     const report = await stop([parent], 300);

@@ -42,6 +42,8 @@ async function docrootWithSampleLesson(): Promise<string> {
 async function openLanding(page: Page, server: TestServer, mode: string): Promise<LandingLink[]> {
   await page.goto(server.url);
   await page.waitForFunction((m) => document.body.dataset.mode === m, mode);
+  // The lessons are listed from a second request: their links are only there once it is answered.
+  await page.waitForSelector('#lessons[data-loaded]', { state: 'attached' });
   return page.$$eval('a[href]', (links, m) =>
     links.map((a) => ({
       href: new URL((a as HTMLAnchorElement).href).pathname + new URL((a as HTMLAnchorElement).href).search,
