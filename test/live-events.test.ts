@@ -35,7 +35,11 @@ async function openEvents(server: TestServer) {
         for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
           const block = text.slice(0, end);
           text = text.slice(end + 2);
-          const data = block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n');
+          const data = block
+            .split('\n')
+            .filter((line) => line.startsWith('data: '))
+            .map((line) => line.slice(6))
+            .join('\n');
           if (data) messages.push(JSON.parse(data) as Message);
         }
         for (const wake of waiting) wake();
@@ -201,5 +205,29 @@ describe('/webhist/events: a viewer that stops reading', () => {
     await fetch(`${server.url}cgi-bin/hello.sh`).then((res) => res.text());
     await caughtUp;
     assert.ok(lostSum >= held.lost, `the 'lost' messages count at least the ${held.lost} seen missing (${lostSum})`);
+  });
+});
+
+describe('/webhist/events: a bound on viewers', () => {
+  it('answers 503 with Retry-After past its bound, and takes a viewer again once one leaves', async () => {
+    const server = await startTestServer(createCgiMode(), {}, { eventStream: { maxViewers: 1 } });
+    after(() => server.stop());
+    const first = await openEvents(server);
+    await first.next((m) => m.type === 'hello');
+    const refused = await fetch(`${server.url}webhist/events`);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    await refused.text();
+    first.close();
+    for (let tries = 0; ; tries++) {
+      const again = await fetch(`${server.url}webhist/events`);
+      if (again.status === 200 || tries === 50) {
+        assert.equal(again.status, 200);
+        await again.body?.cancel();
+        break;
+      }
+      await again.text();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   });
 });

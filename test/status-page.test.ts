@@ -45,11 +45,9 @@ async function openLive(page: Page, url: string, mode: string): Promise<number> 
 /** Clicks "burst of 50" and waits until the timeline holds 50 finished hello.js bars more than `before`. */
 async function burst(page: Page, before = 0): Promise<number[]> {
   await page.click('button[data-times="50"]');
-  await page.waitForFunction(
-    (n) => document.querySelectorAll('#timeline rect.bar[data-target="/cgi-bin/hello.js"][data-outcome]').length >= n,
-    before + 50,
-    { timeout: 60_000 },
-  );
+  await page.waitForFunction((n) => document.querySelectorAll('#timeline rect.bar[data-target="/cgi-bin/hello.js"][data-outcome]').length >= n, before + 50, {
+    timeout: 60_000,
+  });
   // A pid per finished bar, in the order drawn; -1 for one that did not end 2xx.
   return page.$$eval('#timeline rect.bar[data-target="/cgi-bin/hello.js"][data-outcome]', (bars) =>
     bars.map((bar) => (bar.getAttribute('data-outcome') === '2xx' ? Number(bar.getAttribute('data-pid')) : -1)),
@@ -95,7 +93,9 @@ describe('the live page in Chromium', { skip: chromiumMissing }, () => {
       process.kill(victim, 'SIGKILL');
       await page.waitForFunction(
         ({ gone }) => {
-          const pids = [...document.querySelectorAll('#processes tbody tr')].filter((tr) => tr.getAttribute('data-kind') === 'worker').map((tr) => Number(tr.getAttribute('data-pid')));
+          const pids = [...document.querySelectorAll('#processes tbody tr')]
+            .filter((tr) => tr.getAttribute('data-kind') === 'worker')
+            .map((tr) => Number(tr.getAttribute('data-pid')));
           return pids.length === 2 && !pids.includes(gone);
         },
         { gone: victim },
@@ -106,7 +106,10 @@ describe('the live page in Chromium', { skip: chromiumMissing }, () => {
       assert.ok(after.size <= 2, `the second burst served by ${[...after].join(', ')}`);
       assert.ok(!after.has(victim), 'the killed worker serves nothing');
       const fresh = (await tableRows(page)).filter((row) => row.kind === 'worker').map((row) => row.pid);
-      assert.ok(fresh.some((pid) => !listed.includes(pid)), `a new worker pid in the table: ${fresh.join(', ')}`);
+      assert.ok(
+        fresh.some((pid) => !listed.includes(pid)),
+        `a new worker pid in the table: ${fresh.join(', ')}`,
+      );
       await page.screenshot({ path: resultsPath('live-fastcgi.png'), fullPage: true });
     });
   });
@@ -131,7 +134,8 @@ describe('the live page in Chromium', { skip: chromiumMissing }, () => {
       // Whichever process takes it, the page shows it: from the other one, reconnecting if it must.
       const held = fetch(new URL('/cgi-bin/block.js?ms=8000', url)).then((res) => res.text());
       await page.waitForFunction(
-        () => [...document.querySelectorAll('#processes tbody tr')].some((tr) => tr.getAttribute('data-state') === 'busy' && tr.textContent?.includes('block.js')),
+        () =>
+          [...document.querySelectorAll('#processes tbody tr')].some((tr) => tr.getAttribute('data-state') === 'busy' && tr.textContent?.includes('block.js')),
         undefined,
         { timeout: 15_000 },
       );

@@ -2,7 +2,6 @@
 // per message; the format is in docs/status.md) and draws requests on the lanes of the
 // processes that served them. Plain browser JavaScript, no build step, nothing fetched from
 // elsewhere; text goes in with textContent only, so nothing the server sends becomes markup.
-'use strict';
 
 const svgNs = 'http://www.w3.org/2000/svg';
 const windowMs = 30_000;
@@ -61,7 +60,7 @@ const handlers = {
     $('#per-request').textContent = perRequest === undefined ? '' : `${perRequest} per request served`;
     for (const [name, value] of Object.entries(m)) {
       const cell = document.querySelector(`[data-counter="${name}"]`);
-      if (cell) cell.textContent = shown(name, value, m);
+      if (cell) cell.textContent = shown(name, value);
     }
     const alive = new Set();
     for (const row of m.processes) {
@@ -108,7 +107,7 @@ const handlers = {
   },
 };
 
-function shown(name, value, m) {
+function shown(name, value) {
   if (value === undefined || value === null) return '–';
   if (name === 'treeRssBytes') return `${(value / 1048576).toFixed(0)} MiB`;
   if (name === 'cpuMsPerRequest') return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
@@ -201,7 +200,16 @@ function draw() {
     const life = el('rect', { class: 'life', x: x(born), y: y + laneHeight / 2 - 1, width: Math.max(1, x(l.exitedAt ?? now) - x(born)), height: 2 });
     parts.push(life);
     if (l.busySince !== undefined) {
-      parts.push(el('rect', { class: 'bar inflight', 'data-pid': l.pid, x: x(l.busySince), y: y + 2, width: Math.max(2, x(now) - x(l.busySince)), height: Math.max(2, laneHeight - 4) }));
+      parts.push(
+        el('rect', {
+          class: 'bar inflight',
+          'data-pid': l.pid,
+          x: x(l.busySince),
+          y: y + 2,
+          width: Math.max(2, x(now) - x(l.busySince)),
+          height: Math.max(2, laneHeight - 4),
+        }),
+      );
     }
     row++;
   }
@@ -279,7 +287,9 @@ for (const button of document.querySelectorAll('button[data-try]')) {
     );
     const counts = {};
     for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
-    result.textContent = `${button.dataset.try}: ${Object.entries(counts).map(([s, n]) => `${n}× ${s}`).join(', ')}`;
+    result.textContent = `${button.dataset.try}: ${Object.entries(counts)
+      .map(([s, n]) => `${n}× ${s}`)
+      .join(', ')}`;
   });
 }
 

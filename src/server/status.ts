@@ -48,7 +48,12 @@ export function createStatusRoutes(facts: StatusFacts) {
     if (page && wantsPage) return sendFile(ex, page.file, page.type);
     if (path !== '/webhist/status') return replyText(ex, 404, `Not Found: ${path}`);
     const report = {
-      server: { pid: process.pid, uptimeSeconds: Math.round((Date.now() - facts.startedAt) / 1000), running: facts.running(), rssBytes: process.memoryUsage.rss() },
+      server: {
+        pid: process.pid,
+        uptimeSeconds: Math.round((Date.now() - facts.startedAt) / 1000),
+        running: facts.running(),
+        rssBytes: process.memoryUsage.rss(),
+      },
       ...(facts.mode.status?.() ?? { mode: facts.mode.name }),
       live: liveSummary(facts, measure()),
       viewers: events.viewers(),
@@ -143,7 +148,15 @@ function processRows(mode: Mode, tree: TreeNow): ProcessRow[] {
   const peers = (mode.status?.().processes ?? []) as ProcessStatus[];
   for (const peer of peers) {
     if (peer.pid === process.pid || typeof peer.pid !== 'number') continue;
-    rows.push({ pid: peer.pid, kind: 'peer', state: peer.state, served: peer.served, current: peer.scripts, startedAt: peer.startedAt, rssBytes: peer.rssBytes });
+    rows.push({
+      pid: peer.pid,
+      kind: 'peer',
+      state: peer.state,
+      served: peer.served,
+      current: peer.scripts,
+      startedAt: peer.startedAt,
+      rssBytes: peer.rssBytes,
+    });
   }
   // The server first, then the processes that make its pool, then the rest as they started.
   const rank: Record<string, number> = { server: 0, peer: 1, manager: 2, worker: 3 };
@@ -203,7 +216,11 @@ function list(rows: unknown[], indent: string): string {
   const columns = [...new Set(records.flatMap(Object.keys))];
   const cells = records.map((row) => columns.map((column) => shown(column, row[column])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => line[i]!.length)));
-  const line = (parts: string[]) => `${indent}${parts.map((part, i) => part.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
+  const line = (parts: string[]) =>
+    `${indent}${parts
+      .map((part, i) => part.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()}\n`;
   return line(columns) + cells.map(line).join('');
 }
 
