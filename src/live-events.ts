@@ -17,7 +17,7 @@ import { RequestCut } from './mode.ts';
 export type ProcessKind = 'server' | 'cgi' | 'worker' | 'manager' | 'peer';
 
 /** How a request ended, as the timeline colours it. */
-export type Outcome = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'client-gone' | 'cut';
+type Outcome = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'client-gone' | 'cut';
 
 export type LiveEvent =
   /** A request arrived. */
@@ -59,6 +59,8 @@ interface LiveRequest {
 type Listener = (event: LiveEvent) => void;
 
 const listeners = new Set<Listener>();
+/** While someone listens: looks for FastCGI requests whose worker became known. */
+let assignments: NodeJS.Timeout | undefined;
 const processes = new Map<number, LiveProcess>();
 const inFlight = new Map<object, LiveRequest>();
 let nextId = 1;
@@ -77,12 +79,6 @@ export function watchEvents(listener: Listener): () => void {
     listeners.delete(listener);
     if (listeners.size === 0) clearInterval(assignments);
   };
-}
-let assignments: NodeJS.Timeout | undefined;
-
-/** How many listen now (the SSE viewers). */
-export function watchers(): number {
-  return listeners.size;
 }
 
 // ── processes ──────────────────────────────────────────────────────────────────────────────────

@@ -3,8 +3,7 @@
  * Living Standard, §9.2 "Server-sent events"): `text/event-stream`, one `data:` line of JSON per
  * message, a blank line after each. The format is documented in docs/status.md.
  *
- * Each viewer has a bounded queue. Events are written once per turn of the event loop, in one
- * write; when the socket pushes back (write() returns false), events wait in the queue until it
+ * Each viewer has a bounded queue. Events gather for 50 ms and go out in one write; when the socket pushes back (write() returns false), events wait in the queue until it
  * drains, and past `maxQueued` they are counted instead of kept, then announced as one
  * `{"type":"lost","count":N}` message where the gap is. A viewer that stops reading therefore
  * costs at most the socket's buffer, one batch and `maxQueued` events, however long it sleeps.
@@ -37,9 +36,17 @@ interface Viewer {
   queue: StreamMessage[];
   lost: number;
   waitingForDrain: boolean;
-  flushing: boolean;
+  /** Set while events gather for the next write. */
+  timer?: NodeJS.Timeout;
   exchange: Exchange;
 }
+
+/**
+ * How long events gather before they are written. Under load a write per turn of the event loop
+ * was a write per request or two, and cost a viewed embedded server more CPU than its requests
+ * (bench/viewer-cost.ts); a page redraws a few times a second, so 50 ms loses it nothing.
+ */
+const flushEveryMs = 50;
 
 export function createEventStream({ stats, statsEveryMs = 1000, maxQueued = 2000, maxViewers = 16 }: EventStreamOptions) {
   const viewers = new Set<Viewer>();
@@ -51,14 +58,17 @@ export function createEventStream({ stats, statsEveryMs = 1000, maxQueued = 2000
       return;
     }
     viewer.queue.push(message);
-    if (!viewer.flushing && !viewer.waitingForDrain) {
-      viewer.flushing = true;
-      setImmediate(flush, viewer);
-    }
+    if (viewer.waitingForDrain) return;
+    // A busy server fills the queue faster than the timer empties it: then it goes out at once.
+    if (viewer.queue.length >= maxQueued / 2) flush(viewer);
+    else
+      viewer.timer ??= setTimeout(() => {
+        viewer.timer = undefined;
+        flush(viewer);
+      }, flushEveryMs);
   }
 
   function flush(viewer: Viewer): void {
-    viewer.flushing = false;
     const { res } = viewer.exchange;
     if (res.destroyed || viewer.waitingForDrain) return;
     let text = '';
@@ -91,7 +101,7 @@ export function createEventStream({ stats, statsEveryMs = 1000, maxQueued = 2000
     // How long a browser waits before it reconnects (§9.2.4 "retry").
     res.write('retry: 2000\n\n');
     res.socket?.setNoDelay(true);
-    const viewer: Viewer = { queue: [], lost: 0, waitingForDrain: false, flushing: false, exchange: ex };
+    const viewer: Viewer = { queue: [], lost: 0, waitingForDrain: false, exchange: ex };
     viewers.add(viewer);
     send(viewer, { ...stats(), type: 'hello' });
     const stop = watchEvents((event) => send(viewer, event));
@@ -101,6 +111,7 @@ export function createEventStream({ stats, statsEveryMs = 1000, maxQueued = 2000
     }, statsEveryMs);
     res.once('close', () => {
       stop();
+      clearTimeout(viewer.timer);
       viewers.delete(viewer);
       if (viewers.size === 0) {
         clearInterval(ticker);

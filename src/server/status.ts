@@ -175,19 +175,13 @@ function liveSummary(facts: StatusFacts, tree: TreeNow) {
     cpuMsPerRequest: tree.cpuMsPerRequest,
     treeRssBytes: tree.rssBytes,
     processes: processRows(facts.mode, tree),
+    inFlightRequests: now.requests,
   };
 }
 
-/** The `hello` and `stats` messages of the event stream: the summary, and what is in flight. */
+/** The `hello` and `stats` messages of the event stream: the summary, and whose it is. */
 function liveStats(facts: StatusFacts, tree: TreeNow): Record<string, unknown> {
-  return {
-    t: Date.now(),
-    mode: facts.mode.name,
-    pid: process.pid,
-    startedAt: facts.startedAt,
-    ...liveSummary(facts, tree),
-    inFlightRequests: requestsNow().requests,
-  };
+  return { t: Date.now(), mode: facts.mode.name, pid: process.pid, startedAt: facts.startedAt, ...liveSummary(facts, tree) };
 }
 
 // ── the text form ──────────────────────────────────────────────────────────────────────────────
