@@ -122,6 +122,7 @@ describe('the live page in Chromium', { skip: chromiumMissing }, () => {
       assert.deepEqual([...new Set(pids)], [server]);
       await page.click('button[data-try="/cgi-bin/slow.js?ms=2000"]');
       await page.waitForSelector('#timeline rect.bar.inflight[data-target="/cgi-bin/slow.js?ms=2000"]');
+      await page.waitForTimeout(1500); // for the screenshot: the slow request's bar grows
       await page.screenshot({ path: resultsPath('live-embedded.png'), fullPage: true });
     });
   });

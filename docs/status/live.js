@@ -79,6 +79,7 @@ const handlers = {
   },
   'request-start'(m) {
     keep(`${serverPid}:${m.id}`, { start: m.t, target: m.target });
+    bump('inFlight', 1);
   },
   'request-assigned'(m) {
     const request = requests.get(`${serverPid}:${m.id}`);
@@ -91,11 +92,14 @@ const handlers = {
     Object.assign(request, { end: m.t, pid: m.pid, status: m.status, outcome: m.outcome });
     keep(key, request);
     lane(m.pid);
+    bump('served', 1);
+    bump('inFlight', -1);
   },
   'process-start'(m) {
     const known = lane(m.pid, m.kind, { script: m.script, about: m.about });
     known.startedAt = m.t;
     known.exitedAt = undefined;
+    bump('processesStarted', 1);
   },
   'process-exit'(m) {
     const known = lane(m.pid, m.kind);
@@ -106,6 +110,13 @@ const handlers = {
     notice(`this page fell behind and ${m.count} events were skipped (the server keeps a bounded queue per viewer)`);
   },
 };
+
+/** Between two `stats`, the counters the events themselves move: the next `stats` sets them right. */
+function bump(name, by) {
+  const cell = document.querySelector(`[data-counter="${name}"]`);
+  const now = Number(cell?.textContent);
+  if (cell && Number.isFinite(now)) cell.textContent = String(now + by);
+}
 
 function shown(name, value) {
   if (value === undefined || value === null) return '–';
