@@ -56,6 +56,8 @@ export interface ScriptRun {
   stdout: Readable;
   /** Settles once the script has ended and nothing it started is left running. */
   finished: Promise<ScriptExit>;
+  /** The process running it, once known (a FastCGI request learns it when a worker accepts): for the live view. */
+  readonly pid?: number;
 }
 
 export interface Mode {

@@ -25,18 +25,24 @@ type Beat = { webhist: 'beat'; status: ProcessStatus };
 /** The supervisor's answer: every server process's status, for each one's status page. */
 type Roster = { webhist: 'pool'; processes: ProcessStatus[] };
 
-/** In a server process: heartbeats to the supervisor, and the pool's status it sends back. */
-export function reportToSupervisor(self: () => ProcessStatus): { peers(): ProcessStatus[]; stop(): void } {
+/**
+ * In a server process: heartbeats to the supervisor, and the pool's status it sends back.
+ * `beat(status)` sends one at once: when a request starts on an idle process, so that a script
+ * which then blocks the event loop is known as busy, not as idle from the last heartbeat before it.
+ */
+export function reportToSupervisor(self: () => ProcessStatus): { peers(): ProcessStatus[]; beat(status: ProcessStatus): void; stop(): void } {
   let pool: ProcessStatus[] = [];
   const onMessage = (message: Roster) => {
     if (message?.webhist === 'pool') pool = message.processes;
   };
   process.on('message', onMessage);
-  const timer = setInterval(() => {
-    if (process.connected) process.send?.({ webhist: 'beat', status: self() } satisfies Beat);
-  }, heartbeatMs).unref();
+  const beat = (status: ProcessStatus) => {
+    if (process.connected) process.send?.({ webhist: 'beat', status } satisfies Beat);
+  };
+  const timer = setInterval(() => beat(self()), heartbeatMs).unref();
   return {
     peers: () => pool.filter((p) => p.pid !== process.pid),
+    beat,
     stop() {
       clearInterval(timer);
       process.off('message', onMessage);

@@ -22,10 +22,25 @@ export type EmbeddedOptions = HandlerRunnerOptions;
 export function createEmbeddedMode(options: EmbeddedOptions): Mode {
   const handlers = createHandlerRunner(options);
   const supervisor = cluster.isWorker ? reportToSupervisor(handlers.status) : undefined;
+  let running = 0;
+  /**
+   * Under --processes: an idle process about to run a script tells the supervisor at once. If the
+   * script blocks the event loop, no heartbeat will, and the pool would go on showing it idle.
+   */
+  const runAndTell: Mode['run'] = (request) => {
+    if (running === 0) {
+      const now = handlers.status();
+      supervisor?.beat({ ...now, state: 'busy', scripts: [...now.scripts, request.script.name] });
+    }
+    running++;
+    const run = handlers.run(request);
+    void run.finished.finally(() => running--);
+    return run;
+  };
   return {
     name: 'embedded',
     refuses,
-    run: handlers.run,
+    run: supervisor ? runAndTell : handlers.run,
     status: () => ({ mode: 'embedded', processes: [handlers.status(), ...(supervisor?.peers() ?? [])] }),
     async close() {
       supervisor?.stop();

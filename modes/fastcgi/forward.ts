@@ -26,5 +26,12 @@ export function forward(client: FastCgiClient, request: CgiRequest): Forwarded {
     },
     (error: Error): ScriptExit => ({ ok: false, reason: request.signal.aborted ? 'ABORT_REQUEST sent to the application' : error.message }),
   );
-  return { stdout: response.stdout, finished, response };
+  return {
+    stdout: response.stdout,
+    finished,
+    response,
+    get pid() {
+      return response.appPid;
+    },
+  };
 }

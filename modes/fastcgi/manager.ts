@@ -54,12 +54,14 @@ function startWorker(): void {
   }
   const worker: Worker = { child, pid: child.pid, startedAt: Date.now(), rssBytes: 0, retiring: false };
   workers.set(child.pid, worker);
+  send({ type: 'worker-started', pid: child.pid });
   child.once('exit', (code, signal) => onExit(worker, code, signal));
   report();
 }
 
 function onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
   workers.delete(worker.pid);
+  send({ type: 'worker-exited', pid: worker.pid, status: signal ?? code ?? 0 });
   report();
   if (stopping) {
     if (workers.size === 0) process.exit(0);

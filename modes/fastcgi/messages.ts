@@ -58,4 +58,8 @@ export type ToManager =
 export type FromManager =
   | { type: 'ready' }
   | { type: 'status'; workers: WorkerProcess[] }
+  /** At once, not throttled as `status` is: the live view draws each worker's life. */
+  | { type: 'worker-started'; pid: number }
+  /** `status`: its exit code, or the signal that killed it. */
+  | { type: 'worker-exited'; pid: number; status: number | string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };

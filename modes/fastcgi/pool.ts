@@ -23,6 +23,7 @@ import { listen } from '../../src/io/listen.ts';
 import { FastCgiProtocolError } from '../../src/fastcgi/protocol.ts';
 import { traceWriter, type TraceRecord } from '../../src/fastcgi/trace.ts';
 import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';
+import { processExited, processStarted } from '../../src/live-events.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo, WorkerProcess } from './messages.ts';
 import { forward, type Forwarded } from './forward.ts';
@@ -71,6 +72,11 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   });
   await rename(bound, address);
   server.close();
+  const managerPid = manager.pid;
+  if (managerPid !== undefined) {
+    processStarted({ pid: managerPid, kind: 'manager', about: name });
+    manager.once('exit', (code, signal) => processExited({ pid: managerPid, status: signal ?? code ?? 0 }));
+  }
 
   let processes: WorkerProcess[] = [];
   /** Requests finished, per worker pid. */
@@ -80,6 +86,8 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     manager.once('exit', (code) => reject(new Error(`the ${name} process manager exited (${code}) before it was ready`)));
     manager.on('message', (message: FromManager) => {
       if (message.type === 'ready') resolve();
+      else if (message.type === 'worker-started') processStarted({ pid: message.pid, kind: 'worker', about: name });
+      else if (message.type === 'worker-exited') processExited(message);
       else if (message.type === 'status') {
         // The counts of workers that have gone go with them.
         for (const pid of served.keys()) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);

@@ -198,7 +198,7 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
         });
       }
     });
-    return { stdout, finished };
+    return { stdout, finished, pid: process.pid };
   }
 
   function status(): ProcessStatus {

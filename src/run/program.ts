@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { FIXED_PATH } from '../cgi/env.ts';
+import { processExited, processStarted } from '../live-events.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { spawnFailure } from '../script/diagnose.ts';
 import { forEachLine } from '../script/stderr-lines.ts';
@@ -52,7 +53,10 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const group = child.pid;
-  if (group !== undefined) groups?.add(group);
+  if (group !== undefined) {
+    groups?.add(group);
+    processStarted({ pid: group, kind: 'cgi', script: request.script.name });
+  }
 
   const stop = () => group !== undefined && killGroup(group);
   request.signal.addEventListener('abort', stop, { once: true });
@@ -73,12 +77,15 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
     });
     child.once('close', (code, signal) => {
       request.signal.removeEventListener('abort', stop);
-      if (group !== undefined) groups?.delete(group);
+      if (group !== undefined) {
+        groups?.delete(group);
+        processExited({ pid: group, status: signal ?? code ?? 0 });
+      }
       if (code === 0) resolve({ ok: true });
       else resolve({ ok: false, reason: signal ? `killed by ${signal}` : `exited with status ${code}` });
     });
   });
-  return { stdout: child.stdout, finished };
+  return { stdout: child.stdout, finished, pid: group };
 }
 
 export function killGroup(group: number): void {

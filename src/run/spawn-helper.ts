@@ -20,6 +20,7 @@ import { connect } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FIXED_PATH } from '../cgi/env.ts';
+import { processExited, processStarted } from '../live-events.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
 import { spawnFailure } from '../script/diagnose.ts';
@@ -65,6 +66,7 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
     if (kind === 'E' && payload) return launch.stderr.push(payload);
     if (kind === 'S') {
       launch.pid = value;
+      processStarted({ pid: value, kind: 'cgi', script: launch.request.script.name });
       // The request was cut while the helper was starting it.
       if (launch.request.signal.aborted) killGroup(value);
       return;
@@ -78,7 +80,10 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       return launch.settle({ ok: false, serverFault: true, reason: spawnFailure(program, launch.request.script.file, error) });
     }
     // 'X': as under spawn(), whatever the program left running in its group goes with it.
-    if (launch.pid !== undefined) killGroup(launch.pid);
+    if (launch.pid !== undefined) {
+      killGroup(launch.pid);
+      processExited({ pid: launch.pid, status: statusWord(value) });
+    }
     launch.settle(exitOf(value));
   };
 
@@ -150,7 +155,14 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
         stderr.end();
         return result;
       });
-      return { stdout: socket, finished };
+      return {
+        stdout: socket,
+        finished,
+        // Known once the helper has reported the start, a moment after this returns.
+        get pid() {
+          return launch.pid;
+        },
+      };
     },
     async close() {
       for (const launch of launches.values()) if (launch.pid !== undefined) killGroup(launch.pid);
@@ -203,6 +215,12 @@ export function exitOf(status: number): ScriptExit {
   if (signal !== 0) return { ok: false, reason: `killed by ${nameOf(constants.signals, signal) ?? `signal ${signal}`}` };
   const code = (status >> 8) & 0xff;
   return code === 0 ? { ok: true } : { ok: false, reason: `exited with status ${code}` };
+}
+
+/** A wait status as the live view gives it: the exit code, or the signal's name. */
+function statusWord(status: number): number | string {
+  const signal = status & 0x7f;
+  return signal === 0 ? (status >> 8) & 0xff : (nameOf(constants.signals, signal) ?? signal);
 }
 
 function errnoName(errno: number): string {

@@ -18,6 +18,7 @@ import { copyChunks } from '../io/copy.ts';
 import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { RequestCut, type Mode, type ScriptExit, type ScriptRun, type StopReason } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
+import { requestRuns } from '../live-events.ts';
 import { localRedirect, replyText, type Exchange } from './exchange.ts';
 import type { Logger } from './log.ts';
 import type { ScriptLocation } from './paths.ts';
@@ -145,6 +146,7 @@ export function createGateway(options: GatewayOptions) {
         signal,
         logStderr: (line) => logger.error('stderr', name, line),
       });
+      requestRuns(req, name, run, signal);
 
       let exit: ScriptExit;
       try {

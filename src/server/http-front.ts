@@ -13,7 +13,8 @@ import { createGateway, type FoundScript, type GatewayOptions } from './gateway.
 import { normalizeRequestPath, resolveScript } from './paths.ts';
 import { revalidateEvery } from './revalidate.ts';
 import { serveStatic } from './static.ts';
-import { statusPage } from './status.ts';
+import { createStatusRoutes, type StatusFacts } from './status.ts';
+import { requestArrived, requestEnded, serverProcessStarted } from '../live-events.ts';
 
 /** The gateway's options, less what the front supplies itself, and where to listen. */
 export interface ServerOptions extends Omit<GatewayOptions, 'serverSoftware' | 'redispatch'> {
@@ -21,6 +22,8 @@ export interface ServerOptions extends Omit<GatewayOptions, 'serverSoftware' | '
   port: number;
   /** How long what the disk said about a script is trusted (opcache.revalidate_freq); 0 = ask every time. */
   revalidateMs: number;
+  /** Bounds of /webhist/events, where the defaults will not do. */
+  eventStream?: StatusFacts['eventStream'];
 }
 
 export interface RunningServer {
@@ -46,11 +49,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return { location, script };
   });
   const startedAt = Date.now();
+  const webhistPages = createStatusRoutes({ mode, startedAt, running: () => gateway.running, eventStream: options.eventStream });
+  serverProcessStarted();
 
   async function dispatch(ex: Exchange): Promise<void> {
     const path = normalizeRequestPath(ex.rawPath);
     if (path === undefined) return replyText(ex, 400, 'Bad Request: the path cannot be decoded safely');
-    if (path === '/webhist/status') return statusPage(ex, { mode, startedAt, running: gateway.running });
+    // The server's own pages (status, the live view's events): one prefix, routed in one place.
+    if (path.startsWith('/webhist/')) return webhistPages.serve(ex, path);
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
       const found = await findScript(path.slice(cgiPrefix.length));
       if (!found) return replyText(ex, 404, `Not Found: no script at ${path}`);
@@ -68,7 +74,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const began = Date.now();
     // Read now: by the time the response closes, the request (and its socket) may be destroyed.
     const remoteAddress = req.socket.remoteAddress ?? '-';
+    // The live view (src/live-events.ts) sees every request but its own.
+    const watched = !ex.rawPath.startsWith('/webhist/');
+    if (watched) requestArrived(req, ex.method, ex.target);
     res.once('close', () => {
+      if (watched) requestEnded(req, ex.logged.status ?? res.statusCode, res.writableFinished);
       const length = res.getHeader('content-length');
       logger.access({
         remoteAddress,
@@ -104,6 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     async close(graceMs = 5000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      webhistPages.close();
       const timer = setTimeout(() => {
         if (gateway.running) logger.error('warn', 'server', `shutting down: cutting ${gateway.running} request(s) still running`);
         server.closeAllConnections();
