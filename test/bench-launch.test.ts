@@ -4,6 +4,8 @@
  * is counted. Outcomes only; no timing is asserted.
  */
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cleanEnv, launch, stop } from '../bench/process/launch.ts';
 import { procAvailable } from '../src/proc.ts';
@@ -43,7 +45,9 @@ describe('launch and stop', () => {
 
   it('finds an orphan that left the tree through its session', { skip: !procAvailable && 'needs /proc' }, async () => {
     // The shell exits at once; its background child, ignoring SIGTERM, is reparented away.
-    const parent = launch('orphaner', 'sh', ['-c', '(trap "" TERM; echo ready; exec sleep 60) &']);
+    // It says ready only once the child ignores SIGTERM (the child touches a file when it does).
+    const flag = join(tmpdir(), `webhist-orphan-${process.pid}-${Date.now()}`);
+    const parent = launch('orphaner', 'sh', ['-c', `(trap "" TERM; touch ${flag}; exec sleep 60) & while [ ! -e ${flag} ]; do sleep 0.01; done; rm -f ${flag}; echo ready`]);
     await parent.waitFor(/ready/);
     await parent.exited;
     const report = await stop([parent], 300);
