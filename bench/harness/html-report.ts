@@ -8,7 +8,8 @@ import { mib, ms, ranged, rate, ratio, scriptAndSize, speedCells } from './forma
 import type { BenchReport } from './report.ts';
 import type { ScenarioResult } from './summary.ts';
 import { sweepConnections } from './scenarios.ts';
-import { barChart, colours, dotChart, escapeXml as e, linePanel, type Bar } from './svg.ts';
+import { barChart, colourOf, colours, dotChart, escapeXml as e, linePanel, targetColours, type Bar } from './svg.ts';
+import { takeaways } from './takeaways.ts';
 
 const percentileColours = { p50: '#3182ce', p90: '#d69e2e', p99: '#e53e3e', max: '#718096' };
 
@@ -104,8 +105,25 @@ function overview(r: BenchReport): string {
 <dt>commit</dt><dd><code>${e(commit)}</code></dd>
 <dt>method</dt><dd>${e(`${s.runs} run${s.runs === 1 ? '' : 's'} of every scenario, interleaved; ${s.durationMs / 1000} s measured after ${s.warmupMs / 1000} s of warm-up; a fresh server for each`)}</dd>
 </dl>
-<p class="key"><span style="background:${colours.mode}"></span>webhist<span style="background:${colours.peer}"></span>peers${r.sizeFits.length ? `<span style="background:${colours.static}"></span>static` : ''}</p>
+${key(r)}
+${takeawayList(r)}
 ${list.length ? `<h2>Read this first</h2><ul class="caveats">${list.join('')}</ul>` : ''}`;
+}
+
+/** The colour key: each target that ran, once, peers as one entry (only when they ran). */
+function key(r: BenchReport): string {
+  const seen = new Map<string, string>();
+  for (const s of r.scenarios) {
+    if (!s.summary) continue;
+    const name = s.target.kind === 'peer' ? 'peers' : s.target.label;
+    if (!seen.has(name)) seen.set(name, colourOf(s.target));
+  }
+  return `<p class="key">${[...seen].map(([name, c]) => `<span style="background:${c}"></span>${e(name)}`).join('')}</p>`;
+}
+
+function takeawayList(r: BenchReport): string {
+  const said = takeaways(r.scenarios.filter((s) => s.summary));
+  return said.length ? `<h2>What it says</h2><ul>${said.map((line) => `<li>${e(line)}</li>`).join('')}</ul>` : '';
 }
 
 function label(s: ScenarioResult): string {
@@ -113,7 +131,7 @@ function label(s: ScenarioResult): string {
 }
 
 function colour(s: ScenarioResult): string {
-  return colours[s.target.kind];
+  return colourOf(s.target);
 }
 
 function throughput(rows: ScenarioResult[]): string {
@@ -164,12 +182,11 @@ function ratios(r: BenchReport): string {
 }
 
 function sweep(r: BenchReport): string {
-  const sweepColours: Record<string, string> = { static: colours.static, cgi: '#c05621', fastcgi: colours.mode, embedded: '#6b46c1' };
   const panels = r.sizeFits.map((f) =>
     linePanel(
       {
         label: `${f.label} ${f.target === 'static' ? 'files' : 'big.js'}`,
-        colour: sweepColours[f.target] ?? colours.axis,
+        colour: targetColours[f.target] ?? colours.axis,
         points: f.points.map((p) => ({ x: p.kb, y: p.meanMs })),
         line: { fixed: f.fixedMs, slope: f.msPerKb },
       },

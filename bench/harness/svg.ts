@@ -7,6 +7,23 @@
 
 export const colours = { mode: '#2b6cb0', static: '#2f855a', peer: '#b83280', grid: '#e2e8f0', axis: '#4a5568', text: '#1a202c' };
 
+/**
+ * One colour per process model, the same in every chart (and in the size sweep): a reader
+ * follows CGI across the page by its colour. Peers share one hue: they are the comparison.
+ */
+export const targetColours: Record<string, string> = {
+  cgi: '#c05621',
+  'cgi-fork': '#ed8936',
+  fastcgi: '#2b6cb0',
+  embedded: '#6b46c1',
+  static: colours.static,
+};
+
+/** A target's colour: its own for webhist's modes, the peers' hue for the rest. */
+export function colourOf(target: { kind: string; name: string }): string {
+  return target.kind === 'peer' ? colours.peer : (targetColours[target.name] ?? colours.mode);
+}
+
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -34,10 +51,17 @@ function logarithmic(min: number, max: number, x0: number, x1: number): Scale {
   return { at: (v) => x0 + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * (x1 - x0), ticks };
 }
 
-const width = 780;
-const labelWidth = 270;
-const plotRight = width - 90;
 const row = 22;
+
+/**
+ * Room for the longest label at 12px (about 6.6px a character, measured in Chromium for
+ * system-ui), so no label is clipped; the plot keeps 420px whatever the labels need.
+ */
+function layout(labels: string[]): { width: number; labelWidth: number; plotRight: number } {
+  const labelWidth = Math.max(120, Math.ceil(Math.max(0, ...labels.map((l) => l.length)) * 6.6) + 16);
+  const plotRight = labelWidth + 420;
+  return { width: plotRight + 90, labelWidth, plotRight };
+}
 
 function text(x: number, y: number, content: string, attrs = ''): string {
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${escapeXml(content)}</text>`;
@@ -46,7 +70,7 @@ function text(x: number, y: number, content: string, attrs = ''): string {
 /** Tick labels: round numbers need no unit (the caption has it) and no trailing zeros. */
 const tick = (v: number) => v.toLocaleString('en-US', { maximumSignificantDigits: 3 });
 
-function axis(scale: Scale, top: number, bottom: number, caption: string): string {
+function axis(scale: Scale, top: number, bottom: number, caption: string, { labelWidth, plotRight }: ReturnType<typeof layout>): string {
   const lines = scale.ticks.map((t) => {
     const x = scale.at(t);
     return `<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="${colours.grid}"/>${text(x, bottom + 14, tick(t), 'text-anchor="middle" class="tick"')}`;
@@ -54,7 +78,7 @@ function axis(scale: Scale, top: number, bottom: number, caption: string): strin
   return lines.join('') + text((labelWidth + plotRight) / 2, bottom + 30, caption, 'text-anchor="middle" class="caption"');
 }
 
-function svg(height: number, title: string, body: string): string {
+function svg(width: number, height: number, title: string, body: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(title)}">${body}</svg>`;
 }
 
@@ -70,6 +94,8 @@ export interface Bar {
 
 /** Horizontal bars from zero, each with its min–max across runs as a whisker. */
 export function barChart(bars: Bar[], options: { title: string; caption: string; log?: boolean }): string {
+  const box = layout(bars.map((b) => b.label));
+  const { labelWidth, plotRight } = box;
   const top = 8;
   const bottom = top + bars.length * row;
   const hi = Math.max(...bars.map((b) => b.max ?? b.value));
@@ -89,7 +115,7 @@ export function barChart(bars: Bar[], options: { title: string; caption: string;
       text(Math.max(scale.at(b.value), scale.at(b.max ?? b.value)) + 6, y + row / 2 + 4, b.note, 'class="note"')
     );
   });
-  return svg(bottom + 40, options.title, axis(scale, top, bottom, options.caption) + body.join(''));
+  return svg(box.width, bottom + 40, options.title, axis(scale, top, bottom, options.caption, box) + body.join(''));
 }
 
 export interface DotRow {
@@ -99,6 +125,8 @@ export interface DotRow {
 
 /** Several values per row on one (logarithmic) axis, joined by a line: latency percentiles. */
 export function dotChart(rows: DotRow[], options: { title: string; caption: string; show: (v: number) => string }): string {
+  const box = layout(rows.map((r) => r.label));
+  const { labelWidth, plotRight } = box;
   const top = 8;
   const bottom = top + rows.length * row;
   const values = rows.flatMap((r) => r.dots.map((d) => d.value));
@@ -117,7 +145,7 @@ export function dotChart(rows: DotRow[], options: { title: string; caption: stri
     rows[0]?.dots.map(
       (d, i) => `<circle cx="${plotRight + 14}" cy="${top + 8 + i * 16}" r="4.5" fill="${d.colour}"/>${text(plotRight + 24, top + 12 + i * 16, d.name)}`,
     ) ?? [];
-  return svg(bottom + 40, options.title, axis(scale, top, bottom, options.caption) + body.join('') + legend.join(''));
+  return svg(box.width, bottom + 40, options.title, axis(scale, top, bottom, options.caption, box) + body.join('') + legend.join(''));
 }
 
 export interface Series {

@@ -35,15 +35,21 @@ export class Unavailable extends Error {
 const bin = join(packageRoot, 'bin/webhist.js');
 const readyLine = /on (http:\/\/127\.0\.0\.1:\d+\/)/;
 
+/** Names the bench knows beyond the modes: CGI mode forking the server instead of using its spawn helper. */
+const variants: Record<string, { mode: string; flags: string[]; label: string }> = {
+  'cgi-fork': { mode: 'cgi', flags: ['--spawn', 'node'], label: 'webhist cgi, forked from Node' },
+};
+
 /** `webhist serve --mode NAME` as its own process; `static` is cgi mode serving a docroot of sized files. */
-export function webhistTarget(mode: string, docroot?: string): Target {
+export function webhistTarget(name: string, docroot?: string): Target {
   const kind: TargetKind = docroot ? 'static' : 'mode';
+  const { mode, flags, label } = variants[name] ?? { mode: name, flags: [], label: `webhist ${name}` };
   return {
     kind,
-    name: docroot ? 'static' : mode,
-    label: docroot ? 'webhist static' : `webhist ${mode}`,
+    name: docroot ? 'static' : name,
+    label: docroot ? 'webhist static' : label,
     async start() {
-      const args = [bin, 'serve', '--mode', mode, '--port', '0', '--quiet', ...(docroot ? ['--docroot', docroot] : [])];
+      const args = [bin, 'serve', '--mode', mode, ...flags, '--port', '0', '--quiet', ...(docroot ? ['--docroot', docroot] : [])];
       const server = launch(`webhist serve --mode ${mode}`, process.execPath, args, { cwd: packageRoot });
       const ready = await server.waitFor(readyLine).catch(async (error: Error) => {
         await stop([server]);

@@ -5,7 +5,8 @@
  */
 import { paint } from '../../src/ui.ts';
 import { caveats } from './caveats.ts';
-import { mib, ms, ranged, rate, ratio, scriptAndSize, speedCells } from './format.ts';
+import { mib, ms, ranged, rate, ratio, scriptAndSize } from './format.ts';
+import { takeaways } from './takeaways.ts';
 import type { BenchReport } from './report.ts';
 import type { ScenarioResult } from './summary.ts';
 import { sweepConnections } from './scenarios.ts';
@@ -14,6 +15,8 @@ export function renderText(report: BenchReport): string {
   const out: string[] = [header(report), ''];
   const ran = report.scenarios.filter((s) => s.summary);
   if (ran.length) out.push(table(ran), '', barChart(ran));
+  const said = takeaways(ran);
+  if (said.length) out.push('', paint.bold('what it says'), ...said.map((line) => `  ${line}`));
   if (report.ratios.length) out.push('', ratiosBlock(report));
   if (report.sizeFits.length) out.push('', sweepBlock(report));
   if (report.settings.validate) out.push('', validationBlock(ran));
@@ -43,24 +46,36 @@ function name(s: ScenarioResult): string {
 }
 
 function table(scenarios: ScenarioResult[]): string {
-  const head = ['scenario', 'conns', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'failed', 'CPU ms/req', 'peak RSS', 'forks/req', 'harness cores'];
+  // What fits a terminal: the JSON and HTML reports have every column (p90, max, the harness's load).
+  const head = ['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'peak RSS', 'forks/req'];
+  const anyFailed = scenarios.some((s) => s.summary!.non2xx + s.summary!.errors > 0);
+  if (anyFailed) head.push('failed');
   const rows = scenarios.map((s) => {
     const x = s.summary!;
     const failed = x.non2xx + x.errors;
-    const harness = x.harnessCpuCores.median.toFixed(2);
+    const speed = ranged(x.reqPerSec, rate);
     return [
       name(s),
       String(s.connections),
-      ...speedCells(x),
-      failed ? paint.red(`${x.non2xx} non-2xx, ${x.errors} err`) : '0',
+      x.loadGeneratorBoundRuns ? paint.yellow(`${speed} ⚠`) : speed,
+      ms(x.latencyMs.p50.median),
+      ms(x.latencyMs.p99.median),
       x.cpuMsPerRequest ? ms(x.cpuMsPerRequest.median) : '–',
       x.peakRssBytes ? mib(x.peakRssBytes.median) : '–',
       x.forksPerRequest ? x.forksPerRequest.median.toFixed(2) : '–',
-      x.loadGeneratorBoundRuns ? paint.yellow(`${harness} ⚠`) : harness,
+      ...(anyFailed ? [failed ? paint.red(`${x.non2xx} non-2xx, ${x.errors} err`) : '0'] : []),
     ];
   });
-  return align([head.map((h) => paint.bold(h)), ...rows], 'lrrrrrrrrrrr');
+  return [align([head.map((h) => paint.bold(h)), ...rows], 'lrrrrrrrr'), paint.dim(legend)].join('\n');
 }
+
+/** What each column is, in one place under the table. */
+const legend = [
+  'req/s: requests answered per second, the median of the runs (their min–max); ⚠ the load generator, not the server, set the pace',
+  'p50/p99 ms: half, and 99 in 100, of the requests took at most this long',
+  "CPU ms/req: CPU time of the server's whole process tree (server, workers, every script) per request: what the process model costs",
+  'peak RSS: the most memory the tree held at once · forks/req: processes and threads started on the whole machine per request',
+].join('\n');
 
 /** How wide text shows in a terminal: colour codes take no room. */
 const width = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').length;

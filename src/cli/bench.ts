@@ -34,8 +34,11 @@ function list<T>(item: (text: string) => T) {
   };
 }
 
+/** The modes, and `cgi-fork`: CGI mode without its spawn helper (--spawn node), for the before/after. */
+const benchModes = [...modeNames, 'cgi-fork'];
+
 function mode(text: string): string {
-  if (!(modeNames as readonly string[]).includes(text)) throw new InvalidArgumentError(`choose one of ${modeNames.join(', ')}`);
+  if (!benchModes.includes(text)) throw new InvalidArgumentError(`choose one of ${benchModes.join(', ')}`);
   return text;
 }
 
@@ -64,7 +67,7 @@ async function requireWritable(file: string | undefined, flag: string): Promise<
 
 export const benchCommand = new Command('bench')
   .description('benchmark the modes side by side (and, with --peers, lighttpd, nginx and php-fpm)')
-  .option('--modes <list>', 'process models to run, comma-separated', list(mode), defaults.modes)
+  .option('--modes <list>', 'process models to run, comma-separated (cgi-fork: cgi mode forking the server, --spawn node)', list(mode), defaults.modes)
   .option('--scripts <list>', 'cgi-bin scripts to request, comma-separated', list(script), defaults.scripts)
   .option('--connections <list>', 'concurrent keep-alive connections, comma-separated', list(parseInteger(1, 10_000)), defaults.connections)
   .option('--sizes <list>', 'KB sizes for a size sweep with big.js and static files, e.g. 0,10,100 (none by default)', list(parseInteger(0, 100_000)), [])
