@@ -24,7 +24,7 @@
  *      "S <id> <pid>"          started
  *      "F <id> <errno>"        could not be started (errno as a number)
  *      "E <id> <n>" + n bytes  n bytes the program wrote to stderr
- *      "X <id> <status>"       exited: the wait status, as waitpid() gives it
+ *      "X <id> <status>"       exited (and its process group killed): the wait status
  *  - When its stdin reaches end of file, the server is gone: every program still running is
  *    killed with its group and the helper exits, so no script outlives a dead server.
  */
@@ -289,8 +289,11 @@ static void reap(void) {
       for (int turns = 0; turns < 16 && c->err >= 0 && forward_stderr(c) == 1; turns++) {
       }
       c->exited = 1;
-      /* Nobody is left to read the rest of the body: let the connection go, so that the server
-         sees its end once what the program left behind is killed. */
+      /* As the server does when a program it forked exits: whatever it left running in its
+         group (a backgrounded sleep holding stdout open) goes with it. Done here, where a
+         group already gone costs one ESRCH, not an exception in the server. */
+      kill(-pid, SIGKILL);
+      /* Nobody is left to read the rest of the body: let the connection go. */
       end_body(c);
       reportf("X %s %ld\n", c->id, status);
       release_if_done(c);

@@ -79,11 +79,8 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       const error = Object.assign(new Error(`spawn ${program} ${code}`), { code });
       return launch.settle({ ok: false, serverFault: true, reason: spawnFailure(program, launch.request.script.file, error) });
     }
-    // 'X': as under spawn(), whatever the program left running in its group goes with it.
-    if (launch.pid !== undefined) {
-      killGroup(launch.pid);
-      processExited({ pid: launch.pid, status: statusWord(value) });
-    }
+    // 'X': the helper has killed what the program left running in its group, as spawnProgram does.
+    if (launch.pid !== undefined) processExited({ pid: launch.pid, status: statusWord(value) });
     launch.settle(exitOf(value));
   };
 
