@@ -26,6 +26,7 @@ export function createEmbeddedMode(options: EmbeddedOptions): Mode {
     name: 'embedded',
     refuses,
     run: handlers.run,
+    tryWhole: handlers.tryWhole,
     status: () => ({ mode: 'embedded', processes: [handlers.status(), ...(supervisor?.peers() ?? [])] }),
     async close() {
       supervisor?.stop();

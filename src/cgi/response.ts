@@ -86,6 +86,22 @@ export function readCgiHead(
   });
 }
 
+/**
+ * The header block and body of an output already in hand, whole: one pass over one buffer, the
+ * same rules as readCgiHead. Undefined when it is not a valid head followed by a blank line; the
+ * caller then reads it as a stream, where the error is worded.
+ */
+export function splitCgiOutput(output: Buffer, limits: { maxLine?: number; maxHead?: number } = {}): { head: CgiHead; body: Buffer } | undefined {
+  const parser = headParser(limits.maxLine ?? 8192, limits.maxHead ?? 64 * 1024);
+  try {
+    const body = parser.feed(output);
+    return body && { head: { fields: parser.fields }, body };
+  } catch (error) {
+    if (error instanceof CgiOutputError) return undefined;
+    throw error;
+  }
+}
+
 /** Splits bytes into header lines; feed returns the bytes after the blank line once it is seen. */
 function headParser(maxLine: number, maxHead: number) {
   const fields: CgiHead['fields'] = [];

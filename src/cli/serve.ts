@@ -9,7 +9,7 @@ import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import { shippedCgiBin, shippedDocroot } from '../package-root.ts';
 import { startServer } from '../server/http-front.ts';
-import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
+import { createLogger, defaultLogBuffer, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { parseChoice, parseDuration, parseInteger, parseSize } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 
@@ -26,6 +26,7 @@ interface ServeOptions {
   revalidate: number;
   log: LogFormat;
   quiet: boolean;
+  logBuffer?: number;
   processes: number;
   workers: number;
   pm: PmPolicy;
@@ -49,6 +50,7 @@ export const serveCommand = new Command('serve')
   .option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request", parseDuration, 1000)
   .addOption(new Option('--log <format>', 'access log format').choices(logFormats).default('clf'))
   .option('--quiet', 'no access log', false)
+  .option('--log-buffer <size>', "write the access log in batches of this size, or each second (nginx's buffer=); 0 = line by line; default 64k, or 0 on a terminal", parseSize)
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
   .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
@@ -60,7 +62,10 @@ export const serveCommand = new Command('serve')
     if (options.requestTimeout !== undefined) options.timeout = options.requestTimeout;
     await requireDirectory(options.cgiBin, '--cgi-bin');
     await requireDirectory(options.docroot, '--docroot');
-    const logger = createLogger({ format: options.log, quiet: options.quiet });
+    // On a terminal a person watches the log; into a file or a pipe it goes in batches, as nginx's buffer=64k flush=1s.
+    const bufferBytes = options.logBuffer ?? (process.stdout.isTTY ? 0 : defaultLogBuffer.bytes);
+    const buffer = bufferBytes > 0 ? { ...defaultLogBuffer, bytes: bufferBytes } : undefined;
+    const logger = createLogger({ format: options.log, quiet: options.quiet, buffer });
     if (options.processes > 1 && options.mode !== 'embedded') throw new UsageError('--processes is for --mode embedded');
     if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded/index.ts')).logRefusedScripts(options.cgiBin, logger);
     const announce = (url: string, pool = '') =>
