@@ -4,6 +4,7 @@
  * object per line. The error log tags every line, including each line a script writes to
  * stderr, with the script that caused it.
  */
+import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { paintErr as paint } from '../ui.ts';
 
@@ -70,8 +71,14 @@ export function createLogger({ format, quiet = false, out = process.stdout, err 
     if (held === '') return;
     const lines = held;
     held = '';
-    out.write(lines);
+    if (fd === undefined) out.write(lines);
+    else writeAll(fd, lines);
   };
+  // process.stdout into a pipe is not synchronous after all: a large write at exit is cut short
+  // (measured: 885 of 5000 lines reached `| wc -l`). So a buffer bound for a file descriptor is
+  // written with write(2) until all of it is taken, as nginx writes its log: nothing is ever
+  // left queued in memory for an exit to lose.
+  const fd = buffer && typeof (out as { fd?: unknown }).fd === 'number' ? (out as unknown as { fd: number }).fd : undefined;
   if (buffer && !quiet) process.on('exit', flush);
   return {
     access(entry) {
@@ -89,6 +96,21 @@ export function createLogger({ format, quiet = false, out = process.stdout, err 
     },
   };
 }
+
+/** Blocks until `text` is written, waiting out a full pipe (EAGAIN) for up to 10 s, then gives up. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  const giveUpAt = Date.now() + 10_000;
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > giveUpAt) return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * One error-log line. Exported for a writer that cannot go through a Logger: embedded mode's
