@@ -35,15 +35,20 @@ export class Unavailable extends Error {
 const bin = join(packageRoot, 'bin/webhist.js');
 const readyLine = /on (http:\/\/127\.0\.0\.1:\d+\/)/;
 
-/** `webhist serve --mode NAME` as its own process; `static` is cgi mode serving a docroot of sized files. */
-export function webhistTarget(mode: string, docroot?: string): Target {
+/**
+ * `webhist serve --mode NAME` as its own process; `static` is cgi mode serving a docroot of sized
+ * files. With `accessLog` it writes its access log into the harness's pipe, buffered as nginx's
+ * buffer=64k flush=1s (what a server in production pays), rather than running --quiet.
+ */
+export function webhistTarget(mode: string, docroot?: string, { accessLog = false } = {}): Target {
   const kind: TargetKind = docroot ? 'static' : 'mode';
   return {
     kind,
     name: docroot ? 'static' : mode,
     label: docroot ? 'webhist static' : `webhist ${mode}`,
     async start() {
-      const args = [bin, 'serve', '--mode', mode, '--port', '0', '--quiet', ...(docroot ? ['--docroot', docroot] : [])];
+      const log = accessLog ? ['--log-buffer', '64k'] : ['--quiet'];
+      const args = [bin, 'serve', '--mode', mode, '--port', '0', ...log, ...(docroot ? ['--docroot', docroot] : [])];
       const server = launch(`webhist serve --mode ${mode}`, process.execPath, args, { cwd: packageRoot });
       const ready = await server.waitFor(readyLine).catch(async (error: Error) => {
         await stop([server]);
