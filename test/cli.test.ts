@@ -67,7 +67,10 @@ describe('webhist serve', () => {
     for (let i = 0; i < requests; i++) assert.equal((await fetch(`${url}cgi-bin/hello.js?n=${i}`)).status, 200);
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
-    const logged = server.output().split('\n').filter((line) => line.includes('"GET /cgi-bin/hello.js?n='));
+    const logged = server
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"GET /cgi-bin/hello.js?n='));
     assert.equal(logged.length, requests);
     assert.match(logged.at(-1)!, new RegExp(`"GET /cgi-bin/hello\\.js\\?n=${requests - 1} HTTP/1\\.1" 200 39$`));
   });

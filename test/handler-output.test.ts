@@ -9,7 +9,7 @@ import { text } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
 import { HandlerOutput } from '../src/run/handler-output.ts';
 
-describe('a handler\'s stdout', () => {
+describe("a handler's stdout", () => {
   it('keeps what is written and gives it whole, strings as UTF-8', () => {
     const out = new HandlerOutput(1024, () => assert.fail('not full'));
     out.write('Content-Type: text/plain\r\n\r\n');
@@ -54,7 +54,7 @@ describe('a handler\'s stdout', () => {
     assert.ok(out.writableNeedDrain);
   });
 
-  it('cut off, ends the stream short and closes the handler\'s side (its close listeners stop it)', async () => {
+  it("cut off, ends the stream short and closes the handler's side (its close listeners stop it)", async () => {
     const out = new HandlerOutput(1024, () => {});
     out.write('partial');
     const closed = once(out, 'close');

@@ -24,10 +24,25 @@ const entry: AccessEntry = {
 // The examples from Apache's log documentation, in UTC.
 const cases: Array<[string, AccessEntry, 'clf' | 'combined', string]> = [
   ['common', entry, 'clf', '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /apache_pb.gif HTTP/1.0" 200 2326'],
-  ['combined', entry, 'combined', '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'],
+  [
+    'combined',
+    entry,
+    'combined',
+    '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"',
+  ],
   ['unknown size', { ...entry, bytes: undefined }, 'clf', '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /apache_pb.gif HTTP/1.0" 200 -'],
-  ['no referer or agent', { ...entry, referer: undefined, userAgent: undefined }, 'combined', '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /apache_pb.gif HTTP/1.0" 200 2326 "-" "-"'],
-  ['a forged line cannot break out', { ...entry, target: '/x" 200 0\n1.2.3.4 - - "GET /' }, 'clf', '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /x\\" 200 0\\x0a1.2.3.4 - - \\"GET / HTTP/1.0" 200 2326'],
+  [
+    'no referer or agent',
+    { ...entry, referer: undefined, userAgent: undefined },
+    'combined',
+    '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /apache_pb.gif HTTP/1.0" 200 2326 "-" "-"',
+  ],
+  [
+    'a forged line cannot break out',
+    { ...entry, target: '/x" 200 0\n1.2.3.4 - - "GET /' },
+    'clf',
+    '127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /x\\" 200 0\\x0a1.2.3.4 - - \\"GET / HTTP/1.0" 200 2326',
+  ],
 ];
 
 for (const [name, input, format, expected] of cases) {
@@ -62,7 +77,12 @@ describe('the buffered access log', () => {
     assert.deepEqual(writes, []);
     logger.flush();
     assert.equal(writes.length, 1);
-    assert.deepEqual(String(writes[0]).split('\n').map((line: string) => /"GET (\S+)/.exec(line)?.[1]), ['/a', '/b', '/c', undefined]);
+    assert.deepEqual(
+      String(writes[0])
+        .split('\n')
+        .map((line: string) => /"GET (\S+)/.exec(line)?.[1]),
+      ['/a', '/b', '/c', undefined],
+    );
     logger.flush();
     assert.equal(writes.length, 1, 'nothing held, nothing written');
   });

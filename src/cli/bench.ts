@@ -45,7 +45,12 @@ export const benchCommand = new Command('bench')
   .option('--runs <n>', 'repetitions of every scenario (interleaved); the report gives medians', parseInteger(1, 100), 3)
   .option('--json <file>', 'write every number, with command, commit and machine, as JSON (schema: bench/README.md)')
   .option('--html <file>', 'write a self-contained HTML report with charts')
-  .option('--peers [list]', 'also run node:http, lighttpd mod_cgi, nginx + fcgiwrap and nginx + php-fpm where installed (or only those named: node-http,lighttpd-cgi,...)', (value: string): boolean | string[] => value.split(',').filter(Boolean), false as boolean | string[])
+  .option(
+    '--peers [list]',
+    'also run node:http, lighttpd mod_cgi, nginx + fcgiwrap and nginx + php-fpm where installed (or only those named: node-http,lighttpd-cgi,...)',
+    (value: string): boolean | string[] => value.split(',').filter(Boolean),
+    false as boolean | string[],
+  )
   .option('--access-log', "serve webhist's modes with the access log on, buffered as nginx's buffer=64k, instead of --quiet", false)
   .option('--validate', 'after each measurement, run wrk at the same server and say whether the two agree within 10%', false)
   // The harness (autocannon, the HDR histogram's WebAssembly, the report renderers) loads only

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { copyChunks } from '../io/copy.ts';
-import { CgiOutputError, planResponse, readCgiHead, splitCgiOutput, type ResponsePlan } from '../cgi/response.ts';
+import { CgiOutputError, planResponse, planWholeOutput, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { RequestCut, type Mode, type ScriptExit, type ScriptRun, type StopReason } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { localRedirect, replyText, type Exchange } from './exchange.ts';
@@ -298,22 +298,16 @@ export function createGateway(options: GatewayOptions) {
  * response with Content-Length: 0 only when no head was written first).
  */
 function sendWhole(ex: Exchange, output: Buffer): boolean {
-  const split = splitCgiOutput(output);
-  if (!split) return false;
-  let plan: ResponsePlan;
-  try {
-    plan = planResponse(split.head);
-  } catch (error) {
-    if (error instanceof CgiOutputError) return false;
-    throw error;
-  }
-  if (plan.kind === 'local-redirect' || plan.status === 204 || plan.status === 304 || split.body.length === 0) return false;
-  if (plan.contentLength !== undefined && plan.contentLength !== split.body.length) return false;
+  const whole = planWholeOutput(output);
+  if (!whole) return false;
+  const { plan, body } = whole;
+  if (plan.kind === 'local-redirect' || plan.status === 204 || plan.status === 304 || body.length === 0) return false;
+  if (plan.contentLength !== undefined && plan.contentLength !== body.length) return false;
   const headers: string[] = [];
   for (const [field, value] of plan.headers) headers.push(field, value);
   ex.res.writeHead(plan.status, plan.reason, headers);
-  ex.res.end(split.body);
-  ex.logged.bytes = split.body.length;
+  ex.res.end(body);
+  ex.logged.bytes = body.length;
   return true;
 }
 
