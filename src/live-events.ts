@@ -125,7 +125,7 @@ export function requestArrived(key: object, method: string, target: string): voi
  * The gateway started a script for it: `run.pid` names the process serving it, now or later
  * (a FastCGI request waits for a worker to accept it), and `signal` says if it was stopped.
  */
-export function requestRuns(key: object, script: string, run: { readonly pid?: number }, signal: AbortSignal): void {
+export function requestRuns(key: object, script: string, run: { readonly pid?: number }, signal?: AbortSignal): void {
   const request = inFlight.get(key);
   if (!request) return;
   request.run = run;

@@ -60,6 +60,21 @@ export interface ScriptRun {
   readonly pid?: number;
 }
 
+/**
+ * A run that may be over before anyone reads it: a handler that prints a small response and
+ * returns without waiting on anything has its whole output in hand within the turn of the event
+ * loop that called it. The gateway then answers it in one piece; otherwise it streams it.
+ */
+export interface WholeAttempt {
+  /**
+   * The whole output, once the script has ended well within this turn of the event loop, having
+   * printed little; undefined once it has not (it is still running, printed much, or failed).
+   */
+  output: Promise<Buffer | undefined>;
+  /** The run as a stream from its first byte, as run() gives it; the signal applies from now on. */
+  stream(signal: AbortSignal): ScriptRun;
+}
+
 export interface Mode {
   readonly name: ModeName;
   /** A line for the start-up banner: how this mode runs scripts here, where that can differ. */
@@ -67,6 +82,8 @@ export interface Mode {
   /** Checked before a request is accepted: why this mode cannot run a script, if it cannot. */
   refuses?(script: Script): string | undefined;
   run(request: CgiRequest): ScriptRun;
+  /** Offered by a mode whose scripts can finish within one turn (embedded): see WholeAttempt. */
+  tryWhole?(request: Omit<CgiRequest, 'signal'>): WholeAttempt;
   /** For the status page (/webhist/status). */
   status?(): ModeStatus;
   /** Ends every process the mode started. */

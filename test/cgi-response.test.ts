@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CgiOutputError, planResponse, readCgiHead, type CgiHead, type ResponsePlan } from '../src/cgi/response.ts';
+import { CgiOutputError, planResponse, planWholeOutput, readCgiHead, type CgiHead, type ResponsePlan } from '../src/cgi/response.ts';
 
 /** A stream that delivers each chunk on its own turn of the event loop, as a pipe would. */
 function feed(chunks: Array<string | Buffer>): Readable {
@@ -361,4 +361,48 @@ test('a stream that fails, or is destroyed, or has already ended', async () => {
   await assert.rejects(readCgiHead(ended), {
     message: "the script's output ended before the blank line that ends its headers; it printed nothing",
   });
+});
+
+// An output in hand whole (embedded mode's handlers): the same plan and body as head-then-stream.
+const wholeCases: Array<[string, string]> = [
+  ['CRLF', 'Content-Type: text/plain\r\n\r\nhello\n'],
+  ['LF', 'Content-Type: text/plain\nX-A: 1\n\nhello\n'],
+  ['mixed, LF before CRLF', 'Content-Type: text/plain\r\nX-A: 1\n\r\nbody with \n\n inside'],
+  ['a body that starts with blank lines', 'Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n\r\n\nx'],
+  ['a client redirect', 'Location: http://example.test/\r\nContent-Type: text/html\r\n\r\n<a>moved</a>'],
+];
+for (const [name, text] of wholeCases) {
+  test(`a whole output, ${name}: planned as the stream would be`, async () => {
+    const output = Buffer.from(text, 'latin1');
+    const streamed = Readable.from([output]);
+    const plan = planResponse(await readCgiHead(streamed));
+    const rest: Buffer[] = [];
+    for await (const chunk of streamed) rest.push(chunk);
+    for (let twice = 0; twice < 2; twice++) {
+      const whole = planWholeOutput(output);
+      assert.deepEqual(whole?.plan, plan);
+      assert.equal(whole?.body.toString('latin1'), Buffer.concat(rest).toString('latin1'));
+    }
+  });
+}
+
+test('a whole output that is no CGI response gives undefined, for the stream path to word', () => {
+  for (const text of [
+    'no blank line\r\n',
+    'Content-Type: text/plain',
+    '\r\nbody without a head',
+    'X-Only: 1\r\n\r\nbody',
+    ' Content-Type: x\r\n\r\n',
+    'Content-Length: 1x\r\nContent-Type: text/plain\r\n\r\n',
+  ]) {
+    assert.equal(planWholeOutput(Buffer.from(text)), undefined, JSON.stringify(text));
+  }
+});
+
+test("the same head with another body: the body is this output's own", () => {
+  const a = planWholeOutput(Buffer.from('Content-Type: text/plain\r\n\r\nfirst'));
+  const b = planWholeOutput(Buffer.from('Content-Type: text/plain\r\n\r\nsecond'));
+  assert.equal(a?.body.toString(), 'first');
+  assert.equal(b?.body.toString(), 'second');
+  assert.equal(a?.plan, b?.plan, 'planned once');
 });

@@ -61,6 +61,22 @@ describe('webhist serve', () => {
     assert.match(server.output(), /"GET \/cgi-bin\/hello\.sh HTTP\/1\.1" 200 21/);
   });
 
+  it('buffers the access log into a pipe, and loses none of it on SIGTERM', async () => {
+    // Into a pipe the log is buffered (64 KiB or 1 s, as nginx's buffer=); the buffer is written at exit.
+    const server = serve('--mode', 'embedded', '--log-buffer', '1m');
+    const url = await server.ready;
+    const requests = 300;
+    for (let i = 0; i < requests; i++) assert.equal((await fetch(`${url}cgi-bin/hello.js?n=${i}`)).status, 200);
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
+    const logged = server
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"GET /cgi-bin/hello.js?n='));
+    assert.equal(logged.length, requests);
+    assert.match(logged.at(-1)!, new RegExp(`"GET /cgi-bin/hello\\.js\\?n=${requests - 1} HTTP/1\\.1" 200 39$`));
+  });
+
   it('kills a running script when stopped', async () => {
     const server = serve('--timeout', '20s');
     const url = await server.ready;

@@ -24,6 +24,10 @@ const scripts = {
   'stuck-import.js': 'await new Promise(() => {});\nexport default () => {};\n',
   // Module-level state that only grows, the classic mod_perl leak: 16 MiB per request, filled so
   // the pages are really touched and count in RSS.
+  // Answered whole or streamed (src/run/handler-output.ts): the bytes must not depend on which.
+  'later.js': "export default async ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\nnow ');\n  await new Promise((resolve) => setTimeout(resolve, 20));\n  stdout.write('and later\\n');\n};\n",
+  'large.js': "export default ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\n');\n  for (let i = 0; i < 2000; i++) stdout.write(`${String(i).padStart(99, '.')}\\n`);\n};\n",
+  'ends-then-throws.js': "export default ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\npartial');\n  throw new Error('deliberate: after the head');\n};\n",
   'hold.js': `const held = [];\nexport default ({ stdout }) => {\n  held.push(Buffer.alloc(${16 * mib}, 1));\n  stdout.write(\`Content-Type: text/plain\\r\\n\\r\\nholding \${held.length * 16} MiB\\n\`);\n};\n`,
 };
 
@@ -68,6 +72,25 @@ describe('embedded mode', () => {
       await server.waitForError(new RegExp(`${script.replace('.', '\\.')}.*handler failed.*${message}`), mark);
       await stillServing();
     }
+  });
+
+  it('streams a handler still running when the event loop comes round, and one that prints more than it keeps', async () => {
+    const later = await fetchText('/cgi-bin/later.js');
+    assert.equal(later.res.status, 200);
+    assert.equal(later.text, 'now and later\n');
+    const large = await fetchText('/cgi-bin/large.js');
+    assert.equal(large.res.status, 200);
+    const lines = large.text.split('\n');
+    assert.equal(lines.length, 2001);
+    assert.equal(lines[1999], `${'.'.repeat(95)}1999`);
+    await stillServing();
+  });
+
+  it('cuts the response of a handler that throws after its head, whole or not', async () => {
+    const mark = server.mark();
+    await assert.rejects(fetchText('/cgi-bin/ends-then-throws.js'));
+    await server.waitForError(/ends-then-throws\.js.*after its response began/, mark);
+    await stillServing();
   });
 
   it('answers 500 for a module that cannot be imported, and says why', async () => {

@@ -235,7 +235,7 @@ describe('messages that send a learner the right way', () => {
       [['serve', '--port', 'eighty'], 'webhist: --port eighty: not a whole number from 0 to 65535'],
       [['serve', '--log', 'xml'], 'webhist: --log xml: choose one of clf, combined, json'],
       [['serve', '--mode', 'apache'], 'webhist: --mode apache: choose one of cgi, fastcgi, embedded'],
-      [['bench', '--modes', 'cgi,apache'], 'webhist: --modes cgi,apache: apache: choose one of cgi, fastcgi, embedded'],
+      [['bench', '--modes', 'cgi,apache'], 'webhist: --modes cgi,apache: apache: choose one of cgi, fastcgi, embedded, cgi-fork'],
       [['serve', '--port'], 'webhist: --port: give a value, --port <n>'],
       [['serve', '--no-such-flag'], 'webhist: unknown option --no-such-flag'],
       [['run'], 'webhist: give the script'],

@@ -26,8 +26,10 @@ export interface BenchOptions {
   runs: number;
   json?: string;
   html?: string;
-  peers: boolean;
+  /** true: every peer; a list: those peers only. */
+  peers: boolean | string[];
   validate: boolean;
+  accessLog: boolean;
 }
 
 export async function runBenchCommand(options: BenchOptions): Promise<void> {
@@ -40,11 +42,11 @@ export async function runBenchCommand(options: BenchOptions): Promise<void> {
     limits.push('--validate needs wrk, which is not installed (apt-get install wrk)');
     validate = false;
   }
-  const found = options.peers ? peers() : { available: [], missing: [] };
+  const found = options.peers ? peers(options.peers === true ? undefined : options.peers) : { available: [], missing: [] };
   const skippedPeers: Skip[] = found.missing.map((m) => ({ target: m.name, reason: m.reason }));
   const docroot = options.sizes.length ? await sizedDocroot(options.sizes) : undefined;
   const scenarios = buildScenarios({
-    modes: options.modes.map((m) => webhistTarget(m)),
+    modes: options.modes.map((m) => webhistTarget(m, undefined, { accessLog: options.accessLog })),
     scripts: options.scripts,
     connections: options.connections,
     sizes: options.sizes,
@@ -79,8 +81,9 @@ export async function runBenchCommand(options: BenchOptions): Promise<void> {
       durationMs: options.duration,
       warmupMs: options.warmup,
       runs: options.runs,
-      peers: options.peers,
+      peers: options.peers !== false,
       validate: options.validate,
+      accessLog: options.accessLog,
     },
     limits,
     measured: outcome.measured,

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot, shippedCgiBin } from '../../src/package-root.ts';
+import { UsageError } from '../../src/ui.ts';
 import { freePort, launch, stop, waitForHttp, type Launched } from '../process/launch.ts';
 import { findProgram, missing, type Program } from '../process/programs.ts';
 import { Unavailable, type Target } from './targets.ts';
@@ -164,10 +165,14 @@ const specs: PeerSpec[] = [
 ];
 
 /** Every peer as a target; `missing` says which are not installed and what to install. */
-export function peers(): { available: Peer[]; missing: { name: string; label: string; reason: string }[] } {
+/** The peers installed here, and why the others are not; `only` names the ones wanted (all by default). */
+export function peers(only?: string[]): { available: Peer[]; missing: { name: string; label: string; reason: string }[] } {
   const available: Peer[] = [];
   const unavailable: { name: string; label: string; reason: string }[] = [];
+  const unknown = only?.filter((name) => !specs.some((spec) => spec.name === name)) ?? [];
+  if (unknown.length) throw new UsageError(`--peers: no peer named ${unknown.join(', ')}; the peers are ${specs.map((spec) => spec.name).join(', ')}`);
   for (const spec of specs) {
+    if (only && !only.includes(spec.name)) continue;
     const absent = missing(...spec.needs);
     if (absent) unavailable.push({ name: spec.name, label: spec.label, reason: absent });
     else

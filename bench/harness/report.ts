@@ -34,6 +34,8 @@ export interface BenchReport {
     runs: number;
     peers: boolean;
     validate: boolean;
+    /** webhist's modes served with their access log on (buffered), not --quiet. Absent in older reports. */
+    accessLog?: boolean;
   };
   /** What could not be measured on this machine, and why. */
   limits: string[];

@@ -40,8 +40,12 @@ const variants: Record<string, { mode: string; flags: string[]; label: string }>
   'cgi-fork': { mode: 'cgi', flags: ['--spawn', 'node'], label: 'webhist cgi, forked from Node' },
 };
 
-/** `webhist serve --mode NAME` as its own process; `static` is cgi mode serving a docroot of sized files. */
-export function webhistTarget(name: string, docroot?: string): Target {
+/**
+ * `webhist serve --mode NAME` as its own process; `static` is cgi mode serving a docroot of sized
+ * files. With `accessLog` it writes its access log into the harness's pipe, buffered as nginx's
+ * buffer=64k flush=1s (what a server in production pays), rather than running --quiet.
+ */
+export function webhistTarget(name: string, docroot?: string, { accessLog = false } = {}): Target {
   const kind: TargetKind = docroot ? 'static' : 'mode';
   const { mode, flags, label } = variants[name] ?? { mode: name, flags: [], label: `webhist ${name}` };
   return {
@@ -49,7 +53,8 @@ export function webhistTarget(name: string, docroot?: string): Target {
     name: docroot ? 'static' : name,
     label: docroot ? 'webhist static' : label,
     async start() {
-      const args = [bin, 'serve', '--mode', mode, ...flags, '--port', '0', '--quiet', ...(docroot ? ['--docroot', docroot] : [])];
+      const log = accessLog ? ['--log-buffer', '64k'] : ['--quiet'];
+      const args = [bin, 'serve', '--mode', mode, ...flags, '--port', '0', ...log, ...(docroot ? ['--docroot', docroot] : [])];
       const server = launch(`webhist serve --mode ${mode}`, process.execPath, args, { cwd: packageRoot });
       const ready = await server.waitFor(readyLine).catch(async (error: Error) => {
         await stop([server]);

@@ -35,7 +35,8 @@ function header(r: BenchReport): string {
     `${paint.bold('webhist bench')}  ${m.cpuModel} × ${m.cpus}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel} · Node ${r.node} · ${commit}`,
     paint.dim(`${r.command}`),
     paint.dim(
-      `${s.runs} run${s.runs === 1 ? '' : 's'} × ${s.durationMs / 1000} s each after ${s.warmupMs / 1000} s of warm-up; medians, (min–max) across runs`,
+      `${s.runs} run${s.runs === 1 ? '' : 's'} × ${s.durationMs / 1000} s each after ${s.warmupMs / 1000} s of warm-up; medians, (min–max) across runs` +
+        (s.accessLog ? "; webhist's access log on, buffered (64k)" : ''),
     ),
   ].join('\n');
 }

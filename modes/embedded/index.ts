@@ -41,6 +41,8 @@ export function createEmbeddedMode(options: EmbeddedOptions): Mode {
     name: 'embedded',
     refuses,
     run: supervisor ? runAndTell : handlers.run,
+    // Under --processes every run goes through runAndTell, so a blocking script is seen as busy.
+    tryWhole: supervisor ? undefined : handlers.tryWhole,
     status: () => ({ mode: 'embedded', processes: [handlers.status(), ...(supervisor?.peers() ?? [])] }),
     async close() {
       supervisor?.stop();

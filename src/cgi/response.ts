@@ -34,6 +34,7 @@ export type ResponsePlan =
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Control characters other than tab, which no field value may hold (RFC 9110 §5.5). */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const noBytes = Buffer.alloc(0);
 /** How much of the output to keep for quoting in an error. */
 const OPENING_BYTES = 240;
 
@@ -86,10 +87,51 @@ export function readCgiHead(
   });
 }
 
+/**
+ * The response for an output already in hand, whole: its plan and its body; undefined when it is
+ * not a valid CGI response (the caller then reads it as a stream, where the error is worded). The
+ * rules are readCgiHead's and planResponse's. Most scripts print the same head for every request,
+ * and a plan depends on nothing but the head's bytes, so each head is planned once; the memory is
+ * bounded, since a head can carry per-request values (a cookie, a Location).
+ */
+export function planWholeOutput(output: Buffer): { plan: ResponsePlan; body: Buffer } | undefined {
+  const end = headEnd(output);
+  if (end === -1) return undefined;
+  const text = output.toString('latin1', 0, end);
+  let plan = plannedHeads.get(text);
+  if (plan === undefined) {
+    const parser = headParser(8192, 64 * 1024);
+    try {
+      const body = parser.feed(output);
+      // The blank line the parser found is the one headEnd found, or this is no head to remember.
+      if (body === undefined || output.length - body.length !== end) return undefined;
+      plan = planResponse({ fields: parser.fields });
+    } catch (error) {
+      if (error instanceof CgiOutputError) return undefined;
+      throw error;
+    }
+    if (plannedHeads.size >= 256) plannedHeads.clear();
+    plannedHeads.set(text, plan);
+  }
+  return { plan, body: output.subarray(end) };
+}
+
+const plannedHeads = new Map<string, ResponsePlan>();
+
+/** Where the body starts: just past the first empty line (LF, or CR LF, at the start or after a LF); -1 if none. */
+function headEnd(output: Buffer): number {
+  if (output[0] === 0x0a) return 1;
+  if (output[0] === 0x0d && output[1] === 0x0a) return 2;
+  const lf = output.indexOf('\n\n');
+  const crlf = output.indexOf('\n\r\n');
+  if (lf === -1) return crlf === -1 ? -1 : crlf + 3;
+  return crlf === -1 || lf < crlf ? lf + 2 : crlf + 3;
+}
+
 /** Splits bytes into header lines; feed returns the bytes after the blank line once it is seen. */
 function headParser(maxLine: number, maxHead: number) {
   const fields: CgiHead['fields'] = [];
-  let partial: Buffer = Buffer.alloc(0); // a line whose end has not arrived yet
+  let partial: Buffer = noBytes; // a line whose end has not arrived yet
   let headBytes = 0; // complete lines so far, line ends included
   const feed = (chunk: Buffer): Buffer | undefined => {
     const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
@@ -131,9 +173,18 @@ function parseField(line: string, number: number): [string, string] {
   if (name === '') throw malformed('has no field name before its colon');
   // §6.3 allows no whitespace between the name and the colon.
   if (!TOKEN.test(name)) throw malformed(`has an invalid field name ${quote(name)}`);
-  const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+  const value = trimBlanks(line, colon + 1);
   if (CONTROL.test(value)) throw malformed('has a control character in its value');
   return [name, value];
+}
+
+/** line[from..] without the spaces and tabs around it (§6.3: OWS); by hand, as every line passes here. */
+function trimBlanks(line: string, from: number): string {
+  let start = from;
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 0x20 || line.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
+  return line.slice(start, end);
 }
 
 /** Up to 60 characters, JSON-quoted, with DEL and C1 controls escaped too: safe for a log. */
@@ -151,14 +202,7 @@ function quote(text: string): string {
  * chunked over a body it did not chunk would corrupt the response, and its Connection or
  * Keep-Alive would contradict what the server does with the connection.
  */
-const CONNECTION_FIELDS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'transfer-encoding',
-  'upgrade',
-]);
+const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade']);
 
 /** The three CGI fields (§6.3), each allowed once. */
 const CGI_FIELDS = ['content-type', 'location', 'status'] as const;
@@ -175,9 +219,7 @@ export function planResponse(head: CgiHead): ResponsePlan {
     const cgiField = CGI_FIELDS.find((field) => field === lower);
     if (cgiField !== undefined) {
       if (cgi.has(cgiField)) {
-        throw new CgiOutputError(
-          `the script printed ${name} twice; §6.3 allows each of Content-Type, Location and Status once`,
-        );
+        throw new CgiOutputError(`the script printed ${name} twice; §6.3 allows each of Content-Type, Location and Status once`);
       }
       cgi.set(cgiField, value);
     }
@@ -202,9 +244,7 @@ export function planResponse(head: CgiHead): ResponsePlan {
     if (local || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(location)) {
       return { kind: 'client-redirect', ...(status ?? { status: 302, reason: 'Found' }), headers, ...framing(contentLength) };
     }
-    throw new CgiOutputError(
-      `Location ${quote(location)} is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)`,
-    );
+    throw new CgiOutputError(`Location ${quote(location)} is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)`);
   }
   // §6.2.1 wants a Content-Type, and §6.3.1 wants one whenever there is a body. A Status alone
   // is allowed, for responses without a body, such as 204 No Content and 304 Not Modified.
@@ -233,9 +273,7 @@ function parseContentLength(value: string): number {
 function parseStatus(value: string): { status: number; reason: string } {
   const match = /^([2-5][0-9][0-9])(?:[ \t]+(.*))?$/.exec(value);
   if (match?.[1] === undefined) {
-    throw new CgiOutputError(
-      `Status ${quote(value)} is not a final status: a code from 200 to 599, then an optional reason (§6.3.3)`,
-    );
+    throw new CgiOutputError(`Status ${quote(value)} is not a final status: a code from 200 to 599, then an optional reason (§6.3.3)`);
   }
   const status = Number(match[1]);
   return { status, reason: match[2] || (STATUS_CODES[status] ?? '') };

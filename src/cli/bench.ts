@@ -76,7 +76,12 @@ export const benchCommand = new Command('bench')
   .option('--runs <n>', 'repetitions of every scenario (interleaved); the report gives medians', parseInteger(1, 100), defaults.runs)
   .option('--json <file>', 'write every number, with command, commit and machine, as JSON (schema: bench/README.md)')
   .option('--html <file>', 'write a self-contained HTML report with charts')
-  .option('--peers', 'also run node:http, lighttpd mod_cgi, nginx + fcgiwrap and nginx + php-fpm where installed')
+  .option(
+    '--peers [list]',
+    'also run node:http, lighttpd mod_cgi, nginx + fcgiwrap and nginx + php-fpm where installed (or only those named: node-http,lighttpd-cgi,...)',
+    (value: string): boolean | string[] => value.split(',').filter(Boolean),
+  )
+  .option('--access-log', "serve webhist's modes with the access log on, buffered as nginx's buffer=64k, instead of --quiet")
   .option('--validate', 'after each measurement, run wrk at the same server and say whether the two agree within 10%')
   .addHelpText(
     'after',
@@ -94,5 +99,5 @@ Examples:
   .action(async (options: BenchOptions) => {
     await requireWritable(options.html, '--html');
     await requireWritable(options.json, '--json');
-    await (await import('../../bench/harness/command.ts')).runBenchCommand({ ...options, peers: Boolean(options.peers), validate: Boolean(options.validate) });
+    await (await import('../../bench/harness/command.ts')).runBenchCommand({ ...options, peers: options.peers ?? false, accessLog: Boolean(options.accessLog), validate: Boolean(options.validate) });
   });

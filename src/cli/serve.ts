@@ -9,7 +9,7 @@ import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import type { SpawnWay } from '../run/launcher.ts';
 import { startServer } from '../server/http-front.ts';
-import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
+import { createLogger, defaultLogBuffer, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { defaultFolders } from './folders.ts';
 import { formatDuration, formatSize, parseChoice, parseDuration, parseInteger, parseSize, parseTimeLimit } from './options.ts';
 import { paint, UsageError } from './ui.ts';
@@ -27,6 +27,7 @@ interface ServeOptions {
   revalidate: number;
   log: LogFormat;
   quiet: boolean;
+  logBuffer?: number;
   processes: number;
   spawn: SpawnWay;
   workers: number;
@@ -76,6 +77,7 @@ export const serveCommand = new Command('serve')
       .default('helper')
       .argParser(parseChoice(['helper', 'node'] as const)),
   )
+  .option('--log-buffer <size>', "write the access log in batches of this size, or each second (nginx's buffer=); 0 = line by line; default 64k, or 0 on a terminal", parseSize)
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
   .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
@@ -107,7 +109,10 @@ Examples:
     };
     await requireDirectory(options.cgiBin, `--cgi-bin ${flags.cgiBin ?? options.cgiBin}`);
     await requireDirectory(options.docroot, `--docroot ${flags.docroot ?? options.docroot}`);
-    const logger = createLogger({ format: options.log, quiet: options.quiet });
+    // On a terminal a person watches the log; into a file or a pipe it goes in batches, as nginx's buffer=64k flush=1s.
+    const bufferBytes = options.logBuffer ?? (process.stdout.isTTY ? 0 : defaultLogBuffer.bytes);
+    const buffer = bufferBytes > 0 ? { ...defaultLogBuffer, bytes: bufferBytes } : undefined;
+    const logger = createLogger({ format: options.log, quiet: options.quiet, buffer });
     if (options.mode === 'embedded' && cluster.isPrimary) await (await import('../../modes/embedded/index.ts')).logRefusedScripts(options.cgiBin, logger);
     const announce = (url: string, pool = '', note?: string) =>
       process.stdout.write(

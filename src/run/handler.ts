@@ -19,11 +19,11 @@
  *   (./watchdog.ts).
  */
 import { pathToFileURL } from 'node:url';
-import { Transform, type TransformCallback } from 'node:stream';
-import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
+import type { CgiRequest, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import type { Handler } from '../script/handler.ts';
 import type { LogFormat, Logger } from '../server/log.ts';
+import { HandlerOutput } from './handler-output.ts';
 import { noWatchdog, startWatchdog } from './watchdog.ts';
 
 export interface HandlerRunnerOptions {
@@ -71,17 +71,32 @@ interface Loaded {
   running: number;
 }
 
-/** The handler's stdout, the stream the gateway reads: a pass-through that knows if it was used. */
-class HandlerOutput extends Transform {
-  wrote = false;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (chunk.length > 0) this.wrote = true;
-    callback(null, chunk);
+/** Output kept whole, at most: more than this is streamed (a 64 KiB pipe buffer's worth). */
+const keepBytes = 64 * 1024;
+
+const notWhole = Promise.resolve(undefined);
+
+/**
+ * Work for the end of this turn of the event loop: one setImmediate for every request that
+ * began in the turn, not one each. By then a handler that waits on nothing has ended.
+ */
+let turnEnd: Array<() => void> = [];
+function atEndOfTurn(work: () => void): void {
+  if (turnEnd.length === 0) {
+    setImmediate(() => {
+      const due = turnEnd;
+      turnEnd = [];
+      for (const each of due) each();
+    });
   }
+  turnEnd.push(work);
 }
 
 export interface HandlerRunner {
+  /** Calls the handler, its output a stream from the start. */
   run(request: CgiRequest): ScriptRun;
+  /** Calls the handler, its output kept whole if it ends within this turn (src/mode.ts, WholeAttempt). */
+  tryWhole(request: Omit<CgiRequest, 'signal'>): WholeAttempt;
   /** This process, as the status page shows it. */
   status(): ProcessStatus;
   /** Stops the watchdog thread. Handlers still running are left to settle, or not. */
@@ -130,75 +145,106 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     return entry;
   }
 
-  function run({ script, env, body, signal }: CgiRequest): ScriptRun {
+  /**
+   * Calls the handler for one request. Its output is kept (./handler-output.ts) until it ends,
+   * the end of this turn of the event loop comes, or it passes `keepBytes`; whichever is first
+   * decides between the whole output and a stream. `streaming` skips the wait (run()).
+   */
+  function begin({ script, env, body }: Omit<CgiRequest, 'signal'>, streaming: boolean): WholeAttempt {
     const loaded = load(script);
-    const stdout = new HandlerOutput();
-    // A handler may destroy its stdout with an error; the gateway sees it end, the server lives.
-    stdout.on('error', () => {});
     loaded.running++;
     watchdog.begin(loaded.id);
+    /** How the handler ended, once it has (or was cut off). */
+    let exit: ScriptExit | undefined;
+    let called = false;
+    let cutOff = false;
+    let stopWaiting: AbortSignal | undefined;
+    let tellFinished: ((exit: ScriptExit) => void) | undefined;
+    let tellWhole: ((output: Buffer | undefined) => void) | undefined;
+    const output = streaming ? notWhole : new Promise<Buffer | undefined>((resolve) => (tellWhole = resolve));
+    /** No whole output after all: whoever waits for it is told to stream. */
+    const giveUpWhole = () => {
+      tellWhole?.(undefined);
+      tellWhole = undefined;
+    };
+    const stdout = new HandlerOutput(keepBytes, giveUpWhole);
+    // A handler may destroy its stdout with an error; the gateway sees it end, the server lives.
+    stdout.on('error', () => {});
 
-    const finished = new Promise<ScriptExit>((resolve) => {
-      let called = false;
-      let cutOff = false;
-      const settle = (exit: ScriptExit) => {
-        signal.removeEventListener('abort', onAbort);
-        served++;
-        loaded.running--;
-        watchdog.end(loaded.id);
-        resolve(exit);
-      };
-      // A promise cannot be killed, and the handler shares this process, so there is no process
-      // to kill either: close its stdout (the shipped scripts stop on 'close') and move on. The
-      // handler may still settle later, or never, and is then garbage like any other.
-      function onAbort() {
-        cutOff = true;
-        if (called) abandoned++;
-        stdout.destroy();
-        settle({ ok: false, reason: called ? 'a handler cannot be killed, so it was abandoned with its stdout closed' : 'its module was still being imported' });
+    const settle = (ended: ScriptExit) => {
+      exit = ended;
+      stopWaiting?.removeEventListener('abort', onAbort);
+      served++;
+      loaded.running--;
+      watchdog.end(loaded.id);
+      tellWhole?.(ended.ok && !stdout.cut ? stdout.whole() : undefined);
+      tellWhole = undefined;
+      tellFinished?.(ended);
+    };
+    // A promise cannot be killed, and the handler shares this process, so there is no process
+    // to kill either: close its stdout (the shipped scripts stop on 'close') and move on. The
+    // handler may still settle later, or never, and is then garbage like any other.
+    function onAbort() {
+      if (exit) return;
+      cutOff = true;
+      if (called) abandoned++;
+      stdout.cutOff();
+      settle({ ok: false, reason: called ? 'a handler cannot be killed, so it was abandoned with its stdout closed' : 'its module was still being imported' });
+    }
+    const call = (handler: Handler) => {
+      if (cutOff) return;
+      called = true;
+      let result: unknown;
+      watchdog.enter(loaded.id);
+      try {
+        result = handler({ env, stdin: body, stdout });
+      } catch (error) {
+        result = Promise.reject(error);
+      } finally {
+        watchdog.leave();
       }
-      const call = (handler: Handler) => {
+      Promise.resolve(result).then(
+        () => {
+          if (cutOff) return void abandoned--;
+          // The response is complete when the handler settles, whatever it left running.
+          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+          settle({ ok: true });
+        },
+        (error: unknown) => {
+          if (cutOff) {
+            abandoned--;
+            return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
+          }
+          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+          settle({ ok: false, serverFault: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
+        },
+      );
+    };
+
+    if (loaded.handler) call(loaded.handler);
+    else {
+      loaded.loading.then(call, (error: unknown) => {
         if (cutOff) return;
-        called = true;
-        let result: unknown;
-        watchdog.enter(loaded.id);
-        try {
-          result = handler({ env, stdin: body, stdout });
-        } catch (error) {
-          result = Promise.reject(error);
-        } finally {
-          watchdog.leave();
-        }
-        Promise.resolve(result).then(
-          () => {
-            if (cutOff) return void abandoned--;
-            // The response is complete when the handler settles, whatever it left running.
-            if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-            settle({ ok: true });
-          },
-          (error: unknown) => {
-            if (cutOff) {
-              abandoned--;
-              return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
-            }
-            if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-            settle({ ok: false, serverFault: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
-          },
-        );
-      };
+        stdout.end();
+        settle({ ok: false, serverFault: true, reason: `cannot be imported: ${describeError(error)}` });
+      });
+    }
+    // Still running when the event loop comes round: it waits on something, so it streams.
+    if (tellWhole) atEndOfTurn(giveUpWhole);
 
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
-      else if (loaded.handler) call(loaded.handler);
-      else {
-        loaded.loading.then(call, (error: unknown) => {
-          if (cutOff) return;
-          stdout.end();
-          settle({ ok: false, serverFault: true, reason: `cannot be imported: ${describeError(error)}` });
-        });
-      }
-    });
-    return { stdout, finished, pid: process.pid };
+    return {
+      output,
+      stream(signal) {
+        giveUpWhole();
+        const out = stdout.stream();
+        if (exit) return { stdout: out, finished: Promise.resolve(exit), pid: process.pid };
+        const finished = new Promise<ScriptExit>((resolve) => (tellFinished = resolve));
+        stopWaiting = signal;
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) onAbort();
+        return { stdout: out, finished, pid: process.pid };
+      },
+    };
   }
 
   function status(): ProcessStatus {
@@ -209,7 +255,8 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
   }
 
   return {
-    run,
+    run: (request) => begin(request, true).stream(request.signal),
+    tryWhole: (request) => begin(request, false),
     status,
     close: () => watchdog.close(),
   };

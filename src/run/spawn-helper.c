@@ -231,6 +231,16 @@ static void end_body(struct child *c) {
   c->body = NULL;
 }
 
+/* The program will read no more of the body (it closed its stdin, or exited): its pipe closes,
+   and the rest of the body is read and dropped until the server ends it. Dropped, not left: on
+   Linux, the last close of a unix socket with unread bytes in it resets the other end, and the
+   server would lose the output still on its way (unix_release_sock). */
+static void discard_body(struct child *c) {
+  if (c->body_to >= 0) close(c->body_to);
+  c->body_to = -1;
+  c->body_at = c->body_len = 0;
+}
+
 /* Moves the request body on by one read or one write, whichever poll said is possible. A
    program that stops reading stops the copy, and so the server's writing: backpressure. */
 static void copy_body(struct child *c) {
@@ -238,12 +248,13 @@ static void copy_body(struct child *c) {
     ssize_t n = read(c->body_from, c->body, BODY_BUFFER);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) return end_body(c); /* the body has ended: the program sees end of file */
+    if (c->body_to < 0) return;      /* discarding */
     c->body_at = 0;
     c->body_len = (size_t)n;
   }
   ssize_t n = write(c->body_to, c->body + c->body_at, c->body_len - c->body_at);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n < 0) return end_body(c); /* EPIPE: it closed its stdin; the rest is not wanted */
+  if (n < 0) return discard_body(c); /* EPIPE: it closed its stdin; the rest is not wanted */
   c->body_at += (size_t)n;
 }
 
@@ -270,8 +281,7 @@ static int forward_stderr(struct child *c) {
 }
 
 static void release_if_done(struct child *c) {
-  if (!c->exited || c->err >= 0) return;
-  end_body(c);
+  if (!c->exited || c->err >= 0 || c->body_from >= 0) return;
   c->pid = 0;
 }
 
@@ -293,8 +303,8 @@ static void reap(void) {
          group (a backgrounded sleep holding stdout open) goes with it. Done here, where a
          group already gone costs one ESRCH, not an exception in the server. */
       kill(-pid, SIGKILL);
-      /* Nobody is left to read the rest of the body: let the connection go. */
-      end_body(c);
+      /* Nobody is left to read the rest of the body; the server ends it once it hears of the exit. */
+      if (c->body_from >= 0) discard_body(c);
       reportf("X %s %ld\n", c->id, status);
       release_if_done(c);
       break;
@@ -357,7 +367,8 @@ int main(int argc, char **argv) {
       }
       if (children[i].pid > 0 && children[i].body_from >= 0) {
         struct child *c = &children[i];
-        int waiting = c->body_at == c->body_len; /* for the server's bytes, or the pipe's room */
+        /* Waiting for the server's bytes (or discarding them), or for room in the pipe. */
+        int waiting = c->body_to < 0 || c->body_at == c->body_len;
         owner[n] = c;
         fds[n++] = (struct pollfd){.fd = waiting ? c->body_from : c->body_to, .events = waiting ? POLLIN : POLLOUT};
       }

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { copyChunks } from '../io/copy.ts';
-import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
+import { CgiOutputError, planResponse, planWholeOutput, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { RequestCut, type Mode, type ScriptExit, type ScriptRun, type StopReason } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { requestRuns } from '../live-events.ts';
@@ -68,6 +68,9 @@ type Phase =
   /** A local redirect: `next`, a fresh GET, is served once this script has ended. */
   | { at: 'redirecting'; next: Exchange };
 
+/** What ran a script answered whole: a handler in this process. */
+const thisProcess = { pid: process.pid };
+
 /** Local redirects followed for one request before the server calls it a loop (Apache stops at 10). */
 const maxRedirects = 10;
 
@@ -110,18 +113,8 @@ export function createGateway(options: GatewayOptions) {
         return replyText(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
       }
 
-      // 3. The clock and the client: either one stops the script.
       const { req, res } = ex;
-      const controller = new AbortController();
-      const { signal } = controller;
-      const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
-      const timer = setTimeout(() => stopScript('timeout'), options.timeoutMs);
-      // A client that leaves before it has its whole response has gone away; one that has it has not.
-      const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
-      res.once('close', onClose);
-
-      // 4. The run: the mode turns the request into CGI output bytes.
-      const run = mode.run({
+      const request = {
         script,
         env: buildEnv({
           method: ex.method,
@@ -143,9 +136,31 @@ export function createGateway(options: GatewayOptions) {
         }),
         args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
         body: body.body,
-        signal,
-        logStderr: (line) => logger.error('stderr', name, line),
-      });
+        logStderr: (line: string) => logger.error('stderr', name, line),
+      };
+
+      // 3. The whole-output path, where the mode offers one (embedded): a script that has ended
+      // within this turn of the event loop, its output a plain document, is answered in one piece.
+      // Everything else, and everything unusual in that output, takes the stream below.
+      const attempt = script.nph ? undefined : mode.tryWhole?.(request);
+      const whole = attempt && (await attempt.output);
+      if (whole && sendWhole(ex, whole)) {
+        phase = { at: 'complete' };
+        requestRuns(req, name, thisProcess);
+        return drainUnreadBody(req, body.body);
+      }
+
+      // 4. The clock and the client: either one stops the script.
+      const controller = new AbortController();
+      const { signal } = controller;
+      const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
+      const timer = setTimeout(() => stopScript('timeout'), options.timeoutMs);
+      // A client that leaves before it has its whole response has gone away; one that has it has not.
+      const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
+      res.once('close', onClose);
+
+      // 5. The run: the mode turns the request into CGI output bytes.
+      const run = attempt ? attempt.stream(signal) : mode.run({ ...request, signal });
       requestRuns(req, name, run, signal);
 
       let exit: ScriptExit;
@@ -155,7 +170,7 @@ export function createGateway(options: GatewayOptions) {
           phase = await relayNph(ex, run, signal);
           exit = await run.finished;
         } else {
-          // 5. The head (§6.2): a document, a redirect, or output that is no CGI response.
+          // 6. The head (§6.2): a document, a redirect, or output that is no CGI response.
           let plan: ResponsePlan | CgiOutputError;
           try {
             plan = planResponse(await readCgiHead(run.stdout));
@@ -198,7 +213,7 @@ export function createGateway(options: GatewayOptions) {
             }
             exit = await run.finished;
           } else {
-            // 6. The body, streamed: a document or a client redirect with its document.
+            // 7. The body, streamed: a document or a client redirect with its document.
             res.statusCode = plan.status;
             res.statusMessage = plan.reason;
             for (const [field, value] of plan.headers) res.appendHeader(field, value);
@@ -254,15 +269,7 @@ export function createGateway(options: GatewayOptions) {
         res.off('close', onClose);
       }
 
-      // 7. A script that left part of the body unread (it had no use for it): the rest is read and
-      // discarded, bounded by --max-body, or the next request on this connection would never be parsed.
-      // A 'data' listener, not just resume(): resume() does nothing while a reader that stopped
-      // early (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
-      if (body.body === req && !req.readableEnded) {
-        req.unpipe();
-        req.on('data', () => {});
-        req.resume();
-      }
+      drainUnreadBody(req, body.body);
 
       // 8. The error log: a script stopped by the clock or a departed client, and how the mode
       // stopped it (a killed process group, an abandoned handler).
@@ -285,6 +292,42 @@ export function createGateway(options: GatewayOptions) {
       return running;
     },
   };
+}
+
+/**
+ * The whole-output path's answer: a document or client redirect whose bytes are all in hand, sent
+ * with one writeHead and one end: no header object, no stream, no copy. Framing is what the
+ * streamed path would give (the script's Content-Length, else chunked), so the bytes on the wire
+ * do not depend on the path taken. False, with nothing sent, for anything the streamed path must
+ * judge or word: a bad head, a local redirect, a body that belies its Content-Length, a status
+ * that has no body (node would drop it silently), or no body at all (node frames an empty
+ * response with Content-Length: 0 only when no head was written first).
+ */
+function sendWhole(ex: Exchange, output: Buffer): boolean {
+  const whole = planWholeOutput(output);
+  if (!whole) return false;
+  const { plan, body } = whole;
+  if (plan.kind === 'local-redirect' || plan.status === 204 || plan.status === 304 || body.length === 0) return false;
+  if (plan.contentLength !== undefined && plan.contentLength !== body.length) return false;
+  const headers: string[] = [];
+  for (const [field, value] of plan.headers) headers.push(field, value);
+  ex.res.writeHead(plan.status, plan.reason, headers);
+  ex.res.end(body);
+  ex.logged.bytes = body.length;
+  return true;
+}
+
+/**
+ * A script that left part of the body unread (it had no use for it): the rest is read and
+ * discarded, bounded by --max-body, or the next request on this connection would never be parsed.
+ * A 'data' listener, not just resume(): resume() does nothing while a reader that stopped early
+ * (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
+ */
+function drainUnreadBody(req: Exchange['req'], body: Readable): void {
+  if (body !== req || req.readableEnded) return;
+  req.unpipe();
+  req.on('data', () => {});
+  req.resume();
 }
 
 /** NPH: copies the script's bytes to the socket; only closing the connection can end them. */

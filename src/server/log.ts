@@ -4,6 +4,7 @@
  * object per line. The error log tags every line, including each line a script writes to
  * stderr, with the script that caused it.
  */
+import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { paintErr as paint } from '../ui.ts';
 
@@ -28,6 +29,8 @@ export type ErrorLevel = 'error' | 'warn' | 'info' | 'stderr';
 
 export interface Logger {
   access(entry: AccessEntry): void;
+  /** Writes out access-log lines held in the buffer, if any. */
+  flush(): void;
   /** One line for the error log; `source` names the script or part of the server concerned. */
   error(level: ErrorLevel, source: string, message: string): void;
 }
@@ -38,18 +41,76 @@ export interface LoggerOptions {
   quiet?: boolean;
   out?: Writable;
   err?: Writable;
+  /** Hold access-log lines and write them in batches (see LogBuffer); unbuffered without. */
+  buffer?: LogBuffer;
 }
 
-export function createLogger({ format, quiet = false, out = process.stdout, err = process.stderr }: LoggerOptions): Logger {
+/**
+ * nginx's `access_log ... buffer=64k flush=1s`: lines are written once `bytes` of them have
+ * gathered, `flushMs` after the first of them at the latest, and at exit. One write for
+ * hundreds of lines instead of one each: at tens of thousands of requests a second, a write per
+ * line costs more than a small handler does. Exit is the process's 'exit' event, which every
+ * clean shutdown passes through (and process.exit() too); writes to a file or a pipe are
+ * synchronous on Linux, so what is written there arrives. A process killed by a signal it does
+ * not handle loses what it held, as nginx's worker does.
+ */
+export interface LogBuffer {
+  bytes: number;
+  flushMs: number;
+}
+
+/** nginx's example values: 64 KiB, or one second. */
+export const defaultLogBuffer: LogBuffer = { bytes: 64 * 1024, flushMs: 1000 };
+
+export function createLogger({ format, quiet = false, out = process.stdout, err = process.stderr, buffer }: LoggerOptions): Logger {
+  let held = '';
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (held === '') return;
+    const lines = held;
+    held = '';
+    if (fd === undefined) out.write(lines);
+    else writeAll(fd, lines);
+  };
+  // process.stdout into a pipe is not synchronous after all: a large write at exit is cut short
+  // (measured: 885 of 5000 lines reached `| wc -l`). So a buffer bound for a file descriptor is
+  // written with write(2) until all of it is taken, as nginx writes its log: nothing is ever
+  // left queued in memory for an exit to lose.
+  const fd = buffer && typeof (out as { fd?: unknown }).fd === 'number' ? (out as unknown as { fd: number }).fd : undefined;
+  if (buffer && !quiet) process.on('exit', flush);
   return {
     access(entry) {
-      if (!quiet) out.write(`${formatAccess(entry, format)}\n`);
+      if (quiet) return;
+      const line = `${formatAccess(entry, format)}\n`;
+      if (!buffer) return void out.write(line);
+      held += line;
+      if (held.length >= buffer.bytes) flush();
+      // unref: a line waiting to be written must not keep the process alive; 'exit' writes it.
+      else timer ??= setTimeout(flush, buffer.flushMs).unref();
     },
+    flush,
     error(level, source, message) {
       err.write(`${formatError(format, level, source, message)}\n`);
     },
   };
 }
+
+/** Blocks until `text` is written, waiting out a full pipe (EAGAIN) for up to 10 s, then gives up. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  const giveUpAt = Date.now() + 10_000;
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > giveUpAt) return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * One error-log line. Exported for a writer that cannot go through a Logger: embedded mode's
@@ -81,13 +142,24 @@ export function formatAccess(entry: AccessEntry, format: LogFormat): string {
 
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** The last second formatted: a busy log writes the same second thousands of times. */
+let lastSecond = Number.NaN;
+let lastClfTime = '';
+
 /** CLF's time: [10/Oct/2000:13:55:36 +0000], always UTC here. */
 export function clfTime(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === lastSecond) return lastClfTime;
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${pad(date.getUTCDate())}/${months[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+  lastSecond = second;
+  lastClfTime = `${pad(date.getUTCDate())}/${months[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+  return lastClfTime;
 }
+
+const UNSAFE = /[\\"\x00-\x1f\x7f]/;
 
 /** Quotes and control characters in a logged field must not forge a log line (Apache escapes them too). */
 function escape(field: string): string {
+  if (!UNSAFE.test(field)) return field;
   return field.replace(/[\\"\x00-\x1f\x7f]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
