@@ -21,7 +21,17 @@ const urlLine = /(http:\/\/127\.0\.0\.1:\d+\/)/;
 
 const servers = sizes.map((n) => ({
   n,
-  launched: launch(`webhist fastcgi --workers ${n}`, process.execPath, [webhist, 'serve', '--mode', 'fastcgi', '--workers', String(n), '--port', '0', '--quiet']),
+  launched: launch(`webhist fastcgi --workers ${n}`, process.execPath, [
+    webhist,
+    'serve',
+    '--mode',
+    'fastcgi',
+    '--workers',
+    String(n),
+    '--port',
+    '0',
+    '--quiet',
+  ]),
 }));
 const tree = (pid: number) => treeOf(readProcessTable(), [pid]);
 
@@ -44,7 +54,9 @@ try {
   console.log('workers   req/s  CPU ms/req  tree RSS MiB');
   for (const [i, server] of servers.entries()) {
     const { rate, cpu, rss } = results[i]!;
-    console.log(`${String(server.n).padStart(7)} ${median(rate).toFixed(0).padStart(7)} ${median(cpu).toFixed(3).padStart(11)} ${(median(rss) / 2 ** 20).toFixed(1).padStart(13)}`);
+    console.log(
+      `${String(server.n).padStart(7)} ${median(rate).toFixed(0).padStart(7)} ${median(cpu).toFixed(3).padStart(11)} ${(median(rss) / 2 ** 20).toFixed(1).padStart(13)}`,
+    );
   }
 } finally {
   await stop(servers.map((s) => s.launched));

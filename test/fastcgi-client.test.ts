@@ -119,6 +119,49 @@ for (const transport of ['unix', 'tcp'] as const) {
     }
   });
 
+  test(`${transport}: with spread 2, four concurrent requests share two multiplexed connections`, T, async (t) => {
+    let arrived = 0;
+    const all = Promise.withResolvers<void>();
+    const barrier: AppHandler = (request) => {
+      if (++arrived === 4) all.resolve();
+      const stdout = new PassThrough();
+      const finished = all.promise.then(() => (stdout.end(`Content-Type: text/plain\r\n\r\n${request.id}`), 0));
+      return { stdout, finished };
+    };
+    const { where, accepted } = await startApp(t, addressFor(t), barrier, { multiplex: true });
+    const c = client(t, where, { spread: 2 });
+    assert.equal((await c.values()).multiplex, true);
+    const bodies = await Promise.all([1, 2, 3, 4].map(() => text(c.request({ params: {} }).stdout)));
+    // Two connections, two requests each: ids 1 and 2 on both.
+    assert.deepEqual(bodies.map((b) => b.split('\r\n\r\n')[1]).sort(), ['1', '1', '2', '2']);
+    assert.equal(accepted(), 3, 'GET_VALUES, then two shared connections');
+  });
+
+  test(`${transport}: released() says whether END_REQUEST answered an abort in time`, T, async (t) => {
+    // One handler ends its output when aborted (the app then answers END_REQUEST); the other never settles.
+    let started = Promise.withResolvers<void>();
+    const handler: AppHandler = (request) => {
+      started.resolve();
+      const stdout = new PassThrough();
+      const answers = request.params.ANSWERS === '1';
+      const finished = new Promise<number>((resolve) => {
+        if (answers) request.signal.addEventListener('abort', () => (stdout.end(), resolve(0)), { once: true });
+      });
+      return { stdout, finished };
+    };
+    const { where } = await startApp(t, addressFor(t), handler);
+    const c = client(t, where, { abortGraceMs: 60_000 });
+    for (const [answers, expected] of [['1', true], ['0', false]] as const) {
+      started = Promise.withResolvers<void>();
+      const controller = new AbortController();
+      const response = c.request({ params: { ANSWERS: answers }, signal: controller.signal });
+      await started.promise; // aborted while its handler runs, not before it began
+      controller.abort(new Error('past its time'));
+      await assert.rejects(response.ended, /past its time/);
+      assert.equal(await response.released(500), expected);
+    }
+  });
+
   test(`${transport}: ABORT_REQUEST reaches the handler's signal; the connection is reused after`, T, async (t) => {
     const reached = Promise.withResolvers<unknown>();
     const started = Promise.withResolvers<void>();

@@ -41,7 +41,7 @@ const PHP_CGI_WORKERS = 4;
  * nothing but wake-ups and memory, and the server itself, a Node process too, wants a core.
  * Measured on 2 cores (bench/README.md, "FastCGI: the pool"): 1 worker beat 2 and 4.
  */
-export function defaultNodeWorkers(): number {
+function defaultNodeWorkers(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 

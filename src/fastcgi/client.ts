@@ -6,8 +6,9 @@
  * Connections are kept with FCGI_KEEP_CONN and reused, a few idle ones per client. The
  * application is asked FCGI_GET_VALUES once, on a connection of its own (php-fpm answers the
  * query, then closes the connection it came on), and requests share a connection only if it
- * answered FCGI_MPXS_CONNS=1 (§4.1); until then, and otherwise, each request in flight has a
- * connection to itself, as with nginx, which never multiplexes. With `askPid`, every new
+ * answered FCGI_MPXS_CONNS=1 (§4.1): then `spread` connections (one per worker of a pool) carry
+ * every request in flight, their records interleaved. Until then, and otherwise, each request
+ * in flight has a connection to itself, as with nginx, which never multiplexes. With `askPid`, every new
  * connection also opens with a query of its own, for the pid of the process that accepted it.
  *
  * When the caller's signal fires, ABORT_REQUEST goes out (§5.4) and the request id stays
