@@ -38,6 +38,18 @@ const echo: AppHandler = ({ params, stdin }) => {
   return { stdout, finished };
 };
 
+/** Holds every request until `n` have arrived (so they are in flight together), then answers each with its id. */
+function barrier(n: number): AppHandler {
+  let arrived = 0;
+  const all = Promise.withResolvers<void>();
+  return (request) => {
+    if (++arrived === n) all.resolve();
+    const stdout = new PassThrough();
+    const finished = all.promise.then(() => (stdout.end(`Content-Type: text/plain\r\n\r\n${request.id}`), 0));
+    return { stdout, finished };
+  };
+}
+
 /** An app listening on `address`; `accepted` counts connections, the GET_VALUES one included. */
 async function startApp(t: TestContext, address: Address, handler: AppHandler = echo, options: AppOptions = {}) {
   const app = createApp(handler, { log: () => {}, ...options });
@@ -102,15 +114,7 @@ for (const transport of ['unix', 'tcp'] as const) {
 
   test(`${transport}: two concurrent requests share a connection only if the app multiplexes`, T, async (t) => {
     for (const multiplex of [true, false]) {
-      let arrived = 0;
-      const both = Promise.withResolvers<void>();
-      const barrier: AppHandler = (request) => {
-        if (++arrived === 2) both.resolve();
-        const stdout = new PassThrough();
-        const finished = both.promise.then(() => (stdout.end(`Content-Type: text/plain\r\n\r\n${request.id}`), 0));
-        return { stdout, finished };
-      };
-      const { where, accepted } = await startApp(t, addressFor(t), barrier, { multiplex });
+      const { where, accepted } = await startApp(t, addressFor(t), barrier(2), { multiplex });
       const c = client(t, where);
       assert.equal((await c.values()).multiplex, multiplex);
       const bodies = await Promise.all([1, 2].map(() => text(c.request({ params: {} }).stdout)));
@@ -120,15 +124,7 @@ for (const transport of ['unix', 'tcp'] as const) {
   });
 
   test(`${transport}: with spread 2, four concurrent requests share two multiplexed connections`, T, async (t) => {
-    let arrived = 0;
-    const all = Promise.withResolvers<void>();
-    const barrier: AppHandler = (request) => {
-      if (++arrived === 4) all.resolve();
-      const stdout = new PassThrough();
-      const finished = all.promise.then(() => (stdout.end(`Content-Type: text/plain\r\n\r\n${request.id}`), 0));
-      return { stdout, finished };
-    };
-    const { where, accepted } = await startApp(t, addressFor(t), barrier, { multiplex: true });
+    const { where, accepted } = await startApp(t, addressFor(t), barrier(4), { multiplex: true });
     const c = client(t, where, { spread: 2 });
     assert.equal((await c.values()).multiplex, true);
     const bodies = await Promise.all([1, 2, 3, 4].map(() => text(c.request({ params: {} }).stdout)));
