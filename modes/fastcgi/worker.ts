@@ -47,6 +47,8 @@ export interface WorkerOptions {
   trace: boolean;
   /** Watch for a handler blocking the event loop (a thread, ~20 MB). A pool's workers need none: its timeout kills them. */
   watchdog: boolean;
+  /** Told once, when it starts retiring after --max-requests (a pool's manager then starts its replacement). */
+  onRetire?: () => void;
   logger: Logger;
 }
 
@@ -132,6 +134,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   function retire(): void {
     if (retiring) return;
     retiring = true;
+    options.onRetire?.();
     // The server's kept connections would otherwise bring more requests: app.close() lets those
     // in flight finish, closes idle connections, and refuses what comes meanwhile (OVERLOADED),
     // which the server's client retries on a fresh connection, to another worker.
