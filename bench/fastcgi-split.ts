@@ -25,7 +25,8 @@ const socketPath = join(dir, 'worker.sock');
 const socket = `unix:${socketPath}`;
 const urlLine = /(http:\/\/127\.0\.0\.1:\d+\/)/;
 
-const worker = launch('webhist worker', node, [webhist, 'worker', '--listen', socket, '--cgi-bin', shippedCgiBin]);
+// It multiplexes, as a pool's workers do: both fronts then share one connection to it.
+const worker = launch('webhist worker', node, [webhist, 'worker', '--listen', socket, '--multiplex', '--cgi-bin', shippedCgiBin]);
 // webhist's front asks the worker GET_VALUES as it starts: the socket must be there first.
 await waitForListener({ path: socketPath }, worker);
 const fronts = [

@@ -38,6 +38,18 @@ const echo: AppHandler = ({ params, stdin }) => {
   return { stdout, finished };
 };
 
+/** Holds every request until `n` have arrived (so they are in flight together), then answers each with its id. */
+function barrier(n: number): AppHandler {
+  let arrived = 0;
+  const all = Promise.withResolvers<void>();
+  return (request) => {
+    if (++arrived === n) all.resolve();
+    const stdout = new PassThrough();
+    const finished = all.promise.then(() => (stdout.end(`Content-Type: text/plain\r\n\r\n${request.id}`), 0));
+    return { stdout, finished };
+  };
+}
+
 /** An app listening on `address`; `accepted` counts connections, the GET_VALUES one included. */
 async function startApp(t: TestContext, address: Address, handler: AppHandler = echo, options: AppOptions = {}) {
   const app = createApp(handler, { log: () => {}, ...options });
@@ -102,20 +114,47 @@ for (const transport of ['unix', 'tcp'] as const) {
 
   test(`${transport}: two concurrent requests share a connection only if the app multiplexes`, T, async (t) => {
     for (const multiplex of [true, false]) {
-      let arrived = 0;
-      const both = Promise.withResolvers<void>();
-      const barrier: AppHandler = (request) => {
-        if (++arrived === 2) both.resolve();
-        const stdout = new PassThrough();
-        const finished = both.promise.then(() => (stdout.end(`Content-Type: text/plain\r\n\r\n${request.id}`), 0));
-        return { stdout, finished };
-      };
-      const { where, accepted } = await startApp(t, addressFor(t), barrier, { multiplex });
+      const { where, accepted } = await startApp(t, addressFor(t), barrier(2), { multiplex });
       const c = client(t, where);
       assert.equal((await c.values()).multiplex, multiplex);
       const bodies = await Promise.all([1, 2].map(() => text(c.request({ params: {} }).stdout)));
       if (multiplex) assert.deepEqual(bodies.sort(), ['Content-Type: text/plain\r\n\r\n1', 'Content-Type: text/plain\r\n\r\n2']);
       assert.equal(accepted(), multiplex ? 2 : 3, 'GET_VALUES, then one shared or two separate connections');
+    }
+  });
+
+  test(`${transport}: with spread 2, four concurrent requests share two multiplexed connections`, T, async (t) => {
+    const { where, accepted } = await startApp(t, addressFor(t), barrier(4), { multiplex: true });
+    const c = client(t, where, { spread: 2 });
+    assert.equal((await c.values()).multiplex, true);
+    const bodies = await Promise.all([1, 2, 3, 4].map(() => text(c.request({ params: {} }).stdout)));
+    // Two connections, two requests each: ids 1 and 2 on both.
+    assert.deepEqual(bodies.map((b) => b.split('\r\n\r\n')[1]).sort(), ['1', '1', '2', '2']);
+    assert.equal(accepted(), 3, 'GET_VALUES, then two shared connections');
+  });
+
+  test(`${transport}: released() says whether END_REQUEST answered an abort in time`, T, async (t) => {
+    // One handler ends its output when aborted (the app then answers END_REQUEST); the other never settles.
+    let started = Promise.withResolvers<void>();
+    const handler: AppHandler = (request) => {
+      started.resolve();
+      const stdout = new PassThrough();
+      const answers = request.params.ANSWERS === '1';
+      const finished = new Promise<number>((resolve) => {
+        if (answers) request.signal.addEventListener('abort', () => (stdout.end(), resolve(0)), { once: true });
+      });
+      return { stdout, finished };
+    };
+    const { where } = await startApp(t, addressFor(t), handler);
+    const c = client(t, where, { abortGraceMs: 60_000 });
+    for (const [answers, expected] of [['1', true], ['0', false]] as const) {
+      started = Promise.withResolvers<void>();
+      const controller = new AbortController();
+      const response = c.request({ params: { ANSWERS: answers }, signal: controller.signal });
+      await started.promise; // aborted while its handler runs, not before it began
+      controller.abort(new Error('past its time'));
+      await assert.rejects(response.ended, /past its time/);
+      assert.equal(await response.released(500), expected);
     }
   });
 

@@ -61,17 +61,37 @@ describe('fastcgi mode: the pool', () => {
     await server.waitForError(/\/cgi-bin\/slow\.js.*closed the connection before END_REQUEST/, mark);
   });
 
-  it("kills the worker of a handler that overran its time (php-fpm's request_terminate_timeout)", async () => {
+  it('abandons a handler past its time on ABORT_REQUEST, and its worker serves on, the others on it unharmed', async () => {
+    const server = await start({ workers: 1 }, 1500);
+    const mark = server.mark();
+    const [worker] = await fullPool(server, 1);
+    const before = await get(server, 'cgi-bin/counter.js');
+    const hung = get(server, 'cgi-bin/hang.js');
+    // Another request on the same (multiplexed) worker, in flight when hang.js runs out of time.
+    await eventually(async () => (await workers(server))[0]?.scripts?.includes('/cgi-bin/hang.js') === true, 5000, 'hang.js running');
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const innocent = get(server, 'cgi-bin/slow.js?ms=1000');
+    assert.equal((await hung).status, 504);
+    assert.equal((await innocent).status, 200);
+    const afterwards = await get(server, 'cgi-bin/counter.js');
+    // The same process, its module state intact: counter.js counts on.
+    assert.match(before.text, new RegExp(`count=1 pid=${worker!.pid}`));
+    assert.match(afterwards.text, new RegExp(`count=2 pid=${worker!.pid}`));
+    await server.waitForError(/\/cgi-bin\/hang\.js: timed out after 1.5s: ABORT_REQUEST sent/, mark);
+    assert.ok(!server.errorsSince(mark).some((line) => /killing worker/.test(line)), 'no worker killed');
+  });
+
+  it("kills a worker that cannot answer ABORT_REQUEST: a handler that never yields (php-fpm's request_terminate_timeout)", async () => {
     const server = await start({}, 800);
     const mark = server.mark();
     const before = (await fullPool(server, 2)).map((w) => w.pid);
-    assert.equal((await get(server, 'cgi-bin/hang.js')).status, 504);
-    await server.waitForError(/killing worker \d+: \/cgi-bin\/hang\.js timed out/, mark);
+    assert.equal((await get(server, 'cgi-bin/block.js?ms=20000')).status, 504);
+    await server.waitForError(/killing worker \d+: \/cgi-bin\/block\.js timed out .*did not answer ABORT_REQUEST/, mark);
     // Readiness, not a deadline: on a busy machine a fresh Node worker can take seconds to start.
     let now: number[] = [];
     await eventually(async () => (now = (await workers(server)).map((w) => w.pid)).filter((pid) => !before.includes(pid)).length === 1, 30_000, 'a fresh worker');
     const gone = before.filter((pid) => !now.includes(pid));
-    assert.equal(gone.length, 1, 'exactly the worker that ran hang.js was replaced');
+    assert.equal(gone.length, 1, 'exactly the worker that ran block.js was replaced');
     await eventually(() => gone.every((pid) => !isAlive(pid)), 30_000, 'the killed worker gone');
   });
 

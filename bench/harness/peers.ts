@@ -148,6 +148,7 @@ const specs: PeerSpec[] = [
     // The same worker behind the least a Node front end can do (fastcgi-floor.ts): beside nginx +
     // webhist worker it shows what Node's HTTP costs against nginx's, and beside webhist's own
     // fastcgi mode what the gateway costs; beside php-fpm, what no Node front could undercut.
+    // The worker multiplexes, as a webhist pool's workers do, so the floor is of the same design.
     name: 'node-fastcgi-floor',
     label: 'bare Node front + webhist worker',
     script: 'hello.js',
@@ -158,7 +159,7 @@ const specs: PeerSpec[] = [
       const socket = `unix:${dir}/worker.sock`;
       return [
         launch('fastcgi floor', process.execPath, [fastcgiFloor, socket, join(dir, 'cgi-bin')]),
-        launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', socket, '--cgi-bin', join(dir, 'cgi-bin')]),
+        launch('webhist worker', process.execPath, [webhistBin, 'worker', '--listen', socket, '--multiplex', '--cgi-bin', join(dir, 'cgi-bin')]),
       ];
     },
   },

@@ -90,6 +90,8 @@ const comparisons = [
   { target: 'cgi', script: 'hello.sh', peer: 'lighttpd-cgi' },
   { target: 'cgi', script: 'hello.sh', peer: 'nginx-fcgiwrap' },
   { target: 'fastcgi', script: 'hello.js', peer: 'nginx-php-fpm' },
+  // webhist's FastCGI application alone, behind the same nginx as php-fpm (issue 13).
+  { target: 'nginx-webhist-worker', script: 'hello.js', peer: 'nginx-php-fpm' },
   { target: 'embedded', script: 'hello.js', peer: 'node-http' },
 ] as const;
 

@@ -6,6 +6,7 @@
  * --fastcgi-connect, every request goes instead to an application someone else manages (php-fpm,
  * a spawn-fcgi pool, `webhist worker`).
  */
+import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIXED_PATH } from '../../src/cgi/env.ts';
@@ -21,7 +22,8 @@ const workerMain = fileURLToPath(new URL(`./worker-main${extname(import.meta.url
 
 export interface FastCgiModeOptions {
   cgiBin: string;
-  workers: number;
+  /** pm.max_children; default: defaultNodeWorkers() for our pool, PHP_CGI_WORKERS for php-cgi's. */
+  workers?: number;
   pm: PmPolicy;
   /** A worker retires after this many requests (pm.max_requests); 0 = never. */
   maxRequests: number;
@@ -29,6 +31,18 @@ export interface FastCgiModeOptions {
   connect?: string;
   trace: boolean;
   logger: Logger;
+}
+
+/** php-cgi's pool, one request per process: php-fpm's pm.max_children in its example pool is 5; 4 here, as before. */
+const PHP_CGI_WORKERS = 4;
+
+/**
+ * Our pool's size: a Node worker serves many requests at once, so more processes than cores buy
+ * nothing but wake-ups and memory, and the server itself, a Node process too, wants a core.
+ * Measured on 2 cores (bench/README.md, "FastCGI: the pool"): 1 worker beat 2 and 4.
+ */
+function defaultNodeWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 /** The environment a worker process starts with: a fixed PATH and nothing of ours. */
@@ -49,15 +63,28 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     };
   }
 
-  const common = { pm: options.pm, size: options.workers, retires: options.maxRequests > 0, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: options.trace };
-  const workerOptions = { cgiBin: options.cgiBin, maxRequests: options.maxRequests, multiplex: false, trace: false, watchdog: false };
+  const common = { pm: options.pm, retires: options.maxRequests > 0, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: options.trace };
+  // Our workers multiplex: one Node process serves many requests at once from its event loop.
+  const workerOptions = { cgiBin: options.cgiBin, maxRequests: options.maxRequests, multiplex: true, trace: false, watchdog: false };
   const pools: Pool[] = [
-    await startPool({ ...common, name: 'webhist', command: [process.execPath, workerMain, JSON.stringify(workerOptions)], env: workerEnv, ownWorkers: true }),
+    await startPool({
+      ...common,
+      name: 'webhist',
+      size: options.workers ?? defaultNodeWorkers(),
+      command: [process.execPath, workerMain, JSON.stringify(workerOptions)],
+      env: workerEnv,
+      ownWorkers: true,
+      multiplexed: true,
+    }),
   ];
   const phpCgi = findProgram('php-cgi');
   if (phpCgi) {
     pools.push(await startPool({
       ...common,
+      // php-cgi serves one request at a time (it answers FCGI_MPXS_CONNS=0): it needs a process
+      // for every request in flight, as php-fpm's children do.
+      size: options.workers ?? PHP_CGI_WORKERS,
+      multiplexed: false,
       // Started on the first .php request, not before: most scripts here are not PHP, and four
       // idle php-cgi processes would be counted against every benchmark of the other pool.
       pm: 'ondemand',
@@ -76,9 +103,8 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     status: () => ({
       mode: 'fastcgi',
       pm: options.pm,
-      maxChildren: options.workers,
       maxRequests: options.maxRequests,
-      pools: pools.map((pool) => ({ name: pool.name, pm: pool.pm, address: pool.address, inFlight: pool.inFlight, workers: pool.workers() })),
+      pools: pools.map((pool) => ({ name: pool.name, pm: pool.pm, maxChildren: pool.size, address: pool.address, inFlight: pool.inFlight, workers: pool.workers() })),
     }),
     async close() {
       await Promise.all(pools.map((pool) => pool.close()));

@@ -16,13 +16,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { ManagerConfig, ToManager, FromManager, WorkerProcess } from './messages.ts';
+import type { ManagerConfig, ToManager, FromManager, FromWorker, WorkerProcess } from './messages.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ManagerConfig;
 
 interface Worker extends WorkerProcess {
   child: ChildProcess;
-  /** Asked to go (the pool shrinks), so its exit is no crash. */
+  /** Going (the pool shrinks, or it said it is retiring), so its exit is no crash and it no longer counts. */
   retiring: boolean;
 }
 
@@ -56,6 +56,12 @@ function startWorker(): void {
   workers.set(child.pid, worker);
   send({ type: 'worker-started', pid: child.pid });
   child.once('exit', (code, signal) => onExit(worker, code, signal));
+  child.on('message', (message: FromWorker) => {
+    if (message.type !== 'retiring' || worker.retiring) return;
+    worker.retiring = true;
+    log('info', `worker ${worker.pid} retired (--max-requests): it finishes what it has while a fresh one starts`);
+    fill();
+  });
   report();
 }
 
@@ -93,15 +99,20 @@ function wanted(): number {
   return Math.min(size, Math.max(minSpare, inFlight + minSpare));
 }
 
+/** The workers that take new connections: not those on their way out. */
+function serving(): Worker[] {
+  return [...workers.values()].filter((w) => !w.retiring);
+}
+
 function fill(): void {
   if (stopping) return;
-  for (let n = workers.size; n < wanted(); n++) startWorker();
+  for (let n = serving().length; n < wanted(); n++) startWorker();
 }
 
 /** Shrinks an idle pool: only when nothing is in flight, so no request is cut by it. */
 function trim(): void {
   if (config.pm === 'static' || inFlight > 0 || Date.now() - idleSince < config.idleTimeoutMs) return;
-  const surplus = [...workers.values()].slice(wanted());
+  const surplus = serving().slice(wanted());
   for (const worker of surplus) {
     worker.retiring = true;
     worker.child.kill('SIGTERM');

@@ -55,6 +55,13 @@ export type ToManager =
   | { type: 'kill'; pid: number; reason: string }
   | { type: 'stop' };
 
+/**
+ * What one of our own workers says to its manager, once in its life: past --max-requests it
+ * stops accepting and finishes what it has, and the manager starts its replacement at once
+ * rather than after it exits, so a pool of one worker never stands empty while a Node process boots.
+ */
+export type FromWorker = { type: 'retiring' };
+
 export type FromManager =
   | { type: 'ready' }
   | { type: 'status'; workers: WorkerProcess[] }

@@ -33,9 +33,22 @@ const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`
 /** How long after demand falls the manager hears of it (pm dynamic, ondemand). */
 const SETTLE_MS = 250;
 
+/**
+ * How long a worker has to answer ABORT_REQUEST (with END_REQUEST) for a handler past its time
+ * before it is killed. A worker whose event loop runs answers at once: the handler is abandoned
+ * with its stdout closed, and the worker's other requests go on. One that cannot answer is stuck
+ * in a handler that never yields, and so are all its requests.
+ */
+const ABORT_ANSWER_MS = 2000;
+
 export interface PoolOptions extends Omit<ManagerConfig, 'killAfterMs'> {
   /** How the pool is named in logs and on the status page. */
   name: string;
+  /**
+   * The workers serve several requests at once on one connection (FCGI_MPXS_CONNS=1, as
+   * webhist's own do): the server then keeps one connection per worker and shares it.
+   */
+  multiplexed?: boolean;
   logger: Logger;
   /** Print every record the server sends and receives. */
   trace: boolean;
@@ -44,6 +57,8 @@ export interface PoolOptions extends Omit<ManagerConfig, 'killAfterMs'> {
 export interface Pool {
   name: string;
   pm: PmPolicy;
+  /** pm.max_children. */
+  size: number;
   address: string;
   /** Runs one request on whichever worker accepts it. */
   run(request: CgiRequest): ScriptRun;
@@ -102,8 +117,11 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
 
   const client = new FastCgiClient(`unix:${address}`, {
     askPid: ownWorkers,
+    spread: size,
     onRecord: options.trace ? traceTo() : undefined,
   });
+  // Asked now, while nothing waits on it, so that the first requests already share connections.
+  if (options.multiplexed && pm !== 'ondemand') await client.values().catch(() => {});
   const live = new Set<{ script: string; sent: Forwarded }>();
   const demand = demandSignal(pm, (inFlight) => tell({ type: 'demand', inFlight }));
 
@@ -113,16 +131,20 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     const entry = { script: script.name, sent };
     live.add(entry);
     demand(live.size);
-    // ABORT_REQUEST stops a plain program (the worker kills its process group), but nothing can
-    // stop a handler that will not finish: past its time, its worker is killed, as php-fpm's
-    // request_terminate_timeout does. Unlike a php-fpm child, a Node worker may be serving other
-    // requests at that moment: they are cut too (502).
+    // ABORT_REQUEST stops a plain program (the worker kills its process group). A handler cannot
+    // be stopped, only abandoned: the worker closes its stdout and answers END_REQUEST, and its
+    // other requests go on. php-fpm kills the child at request_terminate_timeout, which costs
+    // nobody else anything, since the child serves one request; a Node worker may be serving
+    // many, so it is killed only if it cannot even answer ABORT_REQUEST: its event loop is
+    // stuck in a handler that never yields, and its other requests are stuck with it.
     request.signal.addEventListener('abort', () => {
       const cut = request.signal.reason;
       // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
-      // worker owes nothing, and may be serving others.
+      // worker owes nothing.
       if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout' || script.kind !== 'handler') return;
-      kill(sent.response.appPid, `${script.name} ${cut.message}`);
+      void sent.response.released(ABORT_ANSWER_MS).then((answered) => {
+        if (!answered) kill(sent.response.appPid, `${script.name} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s`);
+      });
     }, { once: true });
     // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
     sent.response.ended.catch((error: unknown) => {
@@ -149,6 +171,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   return {
     name,
     pm,
+    size,
     address: `unix:${address}`,
     run,
     get inFlight() {

@@ -18,7 +18,7 @@ import { fstatSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createApp, type AppRequest, type AppResponse } from '../../src/fastcgi/app.ts';
 import { netOptions, parseAddress } from '../../src/fastcgi/address.ts';
 import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
@@ -47,6 +47,8 @@ export interface WorkerOptions {
   trace: boolean;
   /** Watch for a handler blocking the event loop (a thread, ~20 MB). A pool's workers need none: its timeout kills them. */
   watchdog: boolean;
+  /** Told once, when it starts retiring after --max-requests (a pool's manager then starts its replacement). */
+  onRetire?: () => void;
   logger: Logger;
 }
 
@@ -82,7 +84,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const name = params.SCRIPT_NAME || found.name;
     const script = { ...found, name };
 
-    const stderr = new PassThrough();
+    // Lines for the web server's error log. A bare Readable, not a PassThrough: one per request.
+    const stderr = new Readable({ read() {} });
     const cgiRequest: CgiRequest = {
       script,
       env: { ...params },
@@ -90,12 +93,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       args: script.kind === 'program' ? searchArgs(params.REQUEST_METHOD ?? '', params.QUERY_STRING ?? '') : [],
       body: request.stdin,
       signal: request.signal,
-      logStderr: (line) => stderr.write(`${line}\n`),
+      logStderr: (line) => stderr.push(`${line}\n`),
     };
     const run = script.kind === 'handler' ? handlers.run(cgiRequest) : spawnProgram(cgiRequest, programs);
     const finished = run.finished.then((exit) => {
-      if (!exit.ok) stderr.write(`${name}: ${exit.reason}\n`);
-      stderr.end();
+      if (!exit.ok) stderr.push(`${name}: ${exit.reason}\n`);
+      stderr.push(null);
       served++;
       if (options.maxRequests && served >= options.maxRequests) retire();
       return exit.ok ? 0 : 1;
@@ -131,6 +134,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   function retire(): void {
     if (retiring) return;
     retiring = true;
+    options.onRetire?.();
     // The server's kept connections would otherwise bring more requests: app.close() lets those
     // in flight finish, closes idle connections, and refuses what comes meanwhile (OVERLOADED),
     // which the server's client retries on a fresh connection, to another worker.

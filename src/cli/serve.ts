@@ -30,7 +30,7 @@ interface ServeOptions {
   logBuffer?: number;
   processes: number;
   spawn: SpawnWay;
-  workers: number;
+  workers?: number;
   pm: PmPolicy;
   maxRequests: number;
   requestTimeout?: number;
@@ -79,7 +79,7 @@ export const serveCommand = new Command('serve')
   )
   .option('--log-buffer <size>', "write the access log in batches of this size, or each second (nginx's buffer=); 0 = line by line; default 64k, or 0 on a terminal", parseSize)
   .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
-  .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
+  .option('--workers <n>', 'fastcgi mode: worker processes per pool (pm.max_children); default: one per core less one for handlers (each serves many requests at once), 4 for php-cgi (one at a time)', parseInteger(1, 256))
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
   .option('--max-requests <n>', 'fastcgi mode: a worker retires after this many requests; 0 = never (pm.max_requests)', parseInteger(0), 0)
   .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseTimeLimit)

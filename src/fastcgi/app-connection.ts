@@ -70,26 +70,30 @@ export class AppConnection {
     });
   }
 
-  /** app.close(): finish what runs, refuse what comes, close when idle. */
-  drain(): void {
+  /** app.close(): finish what runs, refuse what comes, close when idle; resolves once closed. */
+  drain(): Promise<void> {
+    const closed = new Promise<void>((resolve) => (this.#socket.closed ? resolve() : this.#socket.once('close', () => resolve())));
     this.#draining = true;
     this.#closeWhenIdle = true;
     this.#closeIfIdle();
+    return closed;
   }
 
   #receive(chunk: Buffer): void {
     if (this.#closing) return; // read and dropped, so that closing does not reset the connection
     try {
-      for (const r of this.#parser.push(chunk)) {
-        this.#settings.onRecord?.(r, 'recv');
-        this.#handle(r);
-        if (this.#closing || this.#socket.destroyed) return;
-      }
+      this.#parser.feed(chunk, this.#onRecord);
     } catch (error) {
       this.#settings.log(`${(error as Error).message}; closing the connection`);
       this.#socket.destroy();
     }
   }
+
+  #onRecord = (r: FcgiRecord): void => {
+    if (this.#closing || this.#socket.destroyed) return; // the records after a close are dropped
+    this.#settings.onRecord?.(r, 'recv');
+    this.#handle(r);
+  };
 
   #handle(r: FcgiRecord): void {
     if (r.requestId === NULL_REQUEST_ID) return this.#management(r);
@@ -275,7 +279,10 @@ export class AppConnection {
     this.#writer.flush();
     this.#socket.end();
     this.#socket.resume(); // keep reading (and dropping) until the peer closes too
-    setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+    // nginx without keepalive closes a connection per request: thousands a second, so the timer
+    // goes when the socket does, rather than holding every closed connection for LINGER_MS.
+    const linger = setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+    this.#socket.once('close', () => clearTimeout(linger));
   }
 
   /** The web server closed its side: requests still waiting for input can never finish. */

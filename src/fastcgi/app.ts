@@ -47,7 +47,7 @@ export function createApp(handler: AppHandler, options: AppOptions = {}): FastCg
     log: options.log ?? ((message) => console.error(message)),
   };
   const counts = { connections: 0, requests: 0 };
-  const live = new Map<AppConnection, Promise<unknown>>();
+  const live = new Set<AppConnection>();
   let closing = false;
   return {
     serve(socket) {
@@ -61,14 +61,12 @@ export function createApp(handler: AppHandler, options: AppOptions = {}): FastCg
       }
       counts.connections++;
       const connection = new AppConnection(socket, handler, settings, counts);
-      live.set(connection, new Promise((resolve) => socket.once('close', resolve)));
+      live.add(connection);
       socket.once('close', () => (counts.connections--, live.delete(connection)));
     },
     async close() {
       closing = true;
-      const closed = [...live.values()];
-      for (const connection of live.keys()) connection.drain();
-      await Promise.all(closed);
+      await Promise.all([...live].map((connection) => connection.drain()));
     },
     get connections() {
       return counts.connections;

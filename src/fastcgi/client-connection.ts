@@ -49,6 +49,8 @@ interface Pending extends Attempt {
   /** STDERR as error-log lines, by the rule every mode keeps (src/script/stderr-lines.ts). */
   stderr: LineSplitter | undefined;
   grace: NodeJS.Timeout | undefined;
+  /** Who waits for the id to be free again (released()): told true at END_REQUEST, false if the connection goes. */
+  onRelease: ((answered: boolean) => void) | undefined;
 }
 
 export interface ConnectionHooks {
@@ -121,7 +123,7 @@ export class ClientConnection {
       id, ended, stdout, resolve, reject,
       stderr: onStderr && new LineSplitter(onStderr),
       inputOpen: true, unanswered: false, settled: false, answered: false,
-      reused: this.#served > 0, grace: undefined,
+      reused: this.#served > 0, grace: undefined, onRelease: undefined,
     };
     this.#pending.set(id, pending);
     this.#socket.ref();
@@ -164,6 +166,21 @@ export class ClientConnection {
     }, graceMs).unref();
   }
 
+  /** See ClientResponse.released(). */
+  released(attempt: Attempt, withinMs: number): Promise<boolean> {
+    const p = this.#pending.get(attempt.id);
+    if (!p || p !== attempt) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), withinMs);
+      const before = p.onRelease;
+      p.onRelease = (answered) => {
+        clearTimeout(timer);
+        before?.(answered);
+        resolve(answered);
+      };
+    });
+  }
+
   /** Between requests an idle connection must not keep the process alive. */
   idle(): void {
     this.#socket.unref();
@@ -183,10 +200,7 @@ export class ClientConnection {
 
   #receive(chunk: Buffer): void {
     try {
-      for (const r of this.#parser.push(chunk)) {
-        this.#hooks.onRecord?.(r, 'recv');
-        this.#handle(r);
-      }
+      this.#parser.feed(chunk, this.#onRecord);
     } catch (error) {
       // What the parser or #handle refused is the application's fault; anything else (a reader
       // of STDOUT or STDERR that threw) is ours, and must not be charged to the worker.
@@ -194,6 +208,11 @@ export class ClientConnection {
       this.#socket.destroy();
     }
   }
+
+  #onRecord = (r: FcgiRecord): void => {
+    this.#hooks.onRecord?.(r, 'recv');
+    this.#handle(r);
+  };
 
   #handle(r: FcgiRecord): void {
     if (r.requestId === NULL_REQUEST_ID) return this.#management(r);
@@ -225,6 +244,7 @@ export class ClientConnection {
           p.settled = true;
           p.resolve(end); // the client ends stdout, unless it retries a refused request
         }
+        p.onRelease?.(true);
         if (this.#retiring) this.#dropIfAbandoned();
         return;
       }
@@ -271,6 +291,7 @@ export class ClientConnection {
         : protocolError ? this.#error!.message
         : `fastcgi: ${this.#name} closed the connection before END_REQUEST of request ${p.id}${this.#error ? ` (${this.#error.message})` : ''}`;
       this.#fail(p, protocolError ? new FastCgiProtocolError(why) : new FastCgiError(why));
+      p.onRelease?.(false);
     }
     this.#pending.clear();
   }

@@ -6,8 +6,9 @@
  * Connections are kept with FCGI_KEEP_CONN and reused, a few idle ones per client. The
  * application is asked FCGI_GET_VALUES once, on a connection of its own (php-fpm answers the
  * query, then closes the connection it came on), and requests share a connection only if it
- * answered FCGI_MPXS_CONNS=1 (§4.1); until then, and otherwise, each request in flight has a
- * connection to itself, as with nginx, which never multiplexes. With `askPid`, every new
+ * answered FCGI_MPXS_CONNS=1 (§4.1): then `spread` connections (one per worker of a pool) carry
+ * every request in flight, their records interleaved. Until then, and otherwise, each request
+ * in flight has a connection to itself, as with nginx, which never multiplexes. With `askPid`, every new
  * connection also opens with a query of its own, for the pid of the process that accepted it.
  *
  * When the caller's signal fires, ABORT_REQUEST goes out (§5.4) and the request id stays
@@ -45,6 +46,12 @@ export interface ClientResponse {
   ended: Promise<EndRequest>;
   /** The pid of the application process serving the request, once it has said (`askPid`). */
   readonly appPid: number | undefined;
+  /**
+   * Resolves once the request's id is free again: true when the application sent END_REQUEST
+   * (after an abort, that is its answer to ABORT_REQUEST, §5.4), false when the connection went
+   * first or `withinMs` passed without it.
+   */
+  released(withinMs: number): Promise<boolean>;
 }
 
 /** What the application answered to FCGI_GET_VALUES; a number it did not give is absent. */
@@ -59,6 +66,12 @@ export interface ClientOptions {
   keepConn?: boolean;
   /** Idle connections kept open. Default 8. */
   maxIdle?: number;
+  /**
+   * Where the application multiplexes (FCGI_MPXS_CONNS=1): how many connections share the
+   * requests in flight, a new one opened only while there are fewer. A pool of N workers wants
+   * N, one per worker (the kernel picks the worker for each connection). Default 1.
+   */
+  spread?: number;
   /** After ABORT_REQUEST, how long to wait for END_REQUEST before giving up on the connection. */
   abortGraceMs?: number;
   /** How long to wait for the answer to GET_VALUES before assuming no multiplexing. */
@@ -94,6 +107,7 @@ export class FastCgiClient {
     this.#settings = {
       keepConn: options.keepConn ?? true,
       maxIdle: options.maxIdle ?? 8,
+      spread: options.spread ?? 1,
       abortGraceMs: options.abortGraceMs ?? 10_000,
       probeTimeoutMs: options.probeTimeoutMs ?? 2000,
       askPid: options.askPid ?? false,
@@ -145,6 +159,7 @@ export class FastCgiClient {
       get appPid() {
         return current?.connection.appPid;
       },
+      released: (withinMs) => (current ? current.connection.released(current.attempt, withinMs) : Promise.resolve(true)),
     };
     if (signal?.aborted) {
       fail(signal.reason);
@@ -171,7 +186,7 @@ export class FastCgiClient {
       for (let input = inputs[0]; input && Buffer.isBuffer(input[1]); input = inputs[++piped])
         records.push(...streamRecords(input[0], attempt.id, input[1]));
       connection.send(records);
-      void this.#pipe(connection, attempt, inputs, piped);
+      if (piped < inputs.length) void this.#pipe(connection, attempt, inputs, piped);
       const replayable = () => !retried && inputs.every(([, input]) => Buffer.isBuffer(input));
       attempt.ended.then(
         (end) => {
@@ -198,15 +213,20 @@ export class FastCgiClient {
     await Promise.all([...this.#connections].map((c) => c.close('the client was closed')));
   }
 
-  /** A connection for one more request: an idle one, a shared one if multiplexing, or a new one. */
+  /**
+   * A connection for one more request: an idle one; where the application multiplexes, the
+   * least busy of `spread` shared ones; or a new one.
+   */
   #pick(fresh: boolean): ClientConnection {
     let shared: ClientConnection | undefined;
+    let open = 0;
     for (const c of fresh ? [] : this.#connections) {
       if (!c.reusable) continue;
+      open++;
       if (c.inFlight === 0) return c.use();
       if (this.#multiplex && c.inFlight < this.#maxReqs && (!shared || c.inFlight < shared.inFlight)) shared = c;
     }
-    if (shared) return shared;
+    if (shared && open >= this.#settings.spread) return shared;
     const connection = this.#connect({ askPid: this.#settings.askPid });
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));
@@ -241,11 +261,17 @@ export class FastCgiClient {
     }
   }
 
-  /** After a request: keep the connection for the next one, or let it go. */
+  /**
+   * After a request: keep the connection for the next one, or let it go. Where requests are
+   * multiplexed, `spread` connections are all there is to keep; otherwise `maxIdle` idle ones.
+   */
   #release(connection: ClientConnection): void {
     if (connection.inFlight > 0) return;
-    const idle = [...this.#connections].filter((c) => c.reusable && c.inFlight === 0).length;
-    if (this.#closed || !this.#settings.keepConn || !connection.reusable || idle > this.#settings.maxIdle)
+    let idle = 0;
+    let open = 0;
+    for (const c of this.#connections) if (c.reusable) (open++, c.inFlight === 0 && idle++);
+    const surplus = this.#multiplex ? open > this.#settings.spread : idle > this.#settings.maxIdle;
+    if (this.#closed || !this.#settings.keepConn || !connection.reusable || surplus)
       void connection.close();
     else connection.idle();
   }

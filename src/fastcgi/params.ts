@@ -112,7 +112,9 @@ export class ParamsCollector {
 
   /** The pairs, once the empty record has closed the stream. */
   end(): Pair[] {
-    return decodeParams(Buffer.concat(this.#chunks, this.#size), this.#maxBytes);
+    // Most web servers send the whole environment in one record: no copy then.
+    const bytes = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#size);
+    return decodeParams(bytes, this.#maxBytes);
   }
 }
 
