@@ -93,6 +93,7 @@ export interface Mode {
 export const modeNames = ['cgi', 'fastcgi', 'embedded'] as const;
 export type ModeName = (typeof modeNames)[number];
 
+/** @public What a mode reports for the status page. */
 export interface ModeStatus {
   mode: ModeName;
   [detail: string]: unknown;

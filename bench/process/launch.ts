@@ -6,8 +6,9 @@
  * the CGI hot path keeps node:child_process (measured: bench/spawn-vs-execa.ts).
  */
 import { execa, type ResultPromise } from 'execa';
-import { connect, createServer, type AddressInfo, type NetConnectOpts } from 'node:net';
+import { connect, type NetConnectOpts } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../src/io/listen.ts';
 import { procAvailable, readProcessTable, treeOf, type ProcStat } from '../../src/proc.ts';
 
 export interface Launched {
@@ -155,17 +156,7 @@ export async function waitForListener(where: NetConnectOpts, launched?: Launched
     await sleep(20);
   }
 }
-
-/** A port free right now: the kernel picks one, we let it go and hand it to a config (nginx cannot be told to pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface StopReport {
   /** Processes still alive after SIGTERM and the grace period, which needed SIGKILL. */

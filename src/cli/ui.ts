@@ -23,7 +23,7 @@ export function fail(error: unknown): never {
  * commander's own messages ("error: option '--port <n>' argument 'x' is invalid. …") put into
  * the shape of ours: the flag and the value the user typed, then what is wrong with it.
  */
-export function ourVoice(commanderMessage: string): string {
+function ourVoice(commanderMessage: string): string {
   const text = commanderMessage.replace(/^error: /, '').trim();
   const invalid = /^option '(--?[\w-]+)[^']*' argument '(.*)' is invalid\. (.*)$/s.exec(text);
   if (invalid) {
@@ -41,7 +41,7 @@ export function ourVoice(commanderMessage: string): string {
  * An option's help line as the README writes it: `(one of a, b; default 30s)`. Values as a user
  * types them (a list as a,b), no quotes or JSON arrays, nothing said of a flag that is off.
  */
-export function optionHelp(option: Option): string {
+function optionHelp(option: Option): string {
   const extras: string[] = [];
   if (option.argChoices) extras.push(`one of ${option.argChoices.join(', ')}`);
   const value = option.defaultValue as unknown;

@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export interface LessonEntry {
+interface LessonEntry {
   number: number;
   title: string;
   era: string;

@@ -15,7 +15,7 @@ import { resolveStatic } from '../server/paths.ts';
 import { listLessons } from './lessons.ts';
 import { renderMarkdownPage } from './markdown-page.ts';
 
-export const lessonIndexPath = '/lessons/index.json';
+const lessonIndexPath = '/lessons/index.json';
 
 /**
  * Answers the request if it is one of the above and resolves to the status sent; resolves to

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { modeNames, type ModeName } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
 
-export interface Task {
+interface Task {
   title: string;
   /** From a pointer to a resource, to closer, to nearly the answer. */
   hints: string[];
@@ -28,7 +28,7 @@ export interface Lesson {
   name: string;
 }
 
-export const lessonsRoot = join(packageRoot, 'docs', 'lessons');
+const lessonsRoot = join(packageRoot, 'docs', 'lessons');
 
 /** A lesson number or folder that names no lesson, or a lesson.json that is not right. */
 export class LessonError extends Error {

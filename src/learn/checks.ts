@@ -10,8 +10,10 @@ import type { ProbeRequest, ProbeResult } from './fastcgi-probe.ts';
 import type { Started } from './processes.ts';
 import type { Arrival, Exchange, Request, Response } from './wire.ts';
 
+/** @public The shapes a lesson's check.ts works with, re-exported so that it needs one import. */
 export type { Arrival, Exchange, ProbeRequest, ProbeResult, Request, Response };
 
+/** @public One check of a lesson (its check.ts exports a Suite of them). */
 export interface Check {
   /** The task in lesson.json (1-based) this check belongs to: `hint` follows it. */
   task: number;
@@ -21,6 +23,7 @@ export interface Check {
   run(t: CheckContext): Promise<void>;
 }
 
+/** @public A file the learner writes, as a lesson's check.ts names it. */
 export interface LearnerFile {
   /** Relative to the learner's folder. A name ending in `.*` may have any extension, or none. */
   path: string;

@@ -13,7 +13,7 @@ export interface ProbeRequest {
   stdin?: Buffer;
 }
 
-export interface ProbeAnswer {
+interface ProbeAnswer {
   stdout: Buffer;
   /** STDOUT records received, empty ones included. */
   stdoutRecords: number;

@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ModeName } from '../mode.ts';
@@ -14,6 +14,7 @@ import type { Lesson } from './catalogue.ts';
 import { CheckFailure, CheckSkipped, describeDifference, seededRandom, type CheckContext, type Recorded, type SetupContext, type Suite } from './checks.ts';
 import { probe } from './fastcgi-probe.ts';
 import { loadSuite } from './load-suite.ts';
+import { freePort } from '../io/listen.ts';
 import { runScript, serve, startProcess, type Started } from './processes.ts';
 import { requireFile, WorkspaceError } from './workspace.ts';
 import { curlCommand, encodeRequest, exchange, ParseError, parseResponses } from './wire.ts';
@@ -26,7 +27,7 @@ export interface CheckResult {
   exchanges: Recorded[];
 }
 
-export interface ModeResult {
+interface ModeResult {
   mode: ModeName;
   notes: string[];
   checks: CheckResult[];
@@ -300,13 +301,3 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
+/** @public What a handler script is called with: the contract a script author writes against. */
 export interface HandlerContext {
   /** The CGI meta-variables (RFC 3875 §4.1): never the server's own environment. */
   env: Record<string, string>;
