@@ -98,3 +98,23 @@ export interface ModeStatus {
   mode: ModeName;
   [detail: string]: unknown;
 }
+
+/**
+ * One server process on /webhist/status: the row FastCGI mode shows for a worker (php-fpm's
+ * per-process status), plus what only an embedded interpreter has to say.
+ */
+export interface ProcessStatus {
+  pid: number;
+  state: 'idle' | 'busy';
+  /** Requests finished by this process. */
+  served: number;
+  /** The scripts of the requests in flight now. */
+  scripts: string[];
+  startedAt: number;
+  /** Handlers cut off (time limit, departed client) whose promise has not settled yet. */
+  abandoned: number;
+  /** Module versions imported, re-imports included: each stays in memory until the process ends. */
+  imports: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}

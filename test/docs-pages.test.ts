@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCgiMode } from '../modes/cgi/index.ts';
-import { acceptsHtml } from '../src/docs/serve-docs.ts';
+import { acceptsHtml } from '../src/server/docs-pages.ts';
 import { renderMarkdownPage } from '../src/docs/markdown-page.ts';
 import { packageRoot } from '../src/package-root.ts';
 import { startTestServer, type TestServer } from './support/server.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createEmbeddedMode, logRefusedScripts } from '../modes/embedded/index.ts';
-import type { ProcessStatus } from '../src/run/handler.ts';
+import type { ProcessStatus } from '../src/mode.ts';
 import { createLogger, type Logger } from '../src/server/log.ts';
 import { eventually } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';

@@ -13,7 +13,7 @@
  */
 import cluster, { type Worker as ServerProcess } from 'node:cluster';
 import type { Logger } from '../../src/server/log.ts';
-import type { ProcessStatus } from '../../src/run/handler.ts';
+import type { ProcessStatus } from '../../src/mode.ts';
 
 const heartbeatMs = 500;
 /** Fewer missed heartbeats than this are never called stuck, whatever --timeout says. */

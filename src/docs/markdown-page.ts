@@ -6,7 +6,7 @@
  * GitHub's anchor ids (so `fastcgi.md#the-process-model` lands where it does on GitHub), and a
  * small self-contained page: no CDN, no font, nothing fetched from the network.
  * Relative links are left as written: a link to another `.md` asks the same server for it, and
- * a browser asking for a `.md` is given this page again (see ./serve-docs.ts).
+ * a browser asking for a `.md` is given this page again (see src/server/docs-pages.ts).
  */
 import MarkdownIt from 'markdown-it';
 

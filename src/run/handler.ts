@@ -23,6 +23,7 @@ import type { CgiRequest, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts
 import type { Script } from '../script/describe.ts';
 import type { Handler } from '../script/handler.ts';
 import type { LogFormat, Logger } from '../server/log.ts';
+import type { ProcessStatus } from '../mode.ts';
 import { HandlerOutput } from './handler-output.ts';
 import { noWatchdog, startWatchdog } from './watchdog.ts';
 
@@ -37,25 +38,6 @@ export interface HandlerRunnerOptions {
   watchdog?: boolean;
 }
 
-/**
- * One server process on /webhist/status: the row FastCGI mode shows for a worker (php-fpm's
- * per-process status), plus what only an embedded interpreter has to say.
- */
-export interface ProcessStatus {
-  pid: number;
-  state: 'idle' | 'busy';
-  /** Requests finished by this process. */
-  served: number;
-  /** The scripts of the requests in flight now. */
-  scripts: string[];
-  startedAt: number;
-  /** Handlers cut off (time limit, departed client) whose promise has not settled yet. */
-  abandoned: number;
-  /** Module versions imported, re-imports included: each stays in memory until the process ends. */
-  imports: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-}
 
 /** One script file across its versions. */
 interface Loaded {

@@ -14,7 +14,7 @@ import type { Exchange } from './exchange.ts';
 import { extname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { contentType } from 'mime-types';
-import { serveDocument } from '../docs/serve-docs.ts';
+import { serveDocument } from './docs-pages.ts';
 import { resolveStatic } from './paths.ts';
 
 /** What serving a file needs of an exchange. */

@@ -13,7 +13,7 @@ import { liveProcesses, requestsNow, totals } from '../live-events.ts';
 import type { Mode } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
 import { clockTicks, pageSize, procAvailable, readProcessTable, treeCpuTicks, treeOf, type ProcStat } from '../proc.ts';
-import type { ProcessStatus } from '../run/handler.ts';
+import type { ProcessStatus } from '../mode.ts';
 import { createEventStream, type EventStreamOptions } from './event-stream.ts';
 import { replyText, type Exchange } from './exchange.ts';
 

@@ -11,9 +11,9 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
-import { resolveStatic } from '../server/paths.ts';
-import { listLessons } from './lessons.ts';
-import { renderMarkdownPage } from './markdown-page.ts';
+import { resolveStatic } from './paths.ts';
+import { listLessons } from '../docs/lessons.ts';
+import { renderMarkdownPage } from '../docs/markdown-page.ts';
 
 const lessonIndexPath = '/lessons/index.json';
 
