@@ -67,6 +67,13 @@ export interface Mode {
   /** Checked before a request is accepted: why this mode cannot run a script, if it cannot. */
   refuses?(script: Script): string | undefined;
   run(request: CgiRequest): ScriptRun;
+  /**
+   * Runs a script for one WebSocket connection, websocketd's way (src/server/websocket.ts):
+   * `request.body` carries the client's messages as lines, and each line of `stdout` is a message
+   * back; the signal fires when the connection closes. A mode without it cannot carry a
+   * WebSocket (FastCGI 1.0 has no upgrade), and the handshake is answered 501.
+   */
+  socket?(request: CgiRequest): ScriptRun;
   /** For the status page (/webhist/status). */
   status?(): ModeStatus;
   /** Ends every process the mode started. */

@@ -41,6 +41,7 @@ export function createEmbeddedMode(options: EmbeddedOptions): Mode {
     name: 'embedded',
     refuses,
     run: supervisor ? runAndTell : handlers.run,
+    socket: handlers.socket,
     status: () => ({ mode: 'embedded', processes: [handlers.status(), ...(supervisor?.peers() ?? [])] }),
     async close() {
       supervisor?.stop();
