@@ -13,6 +13,7 @@ import { createEmbeddedMode } from '../modes/embedded/index.ts';
 import { createFastCgiMode } from '../modes/fastcgi/index.ts';
 import { liveProcesses } from '../src/live-events.ts';
 import { createLogger } from '../src/server/log.ts';
+import { chromiumMissing, resultsPath, withPage } from './support/browser.ts';
 import { eventually, get, isAlive, rawRequest } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { handshakeHeaders, maskedFrame, openSession, rawHandshake, rfcAccept } from './support/websocket.ts';
@@ -160,14 +161,18 @@ for (const mode of modes) {
       assert.equal(raw.status, 101, raw.head);
       assert.equal(raw.headers.upgrade?.toLowerCase(), 'websocket');
       assert.equal(raw.headers['sec-websocket-accept'], rfcAccept);
-      raw.socket.write(maskedFrame(0x1, Buffer.from('hello')));
+      // The bytes docs/websocket.md shows: "hello", masked with 37 fa 21 3d.
+      const hello = maskedFrame(0x1, Buffer.from('hello'));
+      assert.equal(hello.toString('hex'), '818537fa213d5f9f4d5158');
+      raw.socket.write(hello);
       const [reply] = await raw.frames(1);
       assert.deepEqual({ ...reply, payload: reply!.payload.toString() }, { fin: true, opcode: 0x1, masked: false, payload: 'HELLO' });
       // A close frame with status 1000 (§5.5.1): the server answers with its own and closes TCP.
-      raw.socket.write(maskedFrame(0x8, Buffer.from([0x03, 0xe8])));
-      const [, close] = await raw.frames(2);
-      assert.equal(close!.opcode, 0x8);
-      assert.equal(close!.payload.readUInt16BE(0), 1000);
+      const close = maskedFrame(0x8, Buffer.from([0x03, 0xe8]));
+      assert.equal(close.toString('hex'), '888237fa213d3412');
+      raw.socket.write(close);
+      const [, answer] = await raw.frames(2);
+      assert.deepEqual({ ...answer, payload: answer!.payload.toString('hex') }, { fin: true, opcode: 0x8, masked: false, payload: '03e8' });
       await raw.ended;
     });
 
@@ -281,5 +286,29 @@ describe('WebSocket in fastcgi mode', () => {
     assert.equal(res.status, 501);
     assert.match(res.body.toString(), /FastCGI 1\.0 has requests and responses, no upgrade/);
     assert.equal(res.headers.connection, 'close');
+  });
+});
+
+describe('upper.html, the demo page, in Chromium', { skip: chromiumMissing }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(() => createCgiMode({ spawn: 'node' }));
+  });
+  after(() => server.stop());
+
+  it('new WebSocket(...) to upper.sh: typed words come back upper-cased; closing ends the script', async () => {
+    await withPage(async (page) => {
+      await page.goto(`${server.url}upper.html`);
+      await page.getByText('connected: upper.sh is running').waitFor();
+      const pid = liveProcesses().find((p) => p.script === '/cgi-bin/upper.sh')?.pid;
+      assert.ok(pid && isAlive(pid), 'the page\'s connection has its process');
+      await page.getByLabel('message').fill('hello from chromium');
+      await page.getByLabel('message').press('Enter');
+      await page.getByText('← HELLO FROM CHROMIUM').waitFor();
+      await page.screenshot({ path: resultsPath('websocket-upper.png') });
+      await page.getByRole('button', { name: 'close' }).click();
+      await page.getByText('closed: code 1000 (closed by the page)').waitFor();
+      await eventually(() => !isAlive(pid), 5000, 'upper.sh to be stopped when the page closed its connection');
+    });
   });
 });
