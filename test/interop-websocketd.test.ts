@@ -14,7 +14,7 @@ import { createCgiMode } from '../modes/cgi/index.ts';
 import { shippedCgiBin } from '../src/package-root.ts';
 import { missing, startPeer, stopAll, tempDir } from './support/peers.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { converse, openSession } from './support/websocket.ts';
+import { converse, envOf, openSession } from './support/websocket.ts';
 
 const scripts = {
   'env.sh': '#!/bin/sh\nenv\n',
@@ -74,7 +74,7 @@ describe('websocketd and webhist run the same scripts alike', { skip: missing('w
     const read = async (port: number, path: string) => {
       const session = await openSession(port, path, headers);
       await session.closed;
-      return Object.fromEntries(session.messages.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+      return envOf(session.messages);
     };
     const theirs = await read(websocketdPort, '/env.sh/extra?a=1&b=two');
     const ours = await read(webhist.port, '/cgi-bin/env.sh/extra?a=1&b=two');
@@ -93,7 +93,8 @@ describe('websocketd and webhist run the same scripts alike', { skip: missing('w
     assert.equal(ours.REQUEST_URI, `/cgi-bin${theirs.REQUEST_URI}`);
     // The handshake's headers, as HTTP_*: the same names, the same values but for the
     // per-connection key and the Host (each server's port).
-    const http = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('HTTP_') && name !== 'HTTP_SEC_WEBSOCKET_KEY' && name !== 'HTTP_HOST'));
+    const http = (env: Record<string, string>) =>
+      Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('HTTP_') && name !== 'HTTP_SEC_WEBSOCKET_KEY' && name !== 'HTTP_HOST'));
     assert.deepEqual(http(ours), http(theirs));
     assert.equal(ours.HTTP_X_PROBE, 'interop');
     assert.ok(theirs.HTTP_SEC_WEBSOCKET_KEY && ours.HTTP_SEC_WEBSOCKET_KEY);

@@ -16,7 +16,7 @@ import { createLogger } from '../src/server/log.ts';
 import { chromiumMissing, resultsPath, withPage } from './support/browser.ts';
 import { eventually, get, isAlive, rawRequest } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { handshakeHeaders, maskedFrame, openSession, rawHandshake, rfcAccept } from './support/websocket.ts';
+import { envOf, handshakeHeaders, maskedFrame, openSession, rawHandshake, rfcAccept } from './support/websocket.ts';
 
 const scripts = {
   // Its pid, and a background process in its group, then the upper-case echo.
@@ -68,7 +68,7 @@ for (const mode of modes) {
     });
     after(() => server.stop());
 
-    it('a handler script\'s `websocket` entry: messages in, send() out, returning closes with 1000', async () => {
+    it("a handler script's `websocket` entry: messages in, send() out, returning closes with 1000", async () => {
       const session = await openSession(server.port, '/cgi-bin/count.js');
       session.ws.send('hello');
       session.ws.send('two\nlines');
@@ -156,7 +156,7 @@ for (const mode of modes) {
       return;
     }
 
-    it('RFC 6455 by hand: the RFC\'s key gets the RFC\'s accept; masked frames in, unmasked frames out; close answered', async () => {
+    it("RFC 6455 by hand: the RFC's key gets the RFC's accept; masked frames in, unmasked frames out; close answered", async () => {
       const raw = await rawHandshake(server.port, '/cgi-bin/upper.sh', handshakeHeaders());
       assert.equal(raw.status, 101, raw.head);
       assert.equal(raw.headers.upgrade?.toLowerCase(), 'websocket');
@@ -188,7 +188,10 @@ for (const mode of modes) {
       const session = await openSession(server.port, '/cgi-bin/pids.sh');
       const [pid, background] = (await session.received(2)).map(Number);
       assert.ok(isAlive(pid!) && isAlive(background!));
-      assert.ok(liveProcesses().some((p) => p.pid === pid && p.script === '/cgi-bin/pids.sh'), 'the status page lists the WebSocket\'s process');
+      assert.ok(
+        liveProcesses().some((p) => p.pid === pid && p.script === '/cgi-bin/pids.sh'),
+        "the status page lists the WebSocket's process",
+      );
       session.ws.close(1000);
       await session.closed;
       await eventually(() => !isAlive(pid!) && !isAlive(background!), 5000, 'the script and its background sleep to be gone');
@@ -213,12 +216,12 @@ for (const mode of modes) {
       assert.deepEqual(session.messages, ['no newline']);
     });
 
-    it('the environment: RFC 3875 variables and the handshake as HTTP_*, nothing of the server\'s', async () => {
+    it("the environment: RFC 3875 variables and the handshake as HTTP_*, nothing of the server's", async () => {
       process.env.WEBHIST_SECRET_FOR_TEST = 'leaked';
       const session = await openSession(server.port, '/cgi-bin/env.sh/extra?a=1', { 'X-Probe': 'yes' });
       await session.closed;
       delete process.env.WEBHIST_SECRET_FOR_TEST;
-      const env = Object.fromEntries(session.messages.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+      const env = envOf(session.messages);
       assert.equal(env.GATEWAY_INTERFACE, 'CGI/1.1');
       assert.equal(env.REQUEST_METHOD, 'GET');
       assert.equal(env.SCRIPT_NAME, '/cgi-bin/env.sh');
@@ -241,12 +244,16 @@ for (const mode of modes) {
       // The server stops reading: what the client still holds stops shrinking, above zero.
       let last = -1;
       let steady = 0;
-      await eventually(() => {
-        const now = session.ws.bufferedAmount;
-        steady = now === last && now > 0 ? steady + 1 : 0;
-        last = now;
-        return steady >= 25;
-      }, 20_000, 'the client\'s send buffer to stop draining');
+      await eventually(
+        () => {
+          const now = session.ws.bufferedAmount;
+          steady = now === last && now > 0 ? steady + 1 : 0;
+          last = now;
+          return steady >= 25;
+        },
+        20_000,
+        "the client's send buffer to stop draining",
+      );
       assert.ok(session.ws.bufferedAmount > 0);
       await writeFile(join(server.dir, 'go'), '');
       assert.deepEqual(await session.received(1, 30_000), ['64']);
@@ -301,7 +308,7 @@ describe('upper.html, the demo page, in Chromium', { skip: chromiumMissing }, ()
       await page.goto(`${server.url}upper.html`);
       await page.getByText('connected: upper.sh is running').waitFor();
       const pid = liveProcesses().find((p) => p.script === '/cgi-bin/upper.sh')?.pid;
-      assert.ok(pid && isAlive(pid), 'the page\'s connection has its process');
+      assert.ok(pid && isAlive(pid), "the page's connection has its process");
       await page.getByLabel('message').fill('hello from chromium');
       await page.getByLabel('message').press('Enter');
       await page.getByText('← HELLO FROM CHROMIUM').waitFor();

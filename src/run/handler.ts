@@ -238,7 +238,10 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
       })
       .then(
         (): ScriptExit => ({ ok: true }),
-        (error: unknown): ScriptExit => ({ ok: false, reason: signal.aborted ? 'the connection closed' : `its WebSocket entry failed: ${describeError(error)}` }),
+        (error: unknown): ScriptExit => ({
+          ok: false,
+          reason: signal.aborted ? 'the connection closed' : `its WebSocket entry failed: ${describeError(error)}`,
+        }),
       )
       .then((exit) => {
         loaded.running--;

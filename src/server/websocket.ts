@@ -35,7 +35,7 @@ import type { Logger } from './log.ts';
 import { normalizeRequestPath } from './paths.ts';
 
 /** The largest message taken from a client; ws closes with 1009 past it. A line printed longer is sent in pieces. */
-export const maxMessageBytes = 1024 * 1024;
+const maxMessageBytes = 1024 * 1024;
 /** Unread bytes queued for a script's stdin before the client's socket is paused. */
 const stdinHighWater = 64 * 1024;
 /** Bytes queued for the client before the script's stdout is paused. */
@@ -82,7 +82,7 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {});
     const began = Date.now();
-    const { target, rawPath, query } = splitTarget(req.url ?? '/');
+    const { target, rawPath } = splitTarget(req.url ?? '/');
     requestArrived(req, req.method ?? 'GET', target);
     const access = (status: number, bytes: number) => {
       requestEnded(req, status, true);
@@ -102,7 +102,12 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
     /** An HTTP answer instead of the upgrade; the connection closes after it. */
     const refuse = (status: number, text: string, headers: Record<string, string> = {}) => {
       const body = `${status} ${text}\n`;
-      const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`];
+      const head = [
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+        'Connection: close',
+        'Content-Type: text/plain; charset=utf-8',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+      ];
       for (const [field, value] of Object.entries(headers)) head.push(`${field}: ${value}`);
       if (socket.writable) socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
       else socket.destroy();
@@ -120,18 +125,24 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
     const name = `/cgi-bin${location.scriptPath}`;
     if (script instanceof Error) {
       logger.error(script instanceof NotAScript ? 'warn' : 'error', name, script.message);
-      return script instanceof NotAScript ? refuse(403, `Forbidden: ${script.message}`) : refuse(500, 'Internal Server Error: the script cannot be run (see the error log)');
+      return script instanceof NotAScript
+        ? refuse(403, `Forbidden: ${script.message}`)
+        : refuse(500, 'Internal Server Error: the script cannot be run (see the error log)');
     }
     if (!mode.socket) {
       // RFC 9110 §15.6.2: the server lacks what the request needs. Not 426: the client asked to upgrade; this server cannot.
-      return refuse(501, `Not Implemented: ${mode.name} mode cannot carry a WebSocket (FastCGI 1.0 has requests and responses, no upgrade); run --mode cgi or embedded, or put a proxy_pass in front (docs/websocket.md)`);
+      return refuse(
+        501,
+        `Not Implemented: ${mode.name} mode cannot carry a WebSocket (FastCGI 1.0 has requests and responses, no upgrade); run --mode cgi or embedded, or put a proxy_pass in front (docs/websocket.md)`,
+      );
     }
     const refusal = mode.refuses?.(script);
     if (refusal) {
       logger.error('error', name, refusal);
       return refuse(500, `Internal Server Error: ${refusal}`);
     }
-    if (script.kind === 'handler' && !script.websocket) return refuse(400, `Bad Request: ${name} is a handler with no WebSocket entry (\`export function websocket\`)`);
+    if (script.kind === 'handler' && !script.websocket)
+      return refuse(400, `Bad Request: ${name} is a handler with no WebSocket entry (\`export function websocket\`)`);
     if (!options.slots.takeSlot()) {
       logger.error('warn', name, 'WebSocket refused: the --max-concurrency limit of scripts is running');
       return refuse(503, 'Service Unavailable: too many scripts running, try again shortly', { 'Retry-After': '1' });
@@ -151,7 +162,14 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
   }
 
   /** One connection: the script started, messages relayed both ways, one access-log line at the end. */
-  function connect(ws: WebSocket, req: IncomingMessage, location: FoundScript['location'], script: Script, name: string, access: (status: number, bytes: number) => void): void {
+  function connect(
+    ws: WebSocket,
+    req: IncomingMessage,
+    location: FoundScript['location'],
+    script: Script,
+    name: string,
+    access: (status: number, bytes: number) => void,
+  ): void {
     const controller = new AbortController();
     const stdin = new PassThrough({ highWaterMark: stdinHighWater });
     const { target, query } = splitTarget(req.url ?? '/');
@@ -246,4 +264,3 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
 }
 
 const newline = Buffer.from('\n');
-

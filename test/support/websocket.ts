@@ -31,21 +31,7 @@ export function openSession(port: number, path: string, headers: Record<string, 
       for (const wake of waiters) wake();
     });
     const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: String(reason) })));
-    const received = (count: number, ms = 10_000) =>
-      new Promise<string[]>((done, fail) => {
-        const check = () => {
-          if (messages.length < count) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          done(messages.slice(0, count));
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          fail(new Error(`${messages.length} of ${count} messages within ${ms}ms: ${JSON.stringify(messages)}`));
-        }, ms);
-        waiters.add(check);
-        check();
-      });
+    const received = (count: number, ms = 10_000) => waitForCount(messages, count, ms, waiters, 'messages');
     ws.once('open', () => resolve({ ws, messages, closed, received }));
     ws.once('unexpected-response', (_req, res) => {
       reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, headers: res.headers }));
@@ -54,6 +40,29 @@ export function openSession(port: number, path: string, headers: Record<string, 
     });
     ws.once('error', (error) => reject(error));
   });
+}
+
+/** Resolves with the first `count` items once `items` (woken through `waiters`) holds them; rejects after `ms`. */
+function waitForCount<T>(items: T[], count: number, ms: number, waiters: Set<() => void>, what: string): Promise<T[]> {
+  return new Promise((done, fail) => {
+    const check = () => {
+      if (items.length < count) return;
+      waiters.delete(check);
+      clearTimeout(timer);
+      done(items.slice(0, count));
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      fail(new Error(`${items.length} of ${count} ${what} within ${ms}ms: ${JSON.stringify(items).slice(0, 500)}`));
+    }, ms);
+    waiters.add(check);
+    check();
+  });
+}
+
+/** `env`'s output, one NAME=value a message, back into an object. */
+export function envOf(messages: string[]): Record<string, string> {
+  return Object.fromEntries(messages.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 }
 
 /** Sends each message, then collects the replies until the server closes: the whole conversation. */
@@ -148,22 +157,7 @@ export function rawHandshake(port: number, path: string, headers: Record<string,
       data = read.rest;
       for (const wake of waiters) wake();
     });
-    function waitFrames(count: number, ms = 10_000): Promise<Frame[]> {
-      return new Promise((done, fail) => {
-        const check = () => {
-          if (frames.length < count) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          done(frames.slice(0, count));
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          fail(new Error(`${frames.length} of ${count} frames within ${ms}ms`));
-        }, ms);
-        waiters.add(check);
-        check();
-      });
-    }
+    const waitFrames = (count: number, ms = 10_000) => waitForCount(frames, count, ms, waiters, 'frames');
   });
 }
 
