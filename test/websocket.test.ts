@@ -147,6 +147,15 @@ for (const mode of modes) {
       assert.equal(Number(/ 101 (\d+)/.exec(line)![1]), Buffer.byteLength(session.messages[0]!));
     });
 
+    it('the server stopping says 1001 (going away) to every connection, and leaves no script running', async () => {
+      const stopping = await startTestServer(mode.create, scripts);
+      const session = await openSession(stopping.port, '/cgi-bin/count.js');
+      await session.received(1);
+      await stopping.stop();
+      assert.equal((await session.closed).code, 1001);
+      assert.ok(!liveProcesses().some((p) => p.script === '/cgi-bin/count.js'), 'no count.js process left');
+    });
+
     if (!mode.runsPrograms) {
       it('a plain program is refused before the upgrade: 500, saying why', async () => {
         const res = await rawRequest(server.port, get('/cgi-bin/upper.sh', handshakeHeaders()));
