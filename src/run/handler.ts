@@ -19,7 +19,7 @@
  *   (./watchdog.ts).
  */
 import { pathToFileURL } from 'node:url';
-import { Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { callWebSocket, type Handler, type WebSocketHandler } from '../script/handler.ts';
@@ -222,8 +222,8 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
    */
   function socket({ script, env, body, signal }: CgiRequest): ScriptRun {
     const loaded = load(script);
-    const stdout = new HandlerOutput();
-    stdout.on('error', () => {});
+    // The lines it sends, read as they come: nothing of a response to keep or judge here.
+    const stdout = new PassThrough();
     loaded.running++;
     const finished = loaded.module
       .then(async ({ websocket }) => {
