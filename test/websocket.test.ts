@@ -122,6 +122,7 @@ for (const mode of modes) {
       const old = await rawRequest(server.port, get('/cgi-bin/count.js', handshakeHeaders({ 'Sec-WebSocket-Version': '8' })));
       assert.equal(old.status, 426);
       assert.equal(old.headers['sec-websocket-version'], '13');
+      assert.equal(old.headers.upgrade, 'websocket');
       const post = await rawRequest(server.port, get('/cgi-bin/count.js', handshakeHeaders()).replace(/^GET/, 'POST'));
       assert.equal(post.status, 400);
       assert.equal((await rawRequest(server.port, get('/cgi-bin/nothing-here', handshakeHeaders()))).status, 404);

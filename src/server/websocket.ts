@@ -66,9 +66,10 @@ function handshakeProblem(req: IncomingMessage): { status: number; text: string;
   const key = req.headers['sec-websocket-key'];
   // §4.1: a nonce of 16 random bytes, base64-encoded: 22 characters and "==".
   if (key === undefined || !/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key)) return { status: 400, text: 'missing or invalid Sec-WebSocket-Key (16 bytes, base64)' };
-  // §4.4: a version the server does not speak is answered 426 with the versions it does.
+  // §4.4: a version the server does not speak is answered with the versions it does; as a 426,
+  // with the Upgrade field RFC 9110 §15.5.22 requires of one.
   if (req.headers['sec-websocket-version'] !== '13') {
-    return { status: 426, text: 'this server speaks WebSocket version 13 (RFC 6455)', headers: { 'Sec-WebSocket-Version': '13' } };
+    return { status: 426, text: 'this server speaks WebSocket version 13 (RFC 6455)', headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' } };
   }
   return undefined;
 }
