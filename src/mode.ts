@@ -84,6 +84,13 @@ export interface Mode {
   run(request: CgiRequest): ScriptRun;
   /** Offered by a mode whose scripts can finish within one turn (embedded): see WholeAttempt. */
   tryWhole?(request: Omit<CgiRequest, 'signal'>): WholeAttempt;
+  /**
+   * Runs a script for one WebSocket connection, websocketd's way (src/server/websocket.ts):
+   * `request.body` carries the client's messages as lines, and each line of `stdout` is a message
+   * back; the signal fires when the connection closes. A mode without it cannot carry a
+   * WebSocket (FastCGI 1.0 has no upgrade), and the handshake is answered 501.
+   */
+  socket?(request: CgiRequest): ScriptRun;
   /** For the status page (/webhist/status). */
   status?(): ModeStatus;
   /** Ends every process the mode started. */

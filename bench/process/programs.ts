@@ -17,6 +17,7 @@ const debianPackage = {
   'php-fpm': 'php-fpm',
   wrk: 'wrk',
   hyperfine: 'hyperfine',
+  websocketd: 'websocketd',
 } as const;
 
 export type Program = keyof typeof debianPackage;

@@ -6,6 +6,8 @@
  */
 import type { Mode } from '../../src/mode.ts';
 import { createProgramLauncher, type SpawnWay } from '../../src/run/launcher.ts';
+import { ProcessGroups, spawnProgram } from '../../src/run/program.ts';
+import { socketCommand } from '../../src/script/describe.ts';
 
 export interface CgiModeOptions {
   /** `helper` (the default) where it is built, else `node`. */
@@ -16,13 +18,20 @@ export interface CgiModeOptions {
 
 export async function createCgiMode(options: CgiModeOptions = {}): Promise<Mode> {
   const launcher = await createProgramLauncher(options.spawn ?? 'helper', options.say ?? (() => {}));
+  // A WebSocket's program is spawned here, not through the spawn helper: that is made for a CGI
+  // response (body in, output until exit), and a connection talks both ways for as long as it lasts.
+  const sockets = new ProcessGroups();
   return {
     name: 'cgi',
     get note() {
       return `programs ${launcher.how}`;
     },
     run: (request) => launcher.run(request),
-    status: () => ({ mode: 'cgi', running: launcher.running, programs: launcher.how, spawnHelper: launcher.helperPid ?? null }),
-    close: () => launcher.close(),
+    socket: (request) => spawnProgram({ ...request, script: { ...request.script, command: socketCommand(request.script) } }, sockets),
+    status: () => ({ mode: 'cgi', running: launcher.running, websockets: sockets.size, programs: launcher.how, spawnHelper: launcher.helperPid ?? null }),
+    async close() {
+      sockets.killAll();
+      await launcher.close();
+    },
   };
 }

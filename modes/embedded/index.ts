@@ -43,6 +43,7 @@ export function createEmbeddedMode(options: EmbeddedOptions): Mode {
     run: supervisor ? runAndTell : handlers.run,
     // Under --processes every run goes through runAndTell, so a blocking script is seen as busy.
     tryWhole: supervisor ? undefined : handlers.tryWhole,
+    socket: handlers.socket,
     status: () => ({ mode: 'embedded', processes: [handlers.status(), ...(supervisor?.peers() ?? [])] }),
     async close() {
       supervisor?.stop();

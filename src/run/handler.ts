@@ -19,9 +19,10 @@
  *   (./watchdog.ts).
  */
 import { pathToFileURL } from 'node:url';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { CgiRequest, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
-import type { Handler } from '../script/handler.ts';
+import { callWebSocket, type Handler, type WebSocketHandler } from '../script/handler.ts';
 import type { LogFormat, Logger } from '../server/log.ts';
 import type { ProcessStatus } from '../mode.ts';
 import { HandlerOutput } from './handler-output.ts';
@@ -48,6 +49,8 @@ interface Loaded {
   mtimeMs: number;
   /** Set once that version is imported, so the hot path calls it without waiting on a promise. */
   handler?: Handler;
+  /** The module itself: its WebSocket entry is called from the same instance, state shared. */
+  module: Promise<Record<string, unknown>>;
   loading: Promise<Handler>;
   /** Requests in flight. */
   running: number;
@@ -79,6 +82,8 @@ export interface HandlerRunner {
   run(request: CgiRequest): ScriptRun;
   /** Calls the handler, its output kept whole if it ends within this turn (src/mode.ts, WholeAttempt). */
   tryWhole(request: Omit<CgiRequest, 'signal'>): WholeAttempt;
+  /** Calls the script's WebSocket entry for one connection (src/server/websocket.ts). */
+  socket(request: CgiRequest): ScriptRun;
   /** This process, as the status page shows it. */
   status(): ProcessStatus;
   /** Stops the watchdog thread. Handlers still running are left to settle, or not. */
@@ -103,16 +108,19 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     let loaded = modules.get(file);
     if (loaded?.mtimeMs === mtimeMs) return loaded;
     // The query makes each version a module of its own: the same URL would give the cached one.
-    const loading = import(`${pathToFileURL(file).href}?mtime=${mtimeMs}`).then(({ default: handler }: { default?: unknown }) => {
+    const module: Promise<Record<string, unknown>> = import(`${pathToFileURL(file).href}?mtime=${mtimeMs}`);
+    const loading = module.then(({ default: handler }) => {
       if (typeof handler !== 'function') throw new Error('its default export is not a function');
       return handler as Handler;
     });
+    // Each request reports its own failure: unobserved, a broken import would be an unhandled rejection.
+    module.catch(() => {});
     imports++;
     if (loaded) {
       logger.error('info', name, 'changed on disk: importing it again; the old version stays in memory (ESM cannot unload a module)');
-      Object.assign(loaded, { mtimeMs, loading, handler: undefined });
+      Object.assign(loaded, { mtimeMs, module, loading, handler: undefined });
     } else {
-      loaded = { id: modules.size + 1, name, mtimeMs, loading, running: 0 };
+      loaded = { id: modules.size + 1, name, mtimeMs, module, loading, running: 0 };
       modules.set(file, loaded);
       watchdog.name(loaded.id, name);
     }
@@ -236,9 +244,47 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     return { pid: process.pid, state, served, scripts, startedAt, abandoned, imports, rssBytes: rss, heapUsedBytes: heapUsed };
   }
 
+  /**
+   * A WebSocket connection's entry, in this process and the same module instance as its HTTP
+   * handler (a chat room's state is shared by both). The connection closing stops it as a time
+   * limit stops a handler: its streams closed, the promise abandoned.
+   */
+  function socket({ script, env, body, signal }: CgiRequest): ScriptRun {
+    const loaded = load(script);
+    // The lines it sends, read as they come: nothing of a response to keep or judge here.
+    const stdout = new PassThrough();
+    loaded.running++;
+    const finished = loaded.module
+      .then(async ({ websocket }) => {
+        if (typeof websocket !== 'function') throw new Error('it has no `export function websocket`');
+        const ended = new Promise<never>((_resolve, reject) => {
+          const stop = () => reject(new Error('the connection closed'));
+          if (signal.aborted) stop();
+          signal.addEventListener('abort', stop, { once: true });
+        });
+        ended.catch(() => {});
+        await Promise.race([callWebSocket(websocket as WebSocketHandler, env, body, stdout), ended]);
+      })
+      .then(
+        (): ScriptExit => ({ ok: true }),
+        (error: unknown): ScriptExit => ({
+          ok: false,
+          reason: signal.aborted ? 'the connection closed' : `its WebSocket entry failed: ${describeError(error)}`,
+        }),
+      )
+      .then((exit) => {
+        loaded.running--;
+        served++;
+        stdout.end();
+        return exit;
+      });
+    return { stdout, finished, pid: process.pid };
+  }
+
   return {
     run: (request) => begin(request, true).stream(request.signal),
     tryWhole: (request) => begin(request, false),
+    socket,
     status,
     close: () => watchdog.close(),
   };

@@ -20,6 +20,8 @@ export interface Script {
   nph: boolean;
   /** How a process runs it: the program, then the arguments that come before §4.4's words. */
   command: [string, ...string[]];
+  /** A handler with a WebSocket entry (`export function websocket`, docs/websocket.md). */
+  websocket: boolean;
   /** Its modification time when described: a changed file is described (and imported) anew. */
   mtimeMs: number;
 }
@@ -60,10 +62,10 @@ export async function describeScript(file: string, name: string): Promise<Script
 
   const ext = extname(file);
   const nph = basename(file).startsWith('nph-');
-  const base = { name, file, nph, mtimeMs: info.mtimeMs };
-  let script: Script;
   const exports = jsExtensions.has(ext) ? await readExports(file) : undefined;
-  if (exports === 'default') {
+  const base = { name, file, nph, mtimeMs: info.mtimeMs, websocket: exports instanceof Set && exports.has('websocket') };
+  let script: Script;
+  if (exports instanceof Set && (exports.has('default') || base.websocket)) {
     script = { ...base, kind: 'handler', command: [process.execPath, shim, file] };
   } else if (info.mode & 0o111) {
     script = { ...base, kind: 'program', command: [file] };
@@ -86,16 +88,25 @@ export async function describeScript(file: string, name: string): Promise<Script
 
 /** True when the module's source declares a default export. It is never executed to find out. */
 export async function hasDefaultExport(file: string): Promise<boolean> {
-  return (await readExports(file)) === 'default';
+  const exports = await readExports(file);
+  return exports instanceof Set && exports.has('default');
 }
 
-/** What the lexer finds: a default export, none, or source it cannot read (broken, or CommonJS it rejects). */
-async function readExports(file: string): Promise<'default' | 'none' | 'unparsed'> {
+/**
+ * How a process runs the script for one WebSocket connection (docs/websocket.md): a program as
+ * it is, a handler through the shim calling its WebSocket entry.
+ */
+export function socketCommand(script: Script): [string, ...string[]] {
+  return script.kind === 'handler' ? [process.execPath, shim, script.file, '--websocket'] : script.command;
+}
+
+/** What the lexer finds: the names a module exports, or source it cannot read (broken, or CommonJS it rejects). */
+async function readExports(file: string): Promise<Set<string> | 'unparsed'> {
   await init;
   const source = await readFile(file, 'utf8');
   try {
     const [, exports] = parse(source, file);
-    return exports.some((e) => 'name' in e && e.name === 'default' && !e.typeOnly) ? 'default' : 'none';
+    return new Set(exports.flatMap((e) => ('name' in e && !e.typeOnly ? [e.name] : [])));
   } catch {
     return 'unparsed';
   }

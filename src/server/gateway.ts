@@ -116,24 +116,7 @@ export function createGateway(options: GatewayOptions) {
       const { req, res } = ex;
       const request = {
         script,
-        env: buildEnv({
-          method: ex.method,
-          requestUri: ex.target,
-          query: ex.query,
-          headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct,
-          httpVersion: req.httpVersion,
-          scriptName: name,
-          scriptFilename: location.file,
-          pathInfo: location.pathInfo,
-          documentRoot: options.docroot,
-          remoteAddress: req.socket.remoteAddress ?? '',
-          remotePort: req.socket.remotePort ?? 0,
-          serverAddress: req.socket.localAddress ?? '',
-          serverPort: req.socket.localPort ?? 0,
-          contentLength: body.length,
-          passAuthorization: options.passAuthorization,
-          serverSoftware: options.serverSoftware,
-        }),
+        env: requestEnv(options, { ...ex, headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct }, location, body.length),
         args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
         body: body.body,
         logStderr: (line: string) => logger.error('stderr', name, line),
@@ -291,6 +274,15 @@ export function createGateway(options: GatewayOptions) {
     get running() {
       return running;
     },
+    /** Takes a slot for a script run outside serve() (a WebSocket's): false past --max-concurrency. */
+    takeSlot(): boolean {
+      if (running >= options.maxConcurrency) return false;
+      running++;
+      return true;
+    },
+    giveSlot(): void {
+      running--;
+    },
   };
 }
 
@@ -389,6 +381,37 @@ function discard(from: Readable, signal: AbortSignal): Promise<number> {
   return Promise.race([ended, stopped]).then(() => {
     from.off('data', counting);
     return bytes;
+  });
+}
+
+/**
+ * The environment a script sees for a request (RFC 3875 §4.1, src/cgi/env.ts): the gateway's,
+ * and a WebSocket handshake's (src/server/websocket.ts), which has no body.
+ */
+export function requestEnv(
+  options: Pick<GatewayOptions, 'docroot' | 'passAuthorization' | 'serverSoftware'>,
+  request: Pick<Exchange, 'req' | 'method' | 'target' | 'query'> & { headers: Record<string, string[] | undefined> },
+  location: ScriptLocation,
+  contentLength?: number,
+): Record<string, string> {
+  const { socket, httpVersion } = request.req;
+  return buildEnv({
+    method: request.method,
+    requestUri: request.target,
+    query: request.query,
+    headers: request.headers,
+    httpVersion,
+    scriptName: `/cgi-bin${location.scriptPath}`,
+    scriptFilename: location.file,
+    pathInfo: location.pathInfo,
+    documentRoot: options.docroot,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    serverAddress: socket.localAddress ?? '',
+    serverPort: socket.localPort ?? 0,
+    contentLength,
+    passAuthorization: options.passAuthorization,
+    serverSoftware: options.serverSoftware,
   });
 }
 

@@ -15,6 +15,7 @@ import { revalidateEvery } from './revalidate.ts';
 import { serveStatic } from './static.ts';
 import { createStatusRoutes, type StatusFacts } from './status.ts';
 import { requestArrived, requestEnded, serverProcessStarted } from '../live-events.ts';
+import { createWebSocketFront, isWebSocketUpgrade } from './websocket.ts';
 
 /** The gateway's options, less what the front supplies itself, and where to listen. */
 export interface ServerOptions extends Omit<GatewayOptions, 'serverSoftware' | 'redispatch'> {
@@ -69,7 +70,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ex.logged.status = await serveStatic(ex, docroot, path);
   }
 
-  const server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
+  // `Upgrade: websocket` to a script: websocketd's model (./websocket.ts). Other upgrades (h2c) are plain requests.
+  const sockets = createWebSocketFront({ ...options, serverSoftware, findScript, slots: gateway });
+  const server = createServer({ keepAlive: true, shouldUpgradeCallback: isWebSocketUpgrade }, (req: IncomingMessage, res: ServerResponse) => {
     const ex = exchangeFor(req, res);
     const began = Date.now();
     // Read now: by the time the response closes, the request (and its socket) may be destroyed.
@@ -98,6 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       replyText(ex, 500, 'Internal Server Error');
     });
   });
+  server.on('upgrade', sockets.upgrade);
   // A peer that resets a half-open connection must never take the server down.
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -115,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       webhistPages.close();
+      sockets.close();
       const timer = setTimeout(() => {
         if (gateway.running) logger.error('warn', 'server', `shutting down: cutting ${gateway.running} request(s) still running`);
         server.closeAllConnections();
