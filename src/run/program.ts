@@ -12,9 +12,10 @@
  * this is the hot path of CGI mode, one start per request, and execa measured 1.23–1.44× slower
  * per start here (bench/spawn-vs-execa.ts).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { FIXED_PATH } from '../cgi/env.ts';
 import { processExited, processStarted } from '../live-events.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
@@ -53,12 +54,11 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const group = child.pid;
-  if (group !== undefined) {
-    groups?.add(group);
-    processStarted({ pid: group, kind: 'cgi', script: request.script.name });
-  }
+  if (group === undefined) return failedStart(child, program, request);
+  groups?.add(group);
+  processStarted({ pid: group, kind: 'cgi', script: request.script.name });
 
-  const stop = () => group !== undefined && killGroup(group);
+  const stop = () => killGroup(group);
   request.signal.addEventListener('abort', stop, { once: true });
 
   // A script may exit without reading its input: EPIPE on its stdin is not an error, and the
@@ -77,15 +77,28 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
     });
     child.once('close', (code, signal) => {
       request.signal.removeEventListener('abort', stop);
-      if (group !== undefined) {
-        groups?.delete(group);
-        processExited({ pid: group, status: signal ?? code ?? 0 });
-      }
+      groups?.delete(group);
+      processExited({ pid: group, status: signal ?? code ?? 0 });
       if (code === 0) resolve({ ok: true });
       else resolve({ ok: false, reason: signal ? `killed by ${signal}` : `exited with status ${code}` });
     });
   });
   return { stdout: child.stdout, finished, pid: group };
+}
+
+/**
+ * A spawn() that failed (EMFILE at the descriptor limit, ENOENT, EACCES): there is no pid and
+ * no stdio, and the ChildProcess emits 'error' on the next turn, which with no listener would
+ * end the server. The request gets an answer instead: a ScriptRun with an empty stdout whose
+ * end names the reason (the gateway answers 500 and logs it); the body is left for it to discard.
+ */
+function failedStart(child: ChildProcess, program: string, request: CgiRequest): ScriptRun {
+  const finished = new Promise<ScriptExit>((resolve) => {
+    child.once('error', (error) => resolve({ ok: false, serverFault: true, reason: spawnFailure(program, request.script.file, error) }));
+  });
+  // Where the pipes were made before the start failed (ENOENT, EACCES), nobody will read them.
+  for (const stream of child.stdio ?? []) stream?.destroy();
+  return { stdout: Readable.from([]), finished, pid: undefined };
 }
 
 export function killGroup(group: number): void {

@@ -134,8 +134,19 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       };
       request.signal.addEventListener('abort', stop, { once: true });
       // A program may exit without reading its input: EPIPE on the body is not an error, and the
-      // request body is left for the gateway to discard.
-      socket.on('error', () => {});
+      // request body is left for the gateway to discard. A connection that could not be made
+      // (EMFILE: the server is at its descriptor limit) is a start that failed, answered now.
+      let connected = false;
+      socket.once('connect', () => (connected = true));
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        if (connected || launches.get(id) !== launch) return;
+        launches.delete(id);
+        settle({
+          ok: false,
+          serverFault: true,
+          reason: `cannot start ${request.script.file}: no connection to the spawn helper (${error.code ?? error.message})`,
+        });
+      });
       if (withBody) {
         socket.write(frame);
         request.body.pipe(socket);
