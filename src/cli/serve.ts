@@ -11,6 +11,7 @@ import type { SpawnWay } from '../run/launcher.ts';
 import { startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { defaultFolders } from './folders.ts';
+import { reexecWithServerEnvironment } from './server-environment.ts';
 import { formatDuration, formatSize, parseChoice, parseDuration, parseInteger, parseSize, parseTimeLimit } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 
@@ -59,13 +60,25 @@ export const serveCommand = new Command('serve')
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0 picks a free one)', parseInteger(0, 65535), 8080)
   .option('--cgi-bin <dir>', 'directory of scripts served under /cgi-bin/ (default ./cgi-bin if the current folder has one, else the shipped scripts)')
-  .option('--docroot <dir>', 'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)')
-  .addOption(new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)').default(30_000, formatDuration(30_000)).argParser(parseTimeLimit))
+  .option(
+    '--docroot <dir>',
+    'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)',
+  )
+  .addOption(
+    new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)')
+      .default(30_000, formatDuration(30_000))
+      .argParser(parseTimeLimit),
+  )
   .option('--max-concurrency <n>', 'scripts running at once; past it clients get 503', parseInteger(1), 64)
-  .addOption(new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize))
+  .addOption(
+    new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize),
+  )
   .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION')
   .addOption(
-    new Option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request")
+    new Option(
+      '--revalidate <duration>',
+      "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request",
+    )
       .default(1000, formatDuration(1000))
       .argParser(parseDuration),
   )
@@ -76,12 +89,24 @@ export const serveCommand = new Command('serve')
       .default('helper')
       .argParser(parseChoice(['helper', 'node'] as const)),
   )
-  .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
+  .option(
+    '--processes <n>',
+    'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)',
+    parseInteger(1, 256),
+    1,
+  )
   .option('--workers <n>', 'fastcgi mode: worker processes in the pool (pm.max_children)', parseInteger(1, 256), 4)
-  .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
+  .addOption(
+    new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)')
+      .choices(pmPolicies)
+      .default('static'),
+  )
   .option('--max-requests <n>', 'fastcgi mode: a worker retires after this many requests; 0 = never (pm.max_requests)', parseInteger(0), 0)
   .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseTimeLimit)
-  .option('--fastcgi-connect <address>', 'fastcgi mode: send requests to an application already running at unix:PATH or tcp:HOST:PORT (php-fpm, spawn-fcgi) instead of our own pool')
+  .option(
+    '--fastcgi-connect <address>',
+    'fastcgi mode: send requests to an application already running at unix:PATH or tcp:HOST:PORT (php-fpm, spawn-fcgi) instead of our own pool',
+  )
   .option('--trace', 'fastcgi mode: print every FastCGI record sent and received, one line each')
   .addHelpText(
     'after',
@@ -92,8 +117,11 @@ Examples:
   webhist serve --mode embedded --port 0 --cgi-bin ./my-scripts`,
   )
   .action(async (flags: ServeFlags, command: Command) => {
+    // Before anything starts: the server's environment cut to what it needs (server-environment.ts).
+    reexecWithServerEnvironment();
     for (const [key, { flag, mode }] of Object.entries(modeOnly)) {
-      if (command.getOptionValueSource(key) === 'cli' && flags.mode !== mode) throw new UsageError(`${flag} is for --mode ${mode} (this is --mode ${flags.mode})`);
+      if (command.getOptionValueSource(key) === 'cli' && flags.mode !== mode)
+        throw new UsageError(`${flag} is for --mode ${mode} (this is --mode ${flags.mode})`);
     }
     const folders = defaultFolders();
     const options: ServeOptions = {
@@ -139,7 +167,8 @@ Examples:
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use (try --port 0)`);
       if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port} (try a port above 1023)`);
-      if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') throw new UsageError(`--host ${options.host}: no such host name (try 127.0.0.1, or 0.0.0.0 for every interface)`);
+      if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN')
+        throw new UsageError(`--host ${options.host}: no such host name (try 127.0.0.1, or 0.0.0.0 for every interface)`);
       if (error.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${options.host}: not an address of this machine (try 127.0.0.1)`);
       throw error;
     });
@@ -173,17 +202,19 @@ async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> 
     case 'embedded':
       return (await import('../../modes/embedded/index.ts')).createEmbeddedMode({ logger, logFormat: options.log });
     case 'fastcgi':
-      return (await import('../../modes/fastcgi/index.ts')).createFastCgiMode({
-        cgiBin: options.cgiBin,
-        workers: options.workers,
-        pm: options.pm,
-        maxRequests: options.maxRequests,
-        connect: options.fastcgiConnect,
-        trace: options.trace,
-        logger,
-      }).catch((error: Error) => {
-        throw new UsageError(error.message);
-      });
+      return (await import('../../modes/fastcgi/index.ts'))
+        .createFastCgiMode({
+          cgiBin: options.cgiBin,
+          workers: options.workers,
+          pm: options.pm,
+          maxRequests: options.maxRequests,
+          connect: options.fastcgiConnect,
+          trace: options.trace,
+          logger,
+        })
+        .catch((error: Error) => {
+          throw new UsageError(error.message);
+        });
   }
 }
 
