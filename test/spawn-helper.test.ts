@@ -39,6 +39,15 @@ describe('the spawn helper frame', () => {
   });
 });
 
+describe('the spawn helper frame, bytes from the wire', () => {
+  it("carries a header's bytes as they came (latin-1 in, latin-1 out), paths as UTF-8", () => {
+    const frame = encodeFrame({ id: '1', cwd: '/caf\u00e9', withBody: false, argv: ['a'], env: { HTTP_X_NAME: 'caf\u00e9' } });
+    const expected = Buffer.concat([Buffer.from('1\0/caf\u00e9\x000\x001\0a\0', 'utf8'), Buffer.from('HTTP_X_NAME=caf\xe9\0', 'latin1')]);
+    assert.equal(frame.readUInt32LE(0), expected.length);
+    assert.deepEqual(frame.subarray(4), expected);
+  });
+});
+
 describe('wait statuses, as spawnProgram words them', () => {
   for (const [status, exit] of [
     [0, { ok: true }],

@@ -16,7 +16,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FIXED_PATH } from '../cgi/env.ts';
+import { FIXED_PATH, textEnvironment } from '../cgi/env.ts';
 import { processExited, processStarted } from '../live-events.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { spawnFailure } from '../script/diagnose.ts';
@@ -47,7 +47,8 @@ export class ProcessGroups {
 export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): ScriptRun {
   const [program, ...before] = request.script.command;
   const child = spawn(program, [...before, ...request.args], {
-    env: request.env,
+    // spawn() writes every value as UTF-8: a header's bytes survive where they are UTF-8.
+    env: textEnvironment(request.env),
     cwd: dirname(request.script.file),
     // A new session and process group: the timeout and a vanished client kill all of it.
     detached: true,

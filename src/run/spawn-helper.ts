@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { FIXED_PATH } from '../cgi/env.ts';
+import { FIXED_PATH, valueBytes } from '../cgi/env.ts';
 import { processExited, processStarted } from '../live-events.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
@@ -184,16 +184,21 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
   };
 }
 
-/** The frame spawn-helper.c reads: a 4-byte little-endian length, then NUL-ended strings. */
+/**
+ * The frame spawn-helper.c reads: a 4-byte little-endian length, then NUL-ended strings. Text
+ * is UTF-8; a value copied from the request is its bytes as they came (valueBytes, src/cgi/env.ts).
+ */
 export function encodeFrame(request: { id: string; cwd: string; withBody: boolean; argv: string[]; env: Record<string, string> }): Buffer {
   const { id, cwd, withBody, argv, env } = request;
-  const words = [id, cwd, withBody ? '1' : '0', String(argv.length), ...argv, ...Object.entries(env).map(([name, value]) => `${name}=${value}`)];
-  const strings = Buffer.from(`${words.join('\0')}\0`, 'utf8');
-  const frame = Buffer.allocUnsafe(4 + strings.length);
-  frame.writeUInt32LE(strings.length, 0);
-  strings.copy(frame, 4);
-  return frame;
+  const words: Buffer[] = [id, cwd, withBody ? '1' : '0', String(argv.length), ...argv].map((word) => Buffer.from(`${word}\0`, 'utf8'));
+  for (const [name, value] of Object.entries(env)) words.push(Buffer.from(`${name}=`, 'utf8'), valueBytes(name, value), nul);
+  const length = words.reduce((sum, word) => sum + word.length, 0);
+  const frame = Buffer.allocUnsafe(4);
+  frame.writeUInt32LE(length, 0);
+  return Buffer.concat([frame, ...words], 4 + length);
 }
+
+const nul = Buffer.from([0]);
 
 /** Splits the helper's stdout into its reports: lines, and after an `E` line the bytes it announces. */
 function readReports(stdout: NodeJS.ReadableStream, onReady: () => void, onReport: (kind: string, id: string, value: number, payload?: Buffer) => void): void {
