@@ -8,7 +8,7 @@ import { relative, resolve } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import type { SpawnWay } from '../run/launcher.ts';
-import { startServer } from '../server/http-front.ts';
+import { defaultHeaderTimeoutMs, startServer } from '../server/http-front.ts';
 import { createLogger, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { defaultFolders } from './folders.ts';
 import { reexecWithServerEnvironment } from './server-environment.ts';
@@ -36,11 +36,13 @@ interface ServeOptions {
   requestTimeout?: number;
   fastcgiConnect?: string;
   trace: boolean;
+  headerTimeout: number;
+  exposeStatus: boolean;
 }
 
 /** As commander hands them over: the folders not yet chosen, flags not given left undefined. */
-type ServeFlags = Omit<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace'> &
-  Partial<Pick<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace'>>;
+type ServeFlags = Omit<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace' | 'exposeStatus'> &
+  Partial<Pick<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace' | 'exposeStatus'>>;
 
 /** Options that mean something in one mode only: given in another, they are refused, never ignored. */
 const modeOnly: Record<string, { flag: string; mode: ModeName }> = {
@@ -74,6 +76,12 @@ export const serveCommand = new Command('serve')
     new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize),
   )
   .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION')
+  .addOption(
+    new Option('--header-timeout <duration>', "time a client has to send a request's head; past it 408 (slowloris)")
+      .default(defaultHeaderTimeoutMs, formatDuration(defaultHeaderTimeoutMs))
+      .argParser(parseTimeLimit),
+  )
+  .option('--expose-status', 'serve /webhist/status and /webhist/events to every client, not only this machine (they name pids, scripts and paths)')
   .addOption(
     new Option(
       '--revalidate <duration>',
@@ -132,6 +140,7 @@ Examples:
       passAuthorization: Boolean(flags.passAuthorization),
       quiet: Boolean(flags.quiet),
       trace: Boolean(flags.trace),
+      exposeStatus: Boolean(flags.exposeStatus),
     };
     await requireDirectory(options.cgiBin, `--cgi-bin ${flags.cgiBin ?? options.cgiBin}`);
     await requireDirectory(options.docroot, `--docroot ${flags.docroot ?? options.docroot}`);
@@ -147,7 +156,7 @@ Examples:
     if (options.processes > 1 && cluster.isPrimary) {
       // This process only supervises; each server process re-runs this command as a cluster worker.
       const { superviseProcesses } = await import('../../modes/embedded/cluster.ts');
-      const { url } = await superviseProcesses({ processes: options.processes, stuckAfterMs: options.timeout, host: options.host, logger });
+      const { url } = await superviseProcesses({ processes: options.processes, stuckAfterMs: options.timeout, host: options.host, port: options.port, logger });
       announce(url, ` (${options.processes} processes)`);
       return;
     }
@@ -155,7 +164,8 @@ Examples:
     const server = await startServer({
       mode,
       host: options.host,
-      port: options.port,
+      // Every process of a --processes pool listens on the one port its supervisor chose (cluster.ts).
+      port: cluster.isWorker && process.env.WEBHIST_POOL_PORT ? Number(process.env.WEBHIST_POOL_PORT) : options.port,
       cgiBin: options.cgiBin,
       docroot: options.docroot,
       timeoutMs: options.timeout,
@@ -163,6 +173,8 @@ Examples:
       maxBody: options.maxBody,
       passAuthorization: options.passAuthorization,
       revalidateMs: options.revalidate,
+      headerTimeoutMs: options.headerTimeout,
+      exposeStatus: options.exposeStatus,
       logger,
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use (try --port 0)`);
