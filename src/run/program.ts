@@ -18,6 +18,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FIXED_PATH, textEnvironment } from '../cgi/env.ts';
 import { processExited, processStarted } from '../live-events.ts';
+import { descendants, procAvailable } from '../proc.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { spawnFailure } from '../script/diagnose.ts';
 import { forEachLine } from '../script/stderr-lines.ts';
@@ -60,7 +61,9 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
   processStarted({ pid: group, kind: 'cgi', script: request.script.name });
 
   const stop = () => killGroup(group);
-  request.signal.addEventListener('abort', stop, { once: true });
+  // Stopped early (its time ran out, its client left): with whatever left the group too.
+  const cut = () => killTree(group);
+  request.signal.addEventListener('abort', cut, { once: true });
 
   // A script may exit without reading its input: EPIPE on its stdin is not an error, and the
   // request body must not be destroyed for it (pipeline() would); the gateway discards the rest.
@@ -77,7 +80,7 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
       resolve({ ok: false, serverFault: true, reason: spawnFailure(program, request.script.file, error) });
     });
     child.once('close', (code, signal) => {
-      request.signal.removeEventListener('abort', stop);
+      request.signal.removeEventListener('abort', cut);
       groups?.delete(group);
       processExited({ pid: group, status: signal ?? code ?? 0 });
       if (code === 0) resolve({ ok: true });
@@ -100,6 +103,26 @@ function failedStart(child: ChildProcess, program: string, request: CgiRequest):
   // Where the pipes were made before the start failed (ENOENT, EACCES), nobody will read them.
   for (const stream of child.stdio ?? []) stream?.destroy();
   return { stdout: Readable.from([]), finished, pid: undefined };
+}
+
+/**
+ * Kills a running script's process group and every process still descended from it, found by
+ * following parents through /proc: a child that called setsid() (a session and group of its own)
+ * escapes kill(-group) but not this, as long as its parent lives. What this cannot find is a
+ * process both out of the group and orphaned (a double fork, a daemon): its parent is init by
+ * then. Only a cgroup per request would hold those (docs/security.md). Used when a script is
+ * stopped early; reading /proc costs a few milliseconds, too much for every normal exit.
+ */
+export function killTree(group: number): void {
+  const below = procAvailable ? descendants(group) : [];
+  killGroup(group);
+  for (const pid of below) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
 
 export function killGroup(group: number): void {

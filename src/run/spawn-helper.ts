@@ -25,7 +25,7 @@ import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
 import { spawnFailure } from '../script/diagnose.ts';
 import { LineSplitter } from '../script/stderr-lines.ts';
-import { killGroup } from './program.ts';
+import { killGroup, killTree } from './program.ts';
 
 /** Where `npm install` builds the helper. */
 export const spawnHelperBinary = join(packageRoot, 'build', 'webhist-spawn-helper');
@@ -129,8 +129,9 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       const launch: Launch = { request, stderr, settle };
       launches.set(id, launch);
 
+      // Stopped early (its time ran out, its client left): with whatever left its group too.
       const stop = () => {
-        if (launch.pid !== undefined) killGroup(launch.pid);
+        if (launch.pid !== undefined) killTree(launch.pid);
       };
       request.signal.addEventListener('abort', stop, { once: true });
       // A program may exit without reading its input: EPIPE on the body is not an error, and the

@@ -57,21 +57,42 @@ describe('#15 attack: isolation', { concurrency: true }, () => {
     });
   }
 
-  it('#13 (cgi) a child that calls setsid is killed with its script at --timeout', {
-    todo: '#15 defect 13: setsid escapes the process-group kill',
+  for (const way of ['helper', 'node'] as const)
+    it(`#13 (cgi --spawn ${way}) a child that calls setsid is killed with its script at --timeout`, async () => {
+      const server = await serve('cgi', {
+        args: ['--timeout', '1s', '--spawn', way],
+        scripts: { 'setsid.sh': '#!/bin/sh\nsetsid sleep 30 > /dev/null 2>&1 &\necho $! > $TMP/escapee.pid\nsleep 60\n' },
+      });
+      const file = join(server.dir, 'escapee.pid');
+      let escapee = 0;
+      try {
+        const response = await rawRequest(server.port, get('/cgi-bin/setsid.sh'));
+        assert.equal(response.status, 504);
+        escapee = pidIn(file);
+        assert.ok(escapee > 0, 'the script recorded its child');
+        await eventually(() => !isRunning(escapee), 5000, `the setsid child ${escapee} to be gone`);
+      } finally {
+        kill(escapee || pidIn(file));
+        await server.stop();
+      }
+    });
+
+  it('#13 (cgi) a double-forked child in a session of its own is killed with its script at --timeout', {
+    todo: '#15 defect 13: an orphan outside the process group is out of reach without a cgroup per request (docs/security.md)',
   }, async () => {
     const server = await serve('cgi', {
       args: ['--timeout', '1s'],
-      scripts: { 'setsid.sh': '#!/bin/sh\nsetsid sleep 30 > /dev/null 2>&1 &\necho $! > $TMP/escapee.pid\nsleep 60\n' },
+      // The inner shell exits at once: sleep's parent is init, its session its own.
+      scripts: { 'daemon.sh': "#!/bin/sh\nsh -c 'setsid sleep 30 > /dev/null 2>&1 & echo $! > $TMP/escapee.pid'\nsleep 60\n" },
     });
     const file = join(server.dir, 'escapee.pid');
     let escapee = 0;
     try {
-      const response = await rawRequest(server.port, get('/cgi-bin/setsid.sh'));
+      const response = await rawRequest(server.port, get('/cgi-bin/daemon.sh'));
       assert.equal(response.status, 504);
       escapee = pidIn(file);
-      assert.ok(escapee > 0, 'the script recorded its child');
-      await eventually(() => !isRunning(escapee), 5000, `the setsid child ${escapee} to be gone`);
+      assert.ok(escapee > 0, 'the script recorded its grandchild');
+      await eventually(() => !isRunning(escapee), 3000, `the orphaned child ${escapee} to be gone`);
     } finally {
       kill(escapee || pidIn(file));
       await server.stop();
