@@ -47,6 +47,8 @@ interface Launch {
   stderr: LineSplitter;
   pid?: number;
   settle(exit: ScriptExit): void;
+  /** Stops it early: the request was cut (its time ran out, its client left). */
+  cut(): void;
 }
 
 /** Starts the helper; rejects, saying why, where it cannot run (not built: no C compiler at install). */
@@ -68,7 +70,7 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       launch.pid = value;
       processStarted({ pid: value, kind: 'cgi', script: launch.request.script.name });
       // The request was cut while the helper was starting it.
-      if (launch.request.signal.aborted) killGroup(value);
+      if (launch.request.signal.aborted) launch.cut();
       return;
     }
     launches.delete(id);
@@ -126,14 +128,18 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
         settle = resolve;
       });
       const stderr = new LineSplitter((line) => request.logStderr(line));
-      const launch: Launch = { request, stderr, settle };
-      launches.set(id, launch);
-
-      // Stopped early (its time ran out, its client left): with whatever left its group too.
-      const stop = () => {
-        if (launch.pid !== undefined) killTree(launch.pid);
+      // Stopped early, with whatever left its group too. Nobody reads its output any more: the
+      // connection is destroyed, or unread bytes in it would keep it from ever closing, and the
+      // request from ever finishing (its concurrency slot held for good). Until the helper has
+      // said it started, the connection must stay: the frame may not have been read yet.
+      const cut = () => {
+        if (launch.pid === undefined) return;
+        killTree(launch.pid);
+        socket.destroy();
       };
-      request.signal.addEventListener('abort', stop, { once: true });
+      const launch: Launch = { request, stderr, settle, cut };
+      launches.set(id, launch);
+      request.signal.addEventListener('abort', cut, { once: true });
       // A program may exit without reading its input: EPIPE on the body is not an error, and the
       // request body is left for the gateway to discard. A connection that could not be made
       // (EMFILE: the server is at its descriptor limit) is a start that failed, answered now.
@@ -163,7 +169,7 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       });
       // Ended: it has exited, and its stdout (this socket) is closed.
       const finished = Promise.all([exit, closed]).then(([result]) => {
-        request.signal.removeEventListener('abort', stop);
+        request.signal.removeEventListener('abort', cut);
         stderr.end();
         return result;
       });
