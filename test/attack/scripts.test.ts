@@ -59,6 +59,24 @@ describe('#15 attack: scripts and spawn failures', { concurrency: true }, () => 
       }
     });
 
+  for (const mode of modes) {
+    it(`(${mode}) clients that leave in the middle of a large response free their slots`, async () => {
+      const server = await serve(mode, { args: ['--max-concurrency', '2'] });
+      try {
+        for (let i = 0; i < 8; i++) {
+          const socket = await open(server.port);
+          const firstBytes = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+          socket.write(get('/cgi-bin/big.js?kb=8192'));
+          await Promise.race([firstBytes, sleep(5000)]);
+          socket.destroy(); // with megabytes still unread in the script's stdout
+        }
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 6000, 'after 8 clients left mid-response');
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
   const throwing = {
     'timer-throw.js':
       "export default async function ({ stdout }) {\n  setTimeout(() => { throw new Error('timer-throw.js: a bug in a callback') }, 10);\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\nstarted\\n');\n}\n",
