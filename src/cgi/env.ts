@@ -98,7 +98,7 @@ export function buildEnv(input: EnvInput): Record<string, string> {
  * Apache's), not their UTF-8 transcoding (c3 a9). Every other value is text (paths, a decoded
  * PATH_INFO), written out as UTF-8, the encoding of file names here.
  */
-export function isByteValued(name: string): boolean {
+function isByteValued(name: string): boolean {
   const base = name.startsWith('REDIRECT_') ? name.slice('REDIRECT_'.length) : name;
   return base.startsWith('HTTP_') || base === 'CONTENT_TYPE' || base === 'AUTH_TYPE' || base === 'QUERY_STRING' || base === 'REQUEST_URI';
 }
