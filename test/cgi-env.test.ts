@@ -1,7 +1,7 @@
 // Tests for src/cgi/env.ts: the environment a script sees (RFC 3875 §4.1) and §4.4's words.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { buildEnv, searchArgs, type EnvInput } from '../src/cgi/env.ts';
+import { describe, it, test } from 'node:test';
+import { buildEnv, searchArgs, textEnvironment, valueBytes, type EnvInput } from '../src/cgi/env.ts';
 
 const base: EnvInput = {
   method: 'GET',
@@ -174,12 +174,11 @@ test('nothing of the server environment reaches the script', () => {
   });
   try {
     const env = buildEnv({ ...base, headers: { host: ['h'], proxy: ['p'] }, contentLength: 3, pathInfo: '/p' });
-    const expected = new Set([
-      ...Object.keys(buildEnv(base)),
-      'CONTENT_LENGTH',
-      'PATH_TRANSLATED',
-    ]);
-    assert.deepEqual(Object.keys(env).filter((key) => !expected.has(key)), []);
+    const expected = new Set([...Object.keys(buildEnv(base)), 'CONTENT_LENGTH', 'PATH_TRANSLATED']);
+    assert.deepEqual(
+      Object.keys(env).filter((key) => !expected.has(key)),
+      [],
+    );
     assert.equal(env.PATH, '/usr/local/bin:/usr/bin:/bin');
     for (const [key, value] of Object.entries(env)) {
       assert.ok(!value.includes('hunter2') && !value.includes('proxy.internal'), `${key}=${value} leaks`);
@@ -227,4 +226,29 @@ for (const [query, args] of searchCases) {
 test('searchArgs: words for GET and HEAD only (RFC 3875 §4.4)', () => {
   assert.deepEqual(searchArgs('HEAD', 'a+b'), ['a', 'b']);
   assert.deepEqual(searchArgs('POST', 'a+b'), []);
+});
+
+describe('the bytes of a value at exec', () => {
+  // node:http reads a header as latin-1: the byte e9 is the character U+00E9.
+  for (const [name, value, hex] of [
+    ['HTTP_X_NAME', 'caf\u00e9', '636166e9'], // a header's bytes, as they came
+    ['HTTP_X_NAME', 'caf\u00c3\u00a9', '636166c3a9'], // UTF-8 sent by a browser, still its bytes
+    ['QUERY_STRING', 'a=\u00ff', '613dff'],
+    ['REDIRECT_QUERY_STRING', 'a=\u00ff', '613dff'],
+    ['CONTENT_TYPE', 'text/plain; x=\u00e9', '746578742f706c61696e3b20783de9'],
+    ['SCRIPT_FILENAME', '/srv/caf\u00e9.sh', '2f7372762f636166c3a92e7368'], // a path: text, UTF-8 on disk
+    ['PATH_INFO', '/\u00e9', '2fc3a9'],
+    ['HTTP_X_NAME', 'snow \u2603', '736e6f7720e29883'], // no byte past ff: cannot be wire bytes, so text
+  ] as const) {
+    it(`${name}=${JSON.stringify(value)} → ${hex}`, () => assert.equal(valueBytes(name, value).toString('hex'), hex));
+  }
+
+  it('for spawn(), which writes UTF-8: header bytes that are UTF-8 become that text; others stay', () => {
+    assert.deepEqual(textEnvironment({ HTTP_A: 'caf\u00c3\u00a9', HTTP_B: 'caf\u00e9', PATH_INFO: '/\u00c3\u00a9', HTTP_C: 'plain' }), {
+      HTTP_A: 'caf\u00e9', // its UTF-8 is c3 a9, the bytes the client sent
+      HTTP_B: 'caf\u00e9', // e9 alone is no UTF-8: spawn() cannot pass it
+      PATH_INFO: '/\u00c3\u00a9', // text already
+      HTTP_C: 'plain',
+    });
+  });
 });

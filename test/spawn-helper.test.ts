@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { constants, tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { launch, stop } from '../bench/process/launch.ts';
@@ -33,6 +36,15 @@ describe('the spawn helper frame', () => {
     const frame = encodeFrame({ id: '0', cwd: '/', withBody: false, argv: ['a'], env: { N: 'É' } });
     assert.equal(frame.readUInt32LE(0), frame.length - 4);
     assert.equal(frame.subarray(4).toString('utf8'), '0\0/\x000\x001\0a\0N=É\0');
+  });
+});
+
+describe('the spawn helper frame, bytes from the wire', () => {
+  it("carries a header's bytes as they came (latin-1 in, latin-1 out), paths as UTF-8", () => {
+    const frame = encodeFrame({ id: '1', cwd: '/caf\u00e9', withBody: false, argv: ['a'], env: { HTTP_X_NAME: 'caf\u00e9' } });
+    const expected = Buffer.concat([Buffer.from('1\0/caf\u00e9\x000\x001\0a\0', 'utf8'), Buffer.from('HTTP_X_NAME=caf\xe9\0', 'latin1')]);
+    assert.equal(frame.readUInt32LE(0), expected.length);
+    assert.deepEqual(frame.subarray(4), expected);
   });
 });
 
@@ -124,6 +136,36 @@ describe('a CGI server killed with SIGKILL', { skip }, () => {
       assert.deepEqual(environ.split('\0').filter(Boolean).map((entry) => entry.split('=')[0]), ['PATH']);
     } finally {
       await stop([server]);
+    }
+  });
+});
+
+describe('the spawn helper at its own descriptor limit', { skip }, () => {
+  it('accepts the connection it has no descriptor for, and reports that start as failed with EMFILE', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webhist-helper-'));
+    const socketPath = join(dir, 'helper.sock');
+    const helper = execa(spawnHelperBinary, [socketPath], { stdin: 'pipe', buffer: false, reject: false, env: { PATH: '/usr/bin:/bin' }, extendEnv: false });
+    let reports = '';
+    helper.stdout.on('data', (chunk: Buffer) => (reports += chunk.toString('latin1')));
+    try {
+      await eventually(() => reports.includes('READY\n'), 5000, 'the helper to be ready');
+      // Its limit lowered (util-linux's prlimit) to its lowest free descriptor number: every
+      // number below is taken, so the next connection's accept() fails with EMFILE.
+      const held = new Set(readdirSync(`/proc/${helper.pid}/fd`).map(Number));
+      let limit = 0;
+      while (held.has(limit)) limit++;
+      await execa('prlimit', [`--pid=${helper.pid}`, `--nofile=${limit}:${limit}`]);
+      const socket = connect(socketPath);
+      socket.on('error', () => {});
+      socket.end(encodeFrame({ id: '42', cwd: '/', withBody: false, argv: ['true'], env: { PATH: '/usr/bin:/bin' } }));
+      await eventually(() => /^F 42 \d+$/m.test(reports), 5000, "the helper's report on request 42");
+      assert.match(reports, new RegExp(`^F 42 ${constants.errno.EMFILE}$`, 'm'));
+      // And it goes on: the helper is alive, not spinning on a listener it cannot accept from.
+      assert.equal(helper.exitCode, null);
+    } finally {
+      helper.kill('SIGKILL');
+      await helper;
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

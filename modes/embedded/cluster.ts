@@ -12,6 +12,8 @@
  * sends everyone's back, so any process can show the whole pool on /webhist/status.
  */
 import cluster, { type Worker as ServerProcess } from 'node:cluster';
+import { createServer, type AddressInfo } from 'node:net';
+import { listen } from '../../src/io/listen.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { ProcessStatus } from '../../src/mode.ts';
 
@@ -54,9 +56,24 @@ export interface SupervisorOptions {
   processes: number;
   /** A process silent for this long is stuck (the request --timeout). */
   stuckAfterMs: number;
-  /** For the URL the pool listens on. */
+  /** Where the pool listens; port 0 picks a free one. */
   host: string;
+  port: number;
   logger: Logger;
+}
+
+/**
+ * The port every process of the pool is told (WEBHIST_POOL_PORT). With --port 0 it is chosen
+ * here, once: processes asking node:cluster for port 0 share one only while one of them holds
+ * it, so once all had died their replacements would have listened somewhere else.
+ */
+async function poolPort(host: string, port: number): Promise<number> {
+  if (port !== 0) return port;
+  const probe = createServer();
+  await listen(probe, { host, port: 0 });
+  const chosen = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return chosen;
 }
 
 interface Member {
@@ -74,14 +91,15 @@ interface Member {
  * node:cluster makes it a server process), replaces what dies or sticks, and stops it all on
  * SIGINT/SIGTERM. Resolves with the URL once the first process listens.
  */
-export function superviseProcesses({ processes, stuckAfterMs, host, logger }: SupervisorOptions): Promise<{ url: string }> {
+export async function superviseProcesses({ processes, stuckAfterMs, host, port: requested, logger }: SupervisorOptions): Promise<{ url: string }> {
+  const port = String(await poolPort(host, requested));
   const members = new Map<number, Member>();
   const stuckMs = Math.max(stuckAfterMs, minStuckMs);
   let stopping = false;
   let listening = false;
 
   const fork = () => {
-    const child = cluster.fork();
+    const child = cluster.fork({ WEBHIST_POOL_PORT: port });
     const member: Member = { child, pid: child.process.pid ?? 0, startedAt: Date.now() };
     members.set(child.id, member);
     child.on('message', (message: Beat) => {

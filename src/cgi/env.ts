@@ -91,6 +91,44 @@ export function buildEnv(input: EnvInput): Record<string, string> {
 }
 
 /**
+ * Variables whose values are bytes the client sent, copied as they came: header fields
+ * (§4.1.18), CONTENT_TYPE, AUTH_TYPE, the target and its query, and the REDIRECT_ copies of
+ * these. node:http reads them as latin-1, one character per byte, and a script must get those
+ * bytes again (a header's `é` sent as the byte e9 is e9 in the script's environment, as in
+ * Apache's), not their UTF-8 transcoding (c3 a9). Every other value is text (paths, a decoded
+ * PATH_INFO), written out as UTF-8, the encoding of file names here.
+ */
+function isByteValued(name: string): boolean {
+  const base = name.startsWith('REDIRECT_') ? name.slice('REDIRECT_'.length) : name;
+  return base.startsWith('HTTP_') || base === 'CONTENT_TYPE' || base === 'AUTH_TYPE' || base === 'QUERY_STRING' || base === 'REQUEST_URI';
+}
+
+/** A value of the environment as the bytes execve(2) is to pass: see isByteValued. */
+export function valueBytes(name: string, value: string): Buffer {
+  // A character past U+00FF is no byte: such a value cannot have come from the wire as it is.
+  const bytes = isByteValued(name) && !/[^\x00-\xff]/.test(value);
+  return Buffer.from(value, bytes ? 'latin1' : 'utf8');
+}
+
+/**
+ * The environment for a runner that can pass only text (node's spawn() writes every value as
+ * UTF-8): a byte-valued value that is valid UTF-8 (what browsers send) becomes that text, so
+ * its bytes arrive unchanged; one that is not (a lone e9) cannot be passed as it is and stays
+ * transcoded. The spawn helper has no such limit (spawn-helper.ts writes valueBytes).
+ */
+export function textEnvironment(env: Record<string, string>): Record<string, string> {
+  const text: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    text[name] = value;
+    if (!isByteValued(name) || /^[\x00-\x7f]*$/.test(value) || /[^\x00-\xff]/.test(value)) continue;
+    const bytes = Buffer.from(value, 'latin1');
+    const decoded = bytes.toString('utf8');
+    if (Buffer.from(decoded, 'utf8').equals(bytes)) text[name] = decoded;
+  }
+  return text;
+}
+
+/**
  * Request headers a script never sees as HTTP_*, and why.
  * - Proxy: httpoxy (CERT VU#797896, 2016). The header would become HTTP_PROXY, which many HTTP
  *   client libraries read as the proxy to send their requests through, handing a client the

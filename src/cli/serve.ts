@@ -8,9 +8,10 @@ import { relative, resolve } from 'node:path';
 import { modeNames, type Mode, type ModeName } from '../mode.ts';
 import { pmPolicies, type PmPolicy } from '../../modes/fastcgi/messages.ts';
 import type { SpawnWay } from '../run/launcher.ts';
-import { startServer } from '../server/http-front.ts';
+import { defaultHeaderTimeoutMs, startServer } from '../server/http-front.ts';
 import { createLogger, defaultLogBuffer, logFormats, type LogFormat, type Logger } from '../server/log.ts';
 import { defaultFolders } from './folders.ts';
+import { reexecWithServerEnvironment } from './server-environment.ts';
 import { formatDuration, formatSize, parseChoice, parseDuration, parseInteger, parseSize, parseTimeLimit } from './options.ts';
 import { paint, UsageError } from './ui.ts';
 
@@ -36,11 +37,13 @@ interface ServeOptions {
   requestTimeout?: number;
   fastcgiConnect?: string;
   trace: boolean;
+  headerTimeout: number;
+  exposeStatus: boolean;
 }
 
 /** As commander hands them over: the folders not yet chosen, flags not given left undefined. */
-type ServeFlags = Omit<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace'> &
-  Partial<Pick<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace'>>;
+type ServeFlags = Omit<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace' | 'exposeStatus'> &
+  Partial<Pick<ServeOptions, 'cgiBin' | 'docroot' | 'passAuthorization' | 'quiet' | 'trace' | 'exposeStatus'>>;
 
 /** Options that mean something in one mode only: given in another, they are refused, never ignored. */
 const modeOnly: Record<string, { flag: string; mode: ModeName }> = {
@@ -60,13 +63,31 @@ export const serveCommand = new Command('serve')
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0 picks a free one)', parseInteger(0, 65535), 8080)
   .option('--cgi-bin <dir>', 'directory of scripts served under /cgi-bin/ (default ./cgi-bin if the current folder has one, else the shipped scripts)')
-  .option('--docroot <dir>', 'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)')
-  .addOption(new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)').default(30_000, formatDuration(30_000)).argParser(parseTimeLimit))
+  .option(
+    '--docroot <dir>',
+    'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)',
+  )
+  .addOption(
+    new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)')
+      .default(30_000, formatDuration(30_000))
+      .argParser(parseTimeLimit),
+  )
   .option('--max-concurrency <n>', 'scripts running at once; past it clients get 503', parseInteger(1), 64)
-  .addOption(new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize))
+  .addOption(
+    new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize),
+  )
   .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION')
   .addOption(
-    new Option('--revalidate <duration>', "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request")
+    new Option('--header-timeout <duration>', "time a client has to send a request's head; past it 408 (slowloris)")
+      .default(defaultHeaderTimeoutMs, formatDuration(defaultHeaderTimeoutMs))
+      .argParser(parseTimeLimit),
+  )
+  .option('--expose-status', 'serve /webhist/status and /webhist/events to every client, not only this machine (they name pids, scripts and paths)')
+  .addOption(
+    new Option(
+      '--revalidate <duration>',
+      "trust what the disk said about a script this long before looking again (PHP's opcache.revalidate_freq); 0 = every request",
+    )
       .default(1000, formatDuration(1000))
       .argParser(parseDuration),
   )
@@ -83,7 +104,10 @@ export const serveCommand = new Command('serve')
   .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
   .option('--max-requests <n>', 'fastcgi mode: a worker retires after this many requests; 0 = never (pm.max_requests)', parseInteger(0), 0)
   .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseTimeLimit)
-  .option('--fastcgi-connect <address>', 'fastcgi mode: send requests to an application already running at unix:PATH or tcp:HOST:PORT (php-fpm, spawn-fcgi) instead of our own pool')
+  .option(
+    '--fastcgi-connect <address>',
+    'fastcgi mode: send requests to an application already running at unix:PATH or tcp:HOST:PORT (php-fpm, spawn-fcgi) instead of our own pool',
+  )
   .option('--trace', 'fastcgi mode: print every FastCGI record sent and received, one line each')
   .addHelpText(
     'after',
@@ -94,8 +118,11 @@ Examples:
   webhist serve --mode embedded --port 0 --cgi-bin ./my-scripts`,
   )
   .action(async (flags: ServeFlags, command: Command) => {
+    // Before anything starts: the server's environment cut to what it needs (server-environment.ts).
+    reexecWithServerEnvironment();
     for (const [key, { flag, mode }] of Object.entries(modeOnly)) {
-      if (command.getOptionValueSource(key) === 'cli' && flags.mode !== mode) throw new UsageError(`${flag} is for --mode ${mode} (this is --mode ${flags.mode})`);
+      if (command.getOptionValueSource(key) === 'cli' && flags.mode !== mode)
+        throw new UsageError(`${flag} is for --mode ${mode} (this is --mode ${flags.mode})`);
     }
     const folders = defaultFolders();
     const options: ServeOptions = {
@@ -106,6 +133,7 @@ Examples:
       passAuthorization: Boolean(flags.passAuthorization),
       quiet: Boolean(flags.quiet),
       trace: Boolean(flags.trace),
+      exposeStatus: Boolean(flags.exposeStatus),
     };
     await requireDirectory(options.cgiBin, `--cgi-bin ${flags.cgiBin ?? options.cgiBin}`);
     await requireDirectory(options.docroot, `--docroot ${flags.docroot ?? options.docroot}`);
@@ -124,7 +152,7 @@ Examples:
     if (options.processes > 1 && cluster.isPrimary) {
       // This process only supervises; each server process re-runs this command as a cluster worker.
       const { superviseProcesses } = await import('../../modes/embedded/cluster.ts');
-      const { url } = await superviseProcesses({ processes: options.processes, stuckAfterMs: options.timeout, host: options.host, logger });
+      const { url } = await superviseProcesses({ processes: options.processes, stuckAfterMs: options.timeout, host: options.host, port: options.port, logger });
       announce(url, ` (${options.processes} processes)`);
       return;
     }
@@ -132,7 +160,8 @@ Examples:
     const server = await startServer({
       mode,
       host: options.host,
-      port: options.port,
+      // Every process of a --processes pool listens on the one port its supervisor chose (cluster.ts).
+      port: cluster.isWorker && process.env.WEBHIST_POOL_PORT ? Number(process.env.WEBHIST_POOL_PORT) : options.port,
       cgiBin: options.cgiBin,
       docroot: options.docroot,
       timeoutMs: options.timeout,
@@ -140,11 +169,14 @@ Examples:
       maxBody: options.maxBody,
       passAuthorization: options.passAuthorization,
       revalidateMs: options.revalidate,
+      headerTimeoutMs: options.headerTimeout,
+      exposeStatus: options.exposeStatus,
       logger,
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use (try --port 0)`);
       if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port} (try a port above 1023)`);
-      if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') throw new UsageError(`--host ${options.host}: no such host name (try 127.0.0.1, or 0.0.0.0 for every interface)`);
+      if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN')
+        throw new UsageError(`--host ${options.host}: no such host name (try 127.0.0.1, or 0.0.0.0 for every interface)`);
       if (error.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${options.host}: not an address of this machine (try 127.0.0.1)`);
       throw error;
     });
@@ -178,17 +210,19 @@ async function createMode(options: ServeOptions, logger: Logger): Promise<Mode> 
     case 'embedded':
       return (await import('../../modes/embedded/index.ts')).createEmbeddedMode({ logger, logFormat: options.log });
     case 'fastcgi':
-      return (await import('../../modes/fastcgi/index.ts')).createFastCgiMode({
-        cgiBin: options.cgiBin,
-        workers: options.workers,
-        pm: options.pm,
-        maxRequests: options.maxRequests,
-        connect: options.fastcgiConnect,
-        trace: options.trace,
-        logger,
-      }).catch((error: Error) => {
-        throw new UsageError(error.message);
-      });
+      return (await import('../../modes/fastcgi/index.ts'))
+        .createFastCgiMode({
+          cgiBin: options.cgiBin,
+          workers: options.workers,
+          pm: options.pm,
+          maxRequests: options.maxRequests,
+          connect: options.fastcgiConnect,
+          trace: options.trace,
+          logger,
+        })
+        .catch((error: Error) => {
+          throw new UsageError(error.message);
+        });
   }
 }
 

@@ -8,6 +8,7 @@ import { parseAddress } from '../fastcgi/address.ts';
 import { shippedCgiBin } from '../package-root.ts';
 import { createLogger } from '../server/log.ts';
 import { parseInteger } from './options.ts';
+import { reexecWithServerEnvironment } from './server-environment.ts';
 import { paint, UsageError } from './ui.ts';
 
 interface WorkerFlags {
@@ -34,14 +35,25 @@ Examples:
   spawn-fcgi -p 9000 -n -- "$(command -v webhist)" worker   on the socket spawn-fcgi opens (fd 0)`,
   )
   .action(async (flags: WorkerFlags) => {
+    // The programs it runs can read its environ: only what it needs stays (server-environment.ts).
+    reexecWithServerEnvironment();
     const cgiBin = await stat(flags.cgiBin).catch(() => undefined);
     if (!cgiBin) throw new UsageError(`--cgi-bin ${flags.cgiBin}: no such directory`);
     if (!cgiBin.isDirectory()) throw new UsageError(`--cgi-bin ${flags.cgiBin}: a file, not a directory`);
     if (flags.listen) parseAddress(flags.listen);
     // FastCGI §3.2: a web server may say which addresses may connect.
-    const webServerAddrs = process.env.FCGI_WEB_SERVER_ADDRS?.split(',').map((a) => a.trim()).filter(Boolean);
+    const webServerAddrs = process.env.FCGI_WEB_SERVER_ADDRS?.split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
     const { startWorker } = await import('../../modes/fastcgi/worker.ts');
-    const worker = await startWorker({ ...flags, multiplex: Boolean(flags.multiplex), trace: Boolean(flags.trace), webServerAddrs, watchdog: true, logger: createLogger({ format: 'clf', quiet: true }) }).catch((error: NodeJS.ErrnoException) => {
+    const worker = await startWorker({
+      ...flags,
+      multiplex: Boolean(flags.multiplex),
+      trace: Boolean(flags.trace),
+      webServerAddrs,
+      watchdog: true,
+      logger: createLogger({ format: 'clf', quiet: true }),
+    }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`${flags.listen} is in use (a stale socket file? remove it)`);
       throw new UsageError(error.message);
     });

@@ -12,11 +12,13 @@
  * this is the hot path of CGI mode, one start per request, and execa measured 1.23–1.44× slower
  * per start here (bench/spawn-vs-execa.ts).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { FIXED_PATH } from '../cgi/env.ts';
+import { Readable } from 'node:stream';
+import { FIXED_PATH, textEnvironment } from '../cgi/env.ts';
 import { processExited, processStarted } from '../live-events.ts';
+import { descendants, procAvailable } from '../proc.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { spawnFailure } from '../script/diagnose.ts';
 import { forEachLine } from '../script/stderr-lines.ts';
@@ -46,20 +48,22 @@ export class ProcessGroups {
 export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): ScriptRun {
   const [program, ...before] = request.script.command;
   const child = spawn(program, [...before, ...request.args], {
-    env: request.env,
+    // spawn() writes every value as UTF-8: a header's bytes survive where they are UTF-8.
+    env: textEnvironment(request.env),
     cwd: dirname(request.script.file),
     // A new session and process group: the timeout and a vanished client kill all of it.
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const group = child.pid;
-  if (group !== undefined) {
-    groups?.add(group);
-    processStarted({ pid: group, kind: 'cgi', script: request.script.name });
-  }
+  if (group === undefined) return failedStart(child, program, request);
+  groups?.add(group);
+  processStarted({ pid: group, kind: 'cgi', script: request.script.name });
 
-  const stop = () => group !== undefined && killGroup(group);
-  request.signal.addEventListener('abort', stop, { once: true });
+  const stop = () => killGroup(group);
+  // Stopped early (its time ran out, its client left): with whatever left the group too.
+  const cut = () => killTree(group);
+  request.signal.addEventListener('abort', cut, { once: true });
 
   // A script may exit without reading its input: EPIPE on its stdin is not an error, and the
   // request body must not be destroyed for it (pipeline() would); the gateway discards the rest.
@@ -76,16 +80,49 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
       resolve({ ok: false, serverFault: true, reason: spawnFailure(program, request.script.file, error) });
     });
     child.once('close', (code, signal) => {
-      request.signal.removeEventListener('abort', stop);
-      if (group !== undefined) {
-        groups?.delete(group);
-        processExited({ pid: group, status: signal ?? code ?? 0 });
-      }
+      request.signal.removeEventListener('abort', cut);
+      groups?.delete(group);
+      processExited({ pid: group, status: signal ?? code ?? 0 });
       if (code === 0) resolve({ ok: true });
       else resolve({ ok: false, reason: signal ? `killed by ${signal}` : `exited with status ${code}` });
     });
   });
   return { stdout: child.stdout, finished, pid: group };
+}
+
+/**
+ * A spawn() that failed (EMFILE at the descriptor limit, ENOENT, EACCES): there is no pid and
+ * no stdio, and the ChildProcess emits 'error' on the next turn, which with no listener would
+ * end the server. The request gets an answer instead: a ScriptRun with an empty stdout whose
+ * end names the reason (the gateway answers 500 and logs it); the body is left for it to discard.
+ */
+function failedStart(child: ChildProcess, program: string, request: CgiRequest): ScriptRun {
+  const finished = new Promise<ScriptExit>((resolve) => {
+    child.once('error', (error) => resolve({ ok: false, serverFault: true, reason: spawnFailure(program, request.script.file, error) }));
+  });
+  // Where the pipes were made before the start failed (ENOENT, EACCES), nobody will read them.
+  for (const stream of child.stdio ?? []) stream?.destroy();
+  return { stdout: Readable.from([]), finished, pid: undefined };
+}
+
+/**
+ * Kills a running script's process group and every process still descended from it, found by
+ * following parents through /proc: a child that called setsid() (a session and group of its own)
+ * escapes kill(-group) but not this, as long as its parent lives. What this cannot find is a
+ * process both out of the group and orphaned (a double fork, a daemon): its parent is init by
+ * then. Only a cgroup per request would hold those (docs/security.md). Used when a script is
+ * stopped early; reading /proc costs a few milliseconds, too much for every normal exit.
+ */
+export function killTree(group: number): void {
+  const below = procAvailable ? descendants(group) : [];
+  killGroup(group);
+  for (const pid of below) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
 
 export function killGroup(group: number): void {

@@ -109,9 +109,10 @@ static struct child *free_slot(void) {
   return NULL;
 }
 
-/* Reads the frame from a new connection and starts its program with the connection as stdio. */
-/* Returns 1 if the connection is kept (for the body), 0 if the caller may close its copy. */
-static int start(int conn) {
+/* Reads the frame from a new connection and starts its program with the connection as stdio;
+   with `refused` set (an errno), reports that instead of starting anything. Returns 1 if the
+   connection is kept (for the body), 0 if the caller may close its copy. */
+static int start(int conn, int refused) {
   /* The server writes a frame in one go; a peer that stalls inside one must not stall us. */
   struct timeval limit = {.tv_sec = 5};
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -141,6 +142,12 @@ static int start(int conn) {
   long argc = n >= 4 ? strtol(words[3], NULL, 10) : 0;
   const char *id = n >= 1 ? words[0] : "?";
   if (argc < 1 || (size_t)argc + 4 > n || strlen(id) >= sizeof children[0].id) {
+    free(words);
+    free(frame);
+    return 0;
+  }
+  if (refused) {
+    reportf("F %s %ld\n", id, refused);
     free(words);
     free(frame);
     return 0;
@@ -317,6 +324,24 @@ static void kill_all(void) {
     if (children[i].pid > 0 && !children[i].exited) kill(-children[i].pid, SIGKILL);
 }
 
+/* A descriptor held in reserve for the one moment there is no other: at the descriptor limit
+   accept() fails and the connection would wait in the backlog, the listener readable forever
+   (a busy loop here, a request hung until its time limit there). With the reserve let go, the
+   connection is accepted, its frame read and its start reported as failed (EMFILE), so the
+   server answers that request at once; then the reserve is taken back. */
+static int reserve = -1;
+
+static void refuse_one(int listener) {
+  int why = errno;
+  if (reserve >= 0) close(reserve);
+  int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  if (conn >= 0) {
+    start(conn, why);
+    close(conn);
+  }
+  reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: webhist-spawn-helper SOCKET_PATH\n");
@@ -351,6 +376,7 @@ int main(int argc, char **argv) {
   fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
   fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
 
+  reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
   report("READY\n", 6);
 
   static struct pollfd fds[2 * MAX_CHILDREN + 3];
@@ -394,8 +420,9 @@ int main(int argc, char **argv) {
     if (fds[2].revents) {
       int conn;
       while ((conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-        if (!start(conn)) close(conn);
+        if (!start(conn, 0)) close(conn);
       }
+      if (errno == EMFILE || errno == ENFILE) refuse_one(listener);
     }
   }
 }

@@ -19,13 +19,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { FIXED_PATH } from '../cgi/env.ts';
+import { FIXED_PATH, valueBytes } from '../cgi/env.ts';
 import { processExited, processStarted } from '../live-events.ts';
 import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
 import { spawnFailure } from '../script/diagnose.ts';
 import { LineSplitter } from '../script/stderr-lines.ts';
-import { killGroup } from './program.ts';
+import { killGroup, killTree } from './program.ts';
 
 /** Where `npm install` builds the helper. */
 export const spawnHelperBinary = join(packageRoot, 'build', 'webhist-spawn-helper');
@@ -47,6 +47,8 @@ interface Launch {
   stderr: LineSplitter;
   pid?: number;
   settle(exit: ScriptExit): void;
+  /** Stops it early: the request was cut (its time ran out, its client left). */
+  cut(): void;
 }
 
 /** Starts the helper; rejects, saying why, where it cannot run (not built: no C compiler at install). */
@@ -68,7 +70,7 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       launch.pid = value;
       processStarted({ pid: value, kind: 'cgi', script: launch.request.script.name });
       // The request was cut while the helper was starting it.
-      if (launch.request.signal.aborted) killGroup(value);
+      if (launch.request.signal.aborted) launch.cut();
       return;
     }
     launches.delete(id);
@@ -123,16 +125,32 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
         settle = resolve;
       });
       const stderr = new LineSplitter((line) => request.logStderr(line));
-      const launch: Launch = { request, stderr, settle };
-      launches.set(id, launch);
-
-      const stop = () => {
-        if (launch.pid !== undefined) killGroup(launch.pid);
+      // Stopped early, with whatever left its group too. Nobody reads its output any more: the
+      // connection is destroyed, or unread bytes in it would keep it from ever closing, and the
+      // request from ever finishing (its concurrency slot held for good). Until the helper has
+      // said it started, the connection must stay: the frame may not have been read yet.
+      const cut = () => {
+        if (launch.pid === undefined) return;
+        killTree(launch.pid);
+        socket.destroy();
       };
-      request.signal.addEventListener('abort', stop, { once: true });
+      const launch: Launch = { request, stderr, settle, cut };
+      launches.set(id, launch);
+      request.signal.addEventListener('abort', cut, { once: true });
       // A program may exit without reading its input: EPIPE on the body is not an error, and the
-      // request body is left for the gateway to discard.
-      socket.on('error', () => {});
+      // request body is left for the gateway to discard. A connection that could not be made
+      // (EMFILE: the server is at its descriptor limit) is a start that failed, answered now.
+      let connected = false;
+      socket.once('connect', () => (connected = true));
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        if (connected || launches.get(id) !== launch) return;
+        launches.delete(id);
+        settle({
+          ok: false,
+          serverFault: true,
+          reason: `cannot start ${request.script.file}: no connection to the spawn helper (${error.code ?? error.message})`,
+        });
+      });
       if (withBody) {
         socket.write(frame);
         request.body.pipe(socket);
@@ -148,7 +166,7 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       });
       // Ended: it has exited, and its stdout (this socket) is closed.
       const finished = Promise.all([exit, closed]).then(([result]) => {
-        request.signal.removeEventListener('abort', stop);
+        request.signal.removeEventListener('abort', cut);
         stderr.end();
         return result;
       });
@@ -170,16 +188,21 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
   };
 }
 
-/** The frame spawn-helper.c reads: a 4-byte little-endian length, then NUL-ended strings. */
+/**
+ * The frame spawn-helper.c reads: a 4-byte little-endian length, then NUL-ended strings. Text
+ * is UTF-8; a value copied from the request is its bytes as they came (valueBytes, src/cgi/env.ts).
+ */
 export function encodeFrame(request: { id: string; cwd: string; withBody: boolean; argv: string[]; env: Record<string, string> }): Buffer {
   const { id, cwd, withBody, argv, env } = request;
-  const words = [id, cwd, withBody ? '1' : '0', String(argv.length), ...argv, ...Object.entries(env).map(([name, value]) => `${name}=${value}`)];
-  const strings = Buffer.from(`${words.join('\0')}\0`, 'utf8');
-  const frame = Buffer.allocUnsafe(4 + strings.length);
-  frame.writeUInt32LE(strings.length, 0);
-  strings.copy(frame, 4);
-  return frame;
+  const words: Buffer[] = [id, cwd, withBody ? '1' : '0', String(argv.length), ...argv].map((word) => Buffer.from(`${word}\0`, 'utf8'));
+  for (const [name, value] of Object.entries(env)) words.push(Buffer.from(`${name}=`, 'utf8'), valueBytes(name, value), nul);
+  const length = words.reduce((sum, word) => sum + word.length, 0);
+  const frame = Buffer.allocUnsafe(4);
+  frame.writeUInt32LE(length, 0);
+  return Buffer.concat([frame, ...words], 4 + length);
 }
+
+const nul = Buffer.from([0]);
 
 /** Splits the helper's stdout into its reports: lines, and after an `E` line the bytes it announces. */
 function readReports(stdout: NodeJS.ReadableStream, onReady: () => void, onReport: (kind: string, id: string, value: number, payload?: Buffer) => void): void {

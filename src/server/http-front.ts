@@ -10,7 +10,8 @@ import { listen } from '../io/listen.ts';
 import { replyText, exchangeFor, type Exchange } from './exchange.ts';
 import { describeScript, NotAScript } from '../script/describe.ts';
 import { createGateway, type FoundScript, type GatewayOptions } from './gateway.ts';
-import { normalizeRequestPath, resolveScript } from './paths.ts';
+import { isHiddenPath, normalizeRequestPath, resolveScript } from './paths.ts';
+import { checkRequestHead, isLoopback } from './request-head.ts';
 import { revalidateEvery } from './revalidate.ts';
 import { serveStatic } from './static.ts';
 import { createStatusRoutes, type StatusFacts } from './status.ts';
@@ -25,6 +26,10 @@ export interface ServerOptions extends Omit<GatewayOptions, 'serverSoftware' | '
   revalidateMs: number;
   /** Bounds of /webhist/events, where the defaults will not do. */
   eventStream?: StatusFacts['eventStream'];
+  /** How long a client may take to send a request's head, then 408 (node's headersTimeout; slowloris). */
+  headerTimeoutMs?: number;
+  /** Serve /webhist/ (pids, scripts, socket paths) to clients other than loopback ones. */
+  exposeStatus?: boolean;
 }
 
 export interface RunningServer {
@@ -35,6 +40,13 @@ export interface RunningServer {
 }
 
 export const serverSoftware = 'webhist/0.1';
+/** Tighter than node's 60 s, as Apache's mod_reqtimeout (20 s for the head) is: a head is small. */
+export const defaultHeaderTimeoutMs = 20_000;
+/** What node's parser reports, answered as RFC 9110 §15.5.9 and RFC 6585 §5 say; the rest is a 400. */
+const clientErrorStatus: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+};
 const cgiPrefix = '/cgi-bin';
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -57,7 +69,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = normalizeRequestPath(ex.rawPath);
     if (path === undefined) return replyText(ex, 400, 'Bad Request: the path cannot be decoded safely');
     // The server's own pages (status, the live view's events): one prefix, routed in one place.
-    if (path.startsWith('/webhist/')) return webhistPages.serve(ex, path);
+    // They name pids, scripts and socket paths: for this machine only, unless --expose-status.
+    if (path.startsWith('/webhist/')) {
+      if (!options.exposeStatus && !isLoopback(ex.req.socket.remoteAddress)) {
+        return replyText(ex, 403, 'Forbidden: /webhist/ answers clients on this machine only (the server was not started with --expose-status)');
+      }
+      return webhistPages.serve(ex, path);
+    }
+    if (isHiddenPath(path)) return replyText(ex, 404, 'Not Found');
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
       const found = await findScript(path.slice(cgiPrefix.length));
       if (!found) return replyText(ex, 404, `Not Found: no script at ${path}`);
@@ -72,7 +91,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // `Upgrade: websocket` to a script: websocketd's model (./websocket.ts). Other upgrades (h2c) are plain requests.
   const sockets = createWebSocketFront({ ...options, serverSoftware, findScript, slots: gateway });
-  const server = createServer({ keepAlive: true, shouldUpgradeCallback: isWebSocketUpgrade }, (req: IncomingMessage, res: ServerResponse) => {
+  const headersTimeout = options.headerTimeoutMs ?? defaultHeaderTimeoutMs;
+  const limits = {
+    // A client that trickles its head (slowloris) holds a connection this long, then gets 408.
+    headersTimeout,
+    // The whole request, body included: node's 300 s, or the head's limit if that is longer.
+    requestTimeout: Math.max(300_000, headersTimeout),
+    // node looks for overdue heads every 30 s by default: a limit of 20 s would mean 20-50 s.
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+  };
+  const server = createServer({ keepAlive: true, shouldUpgradeCallback: isWebSocketUpgrade, ...limits }, (req: IncomingMessage, res: ServerResponse) => {
+    const refused = checkRequestHead(req);
     const ex = exchangeFor(req, res);
     const began = Date.now();
     // Read now: by the time the response closes, the request (and its socket) may be destroyed.
@@ -96,6 +125,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         durationMs: Date.now() - began,
       });
     });
+    if (refused) {
+      res.shouldKeepAlive = false;
+      return replyText(ex, 400, `Bad Request: ${refused}`);
+    }
     dispatch(ex).catch((error: Error) => {
       logger.error('error', 'server', error.stack ?? error.message);
       replyText(ex, 500, 'Internal Server Error');
@@ -103,9 +136,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   server.on('upgrade', sockets.upgrade);
   // A peer that resets a half-open connection must never take the server down.
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  // A head not sent in time (headersTimeout, requestTimeout) is a 408 (RFC 9110 §15.5.9), one too
+  // large a 431 (RFC 6585 §5); anything else the parser refused, a 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const status = clientErrorStatus[error.code ?? ''] ?? '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
 
   await listen(server, { port: options.port, host: options.host });

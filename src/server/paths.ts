@@ -42,6 +42,22 @@ export function normalizeRequestPath(rawPath: string): string | undefined {
   return PLAIN_PATH.test(rawPath) ? rawPath : decodeAndNormalize(rawPath);
 }
 
+/**
+ * Whether a normalised path names something never served nor run, answered 404 as if absent:
+ * - a dot name, file or directory (`.git/config`, `.env`, `.htpasswd`, emacs's `.#lock`): a
+ *   folder served as it is (webhist serves the current one by default) holds them, and they
+ *   hold secrets. RFC 8615's `/.well-known/` is the one exception a site may need.
+ * - an editor's backup or swap file (`page.html~`, `.bak`, `.orig`, `.swp`, `.swo`, emacs's
+ *   `#page.html#`): the source of a page or script, readable as plain text under a name no
+ *   handler recognises (the classic `index.php~` leak).
+ */
+export function isHiddenPath(path: string): boolean {
+  return path.split('/').some((segment, i) => {
+    if (segment === '' || (i === 1 && segment === '.well-known')) return false;
+    return segment.startsWith('.') || segment.endsWith('~') || /\.(?:bak|orig|swp|swo)$/i.test(segment) || /^#.*#$/.test(segment);
+  });
+}
+
 /** The full algorithm, for a path that starts with '/'; exported for the test that holds the shortcut to it. */
 export function decodeAndNormalize(rawPath: string): string | undefined {
   const raw = rawPath.split('/');

@@ -15,41 +15,67 @@ import { eventually, get, modes, open, openFds, rawRequest, serve, sleep, status
 
 // Concurrent: each test has its own server, and most of their time is spent waiting.
 describe('#15 attack: scripts and spawn failures', { concurrency: true }, () => {
-  it('#1 (cgi) a spawn that fails at the descriptor limit is an answered request, not a dead server', {
-    todo: '#15 defect 1: EMFILE from spawn() kills the server',
-  }, async () => {
-    const limit = 256;
-    const server = await serve('cgi', { wrapper: ['sh', '-c', `ulimit -n ${limit} && exec "$@"`, 'sh'] });
-    const hogs: Socket[] = [];
-    try {
-      // Half-sent requests, each holding a descriptor in the server, until it is a few short of the limit.
-      while (openFds(server.pid) < limit - 3 && hogs.length < limit) {
-        const socket = await open(server.port);
-        socket.write('GET /cgi-bin/hello.sh HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-        hogs.push(socket);
-        await eventually(() => openFds(server.pid) > 0 && hogs.length <= openFds(server.pid), 2000, 'the server to accept');
+  // Both ways CGI mode starts programs: the spawn helper (its connection, and the helper's own
+  // limit, inherited) and Node's spawn() (no pipes, and an 'error' event nobody listened for).
+  for (const way of ['helper', 'node'] as const)
+    it(`#1 (cgi --spawn ${way}) a spawn that fails at the descriptor limit is an answered request, not a dead server`, async () => {
+      const limit = 256;
+      const server = await serve('cgi', { args: ['--spawn', way], wrapper: ['sh', '-c', `ulimit -n ${limit} && exec "$@"`, 'sh'] });
+      const hogs: Socket[] = [];
+      try {
+        // Half-sent requests, each holding a descriptor in the server, until one is left: the
+        // next request's connection takes it, and its script finds none for its pipes (or for
+        // the connection to the spawn helper): the start fails with EMFILE.
+        while (openFds(server.pid) < limit - 1 && hogs.length < limit) {
+          const before = openFds(server.pid);
+          const socket = await open(server.port);
+          socket.write('GET /cgi-bin/hello.sh HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+          hogs.push(socket);
+          await eventually(() => openFds(server.pid) > before, 2000, 'the server to accept');
+        }
+        // One at a time, each on a connection closed after its answer. 0: no answer (the
+        // connection dropped at accept); anything else must be a status that says so.
+        const answers: number[] = [];
+        for (let i = 0; i < 4; i++) answers.push(await statusOf(server.port, '/cgi-bin/hello.sh', 5000));
+        await sleep(500);
+        assert.ok(
+          isRunning(server.pid),
+          `the server died (answers ${answers.join(', ')}): ${server.launched
+            .output()
+            .split('\n')
+            .filter((line) => /Error|EMFILE/.test(line))
+            .slice(0, 2)
+            .join(' | ')}`,
+        );
+        for (const status of answers) assert.ok(status === 0 || status === 500 || status === 503 || status === 200, `answered ${status}`);
+        // At least one start failed and was answered, and the error log names the cause.
+        assert.ok(answers.includes(500) || answers.includes(503), `no spawn failed (answers ${answers.join(', ')}): the limit was not reached`);
+        assert.match(server.launched.output(), /EMFILE|ENFILE/, 'the error log names the descriptor limit');
+        for (const socket of hogs.splice(0)) socket.destroy();
+        await untilAnswered(server.port, '/cgi-bin/hello.sh', 200, 5000, 'once the descriptors were back');
+      } finally {
+        for (const socket of hogs) socket.destroy();
+        await server.stop();
       }
-      // Each script request now finds too few descriptors for its pipes: spawn() fails with EMFILE.
-      // 0: no answer (the connection dropped); anything else must be a status that says so.
-      const answers = await Promise.all(Array.from({ length: 5 }, () => statusOf(server.port, '/cgi-bin/hello.sh', 5000)));
-      await sleep(500);
-      assert.ok(
-        isRunning(server.pid),
-        `the server died (answers ${answers.join(', ')}): ${server.launched
-          .output()
-          .split('\n')
-          .filter((line) => /Error|EMFILE/.test(line))
-          .slice(0, 2)
-          .join(' | ')}`,
-      );
-      for (const status of answers) assert.ok(status === 0 || status === 500 || status === 503 || status === 200, `answered ${status}`);
-      for (const socket of hogs.splice(0)) socket.destroy();
-      await untilAnswered(server.port, '/cgi-bin/hello.sh', 200, 5000, 'once the descriptors were back');
-    } finally {
-      for (const socket of hogs) socket.destroy();
-      await server.stop();
-    }
-  });
+    });
+
+  for (const mode of modes) {
+    it(`(${mode}) clients that leave in the middle of a large response free their slots`, async () => {
+      const server = await serve(mode, { args: ['--max-concurrency', '2'] });
+      try {
+        for (let i = 0; i < 8; i++) {
+          const socket = await open(server.port);
+          const firstBytes = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+          socket.write(get('/cgi-bin/big.js?kb=8192'));
+          await Promise.race([firstBytes, sleep(5000)]);
+          socket.destroy(); // with megabytes still unread in the script's stdout
+        }
+        await untilAnswered(server.port, '/cgi-bin/hello.js', 200, 6000, 'after 8 clients left mid-response');
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 
   const throwing = {
     'timer-throw.js':

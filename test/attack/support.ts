@@ -5,11 +5,11 @@
  * 127.0.0.1 and look at it from outside (/proc: its tree, memory, descriptors). Nothing here
  * imports the server's internals, so the tests outlive a rewrite of them.
  */
-import { cp, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cleanEnv, freePort, launch, stop, waitForListener, type Launched } from '../../bench/process/launch.ts';
 import { packageRoot, shippedCgiBin } from '../../src/package-root.ts';
 import { readProcessTable, treeOf, treeRssBytes } from '../../src/proc.ts';
@@ -53,7 +53,10 @@ async function scratch(scripts: Record<string, string>, files: Record<string, st
     await writeFile(file, text.replaceAll('$TMP', dir));
     if (text.startsWith('#!')) await chmod(file, 0o755);
   }
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  for (const [name, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, name)), { recursive: true });
+    await writeFile(join(dir, name), text);
+  }
   return { dir, cgiBin };
 }
 
