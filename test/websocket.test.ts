@@ -154,7 +154,8 @@ for (const mode of modes) {
       await session.received(1);
       await stopping.stop();
       assert.equal((await session.closed).code, 1001);
-      assert.ok(!liveProcesses().some((p) => p.script === '/cgi-bin/count.js'), 'no count.js process left');
+      // Its exit is recorded when its pipes have closed, a moment after the server's stop resolves.
+      await eventually(() => !liveProcesses().some((p) => p.script === '/cgi-bin/count.js'), 5000, 'no count.js process left');
     });
 
     if (!mode.runsPrograms) {
