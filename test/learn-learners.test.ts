@@ -264,3 +264,64 @@ export default async function ({ env, stdout }) {
       /embedded: eight requests .*Process \d+ served 1, 1, .*each request to the same process should add exactly 1 \(keep the count at module level, outside the handler\)/,
     ));
 });
+
+describe('lesson 7: gateways and frameworks', { concurrency: true }, () => {
+  const reference = readFileSync(join(lesson(7).dir, 'solution', 'app.py'), 'utf8');
+  const changed = (from: string, to: string) => {
+    assert.ok(reference.includes(from), `the reference still contains ${from}`);
+    return { 'app.py': { text: reference.replace(from, to), executable: false } };
+  };
+
+  it('passes written another way: a small router class, the items in SQLite', () =>
+    passes(7, {
+      'app.py': {
+        executable: false,
+        text: `import json, os, sqlite3
+
+DB = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'items.sqlite')
+
+class App:
+    def __init__(self):
+        self.routes = {('GET', '/items'): self.index, ('POST', '/items'): self.create}
+
+    def db(self):
+        con = sqlite3.connect(DB)
+        con.execute('create table if not exists items (id integer primary key, name text)')
+        return con
+
+    def index(self, environ):
+        with self.db() as con:
+            rows = con.execute('select id, name from items order by id').fetchall()
+        return '200 OK', [dict(id=i, name=n) for i, n in rows], []
+
+    def create(self, environ):
+        size = int(environ.get('CONTENT_LENGTH') or '0')
+        name = json.loads(environ['wsgi.input'].read(size))['name']
+        with self.db() as con:
+            new = con.execute('insert into items (name) values (?)', (name,)).lastrowid
+        return '201 Created', {'name': name, 'id': new}, [('Location', environ['SCRIPT_NAME'] + '/items/%d' % new)]
+
+    def __call__(self, environ, start_response):
+        route = self.routes.get((environ['REQUEST_METHOD'], environ.get('PATH_INFO', '')))
+        status, value, headers = route(environ) if route else ('404 Not Found', {}, [])
+        start_response(status, [('Content-Type', 'application/json; charset=utf-8')] + headers)
+        yield json.dumps(value).encode()
+
+application = App()
+`,
+      },
+    }));
+
+  it('a near miss: the items in a Python list (remembered by wsgiref, forgotten under CGI)', () =>
+    failsSaying(
+      7,
+      changed('def load():\n    try:', '_items = []\n\n\ndef load():\n    return _items\n    try:'),
+      /POST answered \{"id":1,"name":".*"\}, but the next GET lists \[\]: under CGI every request is a new process, so a Python list starts empty each time\. Keep the items in a file beside app\.py/,
+    ));
+
+  it('a near miss: the body read to its end (works under CGI, hangs under wsgiref)', () =>
+    failsSaying(7, changed("environ['wsgi.input'].read(length)", "environ['wsgi.input'].read()"), /under wsgiref, POST \/items: no complete response within \d+s\. .*read exactly int\(environ\.get\('CONTENT_LENGTH'\) or 0\) bytes/));
+
+  it('a near miss: Location written for the CGI mount only', () =>
+    failsSaying(7, changed("f\"{environ.get('SCRIPT_NAME', '')}/items/", 'f"/cgi-bin/items.py/items/'), /under wsgiref, POST \/items: Location is "\/cgi-bin\/items\.py\/items\/\d+"; expected \/items\/\d+: the mount point \(environ\['SCRIPT_NAME'\], "" here\)/));
+});
