@@ -325,3 +325,85 @@ application = App()
   it('a near miss: Location written for the CGI mount only', () =>
     failsSaying(7, changed("f\"{environ.get('SCRIPT_NAME', '')}/items/", 'f"/cgi-bin/items.py/items/'), /under wsgiref, POST \/items: Location is "\/cgi-bin\/items\.py\/items\/\d+"; expected \/items\/\d+: the mount point \(environ\['SCRIPT_NAME'\], "" here\)/));
 });
+
+describe('lesson 8: the server is the program', { concurrency: true }, () => {
+  const reference = readFileSync(join(lesson(8).dir, 'solution', 'server.mjs'), 'utf8');
+  const edited = (...changes: [string, string][]) => {
+    let text = reference;
+    for (const [from, to] of changes) {
+      assert.ok(text.includes(from), `the reference still contains ${from}`);
+      text = text.replace(from, to);
+    }
+    return { 'server.mjs': { text, executable: false } };
+  };
+
+  it('passes written another way: callbacks and a route table, entries in a tab-separated file', () =>
+    passes(8, {
+      'server.mjs': {
+        executable: false,
+        text: `import http from 'node:http';
+import fs from 'node:fs';
+const file = new URL('entries.tsv', import.meta.url);
+const html = (s) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const flat = (s) => (s || '').replace(/[\\t\\r\\n]/g, ' ');
+const routes = {
+  'GET /greet'(req, res, url) {
+    const who = url.searchParams.get('name');
+    res.statusCode = who ? 200 : 400;
+    res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.end(who ? 'Hello, ' + who + '!\\n' : 'name?\\n');
+  },
+  'GET /guestbook'(req, res) {
+    fs.readFile(file, 'utf8', (err, text) => {
+      const rows = err ? [] : text.split('\\n').filter(Boolean).map((l) => l.split('\\t'));
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<ul>' + rows.map(([n, m]) => '<li>' + html(n) + ' said ' + html(m) + '</li>').join('') + '</ul>');
+    });
+  },
+  'POST /guestbook'(req, res) {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const f = new URLSearchParams(body);
+      fs.appendFile(file, flat(f.get('name')) + '\\t' + flat(f.get('message')) + '\\n', () => {
+        res.writeHead(303, { location: 'http://' + req.headers.host + '/guestbook' });
+        res.end();
+      });
+    });
+  },
+};
+http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  const route = routes[req.method + ' ' + url.pathname];
+  if (route) return route(req, res, url);
+  if (url.pathname === '/guestbook') { res.writeHead(405, { allow: 'GET, POST' }); return res.end(); }
+  res.writeHead(404); res.end();
+}).listen(process.env.PORT, '127.0.0.1');
+`,
+      },
+    }));
+
+  it('a near miss: the entries kept in an array (lost when the process goes)', () =>
+    failsSaying(
+      8,
+      edited(
+        ["await appendFile(book, `${JSON.stringify({ name: form.get('name') ?? '', message: form.get('message') ?? '' })}\\n`);", "kept.push({ name: form.get('name') ?? '', message: form.get('message') ?? '' });"],
+        ['async function entries() {', 'const kept = [];\nasync function entries() {\n  return kept;'],
+      ),
+      /the page after a restart should contain "Grace [^"]+"[\s\S]*keep the entries in a file beside server\.mjs, not in an array/,
+    ));
+
+  it('a near miss: entries written into the page unescaped', () =>
+    failsSaying(8, edited(["const escape = (text) => String(text).replace(/&/g, '&amp;')", "const escape = (text) => String(text); String('').replace(/&/g, '&amp;')"]), /your page contains .*<script>alert.* as it was sent: .*Escape & < > "/));
+
+  it('a near miss: the name copied into Location, and no catch — Node refuses the CR LF by throwing, and the error ends the whole server', () =>
+    failsSaying(
+      8,
+      edited(
+        ["{ Location: '/guestbook' });", "{ Location: `/guestbook?from=${form.get('name')}` });"],
+        ["console.error(error);\n    if (!res.headersSent) send(res, 500, 'text/plain', 'something went wrong\\n');\n    else res.destroy();", 'throw error;'],
+      ),
+      /server\.mjs: .*your server is no longer running: an error thrown while answering ended the whole process \(under CGI it would have cost this one request a 502\)/,
+    ));
+});

@@ -10,7 +10,7 @@ import type { ProbeRequest, ProbeResult } from './fastcgi-probe.ts';
 import type { Started } from './processes.ts';
 import type { Arrival, Exchange, Request, Response } from './wire.ts';
 
-export type { Arrival, Exchange, ProbeRequest, ProbeResult, Request, Response };
+export type { Arrival, Exchange, ProbeRequest, ProbeResult, Request, Response, Started };
 
 export interface Check {
   /** The task in lesson.json (1-based) this check belongs to: `hint` follows it. */
