@@ -407,3 +407,112 @@ http.createServer((req, res) => {
       /server\.mjs: .*your server is no longer running: an error thrown while answering ended the whole process \(under CGI it would have cost this one request a 502\)/,
     ));
 });
+
+describe('lesson 9: resources and verbs', { concurrency: true }, () => {
+  const reference = readFileSync(join(lesson(9).dir, 'solution', 'cgi-bin', 'notes.js'), 'utf8');
+
+  it('passes as a plain Python CGI program (one file per note, ids from O_EXCL); embedded says loudly why it is skipped', async () => {
+    const result = await verifyWith(9, 'empty', {
+      'cgi-bin/notes.py': `#!/usr/bin/env python3
+import json, os, sys
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'notes-py')
+os.makedirs(HERE, exist_ok=True)
+method, path, me = os.environ['REQUEST_METHOD'], os.environ.get('PATH_INFO', ''), os.environ['SCRIPT_NAME']
+
+def out(status, value=None, **headers):
+    lines = ['Status: ' + status] + ['%s: %s' % kv for kv in headers.items()]
+    if value is not None: lines.append('Content-Type: application/json; charset=utf-8')
+    sys.stdout.write('\\r\\n'.join(lines) + '\\r\\n\\r\\n' + ('' if value is None else json.dumps(value)))
+    sys.exit(0)
+
+def text():
+    try:
+        sent = json.loads(sys.stdin.read(int(os.environ.get('CONTENT_LENGTH') or 0)))
+        if isinstance(sent, dict) and isinstance(sent.get('text'), str): return sent['text']
+    except ValueError: pass
+    out('400 Bad Request', {'error': 'want {"text": ...}'})
+
+def note(i): return os.path.join(HERE, str(i))
+def load(i):
+    with open(note(i)) as f: return {'id': i, 'text': f.read()}
+
+if path in ('', '/'):
+    if method == 'GET': out('200 OK', [load(int(n)) for n in sorted(os.listdir(HERE), key=int) if n.isdigit()])
+    if method != 'POST': out('405 Method Not Allowed', {}, Allow='GET, POST')
+    t, i = text(), len(os.listdir(HERE)) + 1
+    while True:
+        try: fd = os.open(note(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL); break
+        except FileExistsError: i += 1
+    os.write(fd, t.encode()); os.close(fd)
+    out('201 Created', {'id': i, 'text': t}, Location='%s/%d' % (me, i))
+i = int(path[1:]) if path[1:].isdigit() else 0
+if method not in ('GET', 'PUT', 'DELETE'): out('405 Method Not Allowed', {}, Allow='GET, PUT, DELETE')
+if not os.path.exists(note(i)): out('404 Not Found', {'error': 'no such note'})
+if method == 'GET': out('200 OK', load(i))
+if method == 'DELETE': os.remove(note(i)); out('204 No Content')
+t = text()
+with open(note(i) + '.new', 'w') as f: f.write(t)
+os.replace(note(i) + '.new', note(i))
+out('200 OK', {'id': i, 'text': t})
+`,
+    });
+    assert.equal(result.status, 'pass', reasons(result));
+    const embedded = result.modes.find((m) => m.mode === 'embedded')!;
+    assert.ok(embedded.checks.every((c) => c.status === 'skip'));
+    assert.match(embedded.checks[0]!.reason!, /embedded mode runs only handler scripts .*notes\.py is a plain CGI program/);
+    assert.ok(result.modes.filter((m) => m.mode !== 'embedded').every((m) => m.checks.every((c) => c.status === 'pass')));
+  });
+
+  it('a near miss: the notes in a Map — passes embedded, fails under four FastCGI workers saying why', async () => {
+    const result = await verifyWith(9, 'solution', {
+      'cgi-bin/notes.js': {
+        executable: true,
+        text: `const notes = new Map();
+let last = 0;
+const say = (stdout, status, body, extra = '') => stdout.write('Status: ' + status + '\\r\\n' + extra + (body === undefined ? '' : 'Content-Type: application/json\\r\\n') + '\\r\\n' + (body === undefined ? '' : JSON.stringify(body)));
+export default async function ({ env, stdin, stdout }) {
+  let raw = '';
+  for await (const c of stdin) raw += c;
+  let text;
+  try { text = JSON.parse(raw).text; } catch {}
+  const id = Number((env.PATH_INFO || '').slice(1));
+  if (!env.PATH_INFO || env.PATH_INFO === '/') {
+    if (env.REQUEST_METHOD === 'GET') return say(stdout, 200, [...notes.values()]);
+    if (env.REQUEST_METHOD !== 'POST') return say(stdout, 405, {}, 'Allow: GET, POST\\r\\n');
+    if (typeof text !== 'string') return say(stdout, 400, {});
+    const note = { id: ++last, text };
+    notes.set(note.id, note);
+    return say(stdout, 201, note, 'Location: ' + env.SCRIPT_NAME + '/' + note.id + '\\r\\n');
+  }
+  if (!['GET', 'PUT', 'DELETE'].includes(env.REQUEST_METHOD)) return say(stdout, 405, {}, 'Allow: GET, PUT, DELETE\\r\\n');
+  if (!notes.has(id)) return say(stdout, 404, {});
+  if (env.REQUEST_METHOD === 'GET') return say(stdout, 200, notes.get(id));
+  if (env.REQUEST_METHOD === 'DELETE') return notes.delete(id), say(stdout, 204);
+  if (typeof text !== 'string') return say(stdout, 400, {});
+  notes.set(id, { id, text });
+  say(stdout, 200, { id, text });
+}
+`,
+      },
+    });
+    assert.equal(result.status, 'fail');
+    const byMode = Object.fromEntries(result.modes.map((m) => [m.mode, m.checks]));
+    assert.ok(byMode.embedded!.every((c) => c.status === 'pass'), reasons(result));
+    assert.equal(byMode.cgi![0]!.status, 'fail');
+    assert.match(reasons(result), /fastcgi: eight notes made at once.*: (the same id twice\. .*a counter in memory is per process \(four FastCGI workers count four times over\).*Keep the notes in files|note \d+ was made .* four FastCGI workers are four processes, each with its own memory.*a file beside the script)/);
+  });
+
+  it('a near miss: DELETE answered 200 with the note', () =>
+    failsSaying(
+      9,
+      { 'cgi-bin/notes.js': { executable: true, text: reference.replace("return answer(stdout, '204 No Content');", "return answer(stdout, '200 OK', { id: Number(id) });") } },
+      /DELETE answers 204 .*: expected status 204, got 200 OK\. DELETE \/cgi-bin\/notes\.js\/\d+ removes the note and answers "Status: 204 No Content"/,
+    ));
+
+  it('a near miss: 405 without Allow', () =>
+    failsSaying(
+      9,
+      { 'cgi-bin/notes.js': { executable: true, text: reference.replaceAll(", { Allow: 'GET, POST' }", '').replaceAll(", { Allow: 'GET, PUT, DELETE' }", '') } },
+      /other methods: 405 with Allow.*no Allow header field; expected .*A 405 says what would work here: Allow: GET, POST \(RFC 9110 §15\.5\.6\)/,
+    ));
+});
