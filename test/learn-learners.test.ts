@@ -516,3 +516,59 @@ export default async function ({ env, stdin, stdout }) {
       /other methods: 405 with Allow.*no Allow header field; expected .*A 405 says what would work here: Allow: GET, POST \(RFC 9110 §15\.5\.6\)/,
     ));
 });
+
+describe('lesson 10: waiting for news', { concurrency: true }, () => {
+  const reference = readFileSync(join(lesson(10).dir, 'solution', 'cgi-bin', 'chat.py'), 'utf8');
+  const changed = (from: string, to: string) => {
+    assert.ok(reference.includes(from), `the reference still contains ${from}`);
+    return { 'cgi-bin/chat.py': reference.replace(from, to) };
+  };
+
+  it('passes in Perl: the spool read with a line count, waiting by select()', () =>
+    passes(10, {
+      'cgi-bin/chat.py': { text: '', executable: false },
+      'cgi-bin/chat.pl': `#!/usr/bin/perl
+use strict;
+use warnings;
+use Time::HiRes qw(time);
+(my $spool = $ENV{SCRIPT_FILENAME}) =~ s{[^/]+$}{messages.txt};
+sub decode { my $s = shift // ''; $s =~ tr/+/ /; $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; $s }
+sub params { my %p; for (split /&/, shift // '') { my ($k, $v) = split /=/, $_, 2; $p{decode($k)} //= decode($v) } %p }
+sub lines { open(my $f, '<', $spool) or return (); my @l = <$f>; chomp @l; @l }
+$| = 1;
+if ($ENV{REQUEST_METHOD} eq 'POST') {
+  read(STDIN, my $body, $ENV{CONTENT_LENGTH} || 0);
+  my %f = params($body);
+  (my $msg = $f{msg} // '') =~ s/[\\r\\n]+/ /g;
+  if ($msg eq '') { print "Status: 400 Bad Request\\n\\n"; exit }
+  open(my $f, '>>', $spool) or die "spool: $!";
+  print $f "$msg\\n";
+  close $f;
+  print "Status: 204 No Content\\n\\n";
+  exit;
+}
+my %q = params($ENV{QUERY_STRING});
+my ($since, $timeout) = ($q{since} || 0, $q{timeout} || 0);
+my $until = time + $timeout;
+while (1) {
+  my @all = lines();
+  if (@all > $since) {
+    print "Content-Type: text/plain\\n\\n";
+    print $_ + 1, " $all[$_]\\n" for $since .. $#all;
+    exit;
+  }
+  if (time >= $until) { print "Status: 204 No Content\\n\\n"; exit }
+  select(undef, undef, undef, 0.05);
+}
+`,
+    }));
+
+  it('a near miss: a look at the spool every 5 seconds', () =>
+    failsSaying(10, changed('time.sleep(0.1)', 'time.sleep(5)'), /the held GET answered \d+ ms after the POST; news should reach a waiting client at once — look at the spool every 0\.1 s or so/));
+
+  it('a near miss: answering at once, always (polling, not long polling)', () =>
+    failsSaying(10, changed('    if time.monotonic() >= deadline:', '    if True:'), /GET \?since=\d+&timeout=2 answered after \d+ ms; with nothing new it should wait for news up to 2 seconds[\s\S]*with --max-concurrency 10 there is no slot for an eleventh\. If it was answered, the ten were not waiting/));
+
+  it('a near miss: messages numbered from 0', () =>
+    failsSaying(10, changed("f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
+});
