@@ -19,6 +19,19 @@ async function failsSaying(n: number, files: Parameters<typeof verifyWith>[2], p
   assert.match(reasons(result), pattern);
 }
 
+/**
+ * A near miss made from the reference solution: each [from, to] replaced once (asserted to still
+ * apply, so the test cannot pass on a reference that changed under it).
+ */
+function nearMiss(n: number, path: string, changes: [string, string][], executable = false) {
+  let text = readFileSync(join(lesson(n).dir, 'solution', path), 'utf8');
+  for (const [from, to] of changes) {
+    assert.ok(text.includes(from), `lesson ${n}'s ${path} still contains ${from}`);
+    text = text.replace(from, to);
+  }
+  return { [path]: { text, executable } };
+}
+
 const page = (title: string, link: string) => ({ text: `<html><title>${title}</title><body><a href='${link}'>go</a></body></html>\n`, executable: false });
 
 describe('lesson 1: a request is just text', { concurrency: true }, () => {
@@ -140,11 +153,6 @@ ${close ? "out.write('--T-minus--\\r\\n')" : ''}
 });
 
 describe('lesson 5: FastCGI by hand', { concurrency: true }, () => {
-  const solution = readFileSync(join(lesson(5).dir, 'solution', 'fcgi', 'responder.mjs'), 'utf8');
-  const changed = (from: string, to: string) => {
-    assert.ok(solution.includes(from), `the reference still contains ${from}`);
-    return { 'fcgi/responder.mjs': { text: solution.replace(from, to), executable: false } };
-  };
 
   it('passes with a responder of another shape: records read by an async generator, no padding, GET_VALUES unanswered', () =>
     passes(5, {
@@ -198,13 +206,13 @@ createServer(async (socket) => {
     }));
 
   it('a near miss: every length read as one byte', () =>
-    failsSaying(5, changed('if (bytes[at] < 128) return bytes[at++];', 'return bytes[at++];'), /HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes \(§3\.4\)/));
+    failsSaying(5, nearMiss(5, 'fcgi/responder.mjs', [['if (bytes[at] < 128) return bytes[at++];', 'return bytes[at++];']]), /HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes \(§3\.4\)/));
 
   it('a near miss: the connection closed after every request', () =>
-    failsSaying(5, changed('if (!request.keep) socket.end();', 'socket.end();'), /closed the connection after 1 request\(s\), although FCGI_KEEP_CONN asked it to keep it open/));
+    failsSaying(5, nearMiss(5, 'fcgi/responder.mjs', [['if (!request.keep) socket.end();', 'socket.end();']]), /closed the connection after 1 request\(s\), although FCGI_KEEP_CONN asked it to keep it open/));
 
   it('a near miss: the responder does not start', () =>
-    failsSaying(5, changed("server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"), /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/));
+    failsSaying(5, nearMiss(5, 'fcgi/responder.mjs', [["server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"]]), /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/));
 });
 
 describe('lesson 6: the script inside the server', { concurrency: true }, () => {
@@ -266,11 +274,6 @@ export default async function ({ env, stdout }) {
 });
 
 describe('lesson 7: gateways and frameworks', { concurrency: true }, () => {
-  const reference = readFileSync(join(lesson(7).dir, 'solution', 'app.py'), 'utf8');
-  const changed = (from: string, to: string) => {
-    assert.ok(reference.includes(from), `the reference still contains ${from}`);
-    return { 'app.py': { text: reference.replace(from, to), executable: false } };
-  };
 
   it('passes written another way: a small router class, the items in SQLite', () =>
     passes(7, {
@@ -315,27 +318,18 @@ application = App()
   it('a near miss: the items in a Python list (remembered by wsgiref, forgotten under CGI)', () =>
     failsSaying(
       7,
-      changed('def load():\n    try:', '_items = []\n\n\ndef load():\n    return _items\n    try:'),
+      nearMiss(7, 'app.py', [['def load():\n    try:', '_items = []\n\n\ndef load():\n    return _items\n    try:']]),
       /POST answered \{"id":1,"name":".*"\}, but the next GET lists \[\]: under CGI every request is a new process, so a Python list starts empty each time\. Keep the items in a file beside app\.py/,
     ));
 
   it('a near miss: the body read to its end (works under CGI, hangs under wsgiref)', () =>
-    failsSaying(7, changed("environ['wsgi.input'].read(length)", "environ['wsgi.input'].read()"), /under wsgiref, POST \/items: no complete response within \d+s\. .*read exactly int\(environ\.get\('CONTENT_LENGTH'\) or 0\) bytes/));
+    failsSaying(7, nearMiss(7, 'app.py', [["environ['wsgi.input'].read(length)", "environ['wsgi.input'].read()"]]), /under wsgiref, POST \/items: no complete response within \d+s\. .*read exactly int\(environ\.get\('CONTENT_LENGTH'\) or 0\) bytes/));
 
   it('a near miss: Location written for the CGI mount only', () =>
-    failsSaying(7, changed("f\"{environ.get('SCRIPT_NAME', '')}/items/", 'f"/cgi-bin/items.py/items/'), /under wsgiref, POST \/items: Location is "\/cgi-bin\/items\.py\/items\/\d+"; expected \/items\/\d+: the mount point \(environ\['SCRIPT_NAME'\], "" here\)/));
+    failsSaying(7, nearMiss(7, 'app.py', [["f\"{environ.get('SCRIPT_NAME', '')}/items/", 'f"/cgi-bin/items.py/items/']]), /under wsgiref, POST \/items: Location is "\/cgi-bin\/items\.py\/items\/\d+"; expected \/items\/\d+: the mount point \(environ\['SCRIPT_NAME'\], "" here\)/));
 });
 
 describe('lesson 8: the server is the program', { concurrency: true }, () => {
-  const reference = readFileSync(join(lesson(8).dir, 'solution', 'server.mjs'), 'utf8');
-  const edited = (...changes: [string, string][]) => {
-    let text = reference;
-    for (const [from, to] of changes) {
-      assert.ok(text.includes(from), `the reference still contains ${from}`);
-      text = text.replace(from, to);
-    }
-    return { 'server.mjs': { text, executable: false } };
-  };
 
   it('passes written another way: callbacks and a route table, entries in a tab-separated file', () =>
     passes(8, {
@@ -387,30 +381,28 @@ http.createServer((req, res) => {
   it('a near miss: the entries kept in an array (lost when the process goes)', () =>
     failsSaying(
       8,
-      edited(
+      nearMiss(8, 'server.mjs', [
         ["await appendFile(book, `${JSON.stringify({ name: form.get('name') ?? '', message: form.get('message') ?? '' })}\\n`);", "kept.push({ name: form.get('name') ?? '', message: form.get('message') ?? '' });"],
         ['async function entries() {', 'const kept = [];\nasync function entries() {\n  return kept;'],
-      ),
+      ]),
       /the page after a restart should contain "Grace [^"]+"[\s\S]*keep the entries in a file beside server\.mjs, not in an array/,
     ));
 
   it('a near miss: entries written into the page unescaped', () =>
-    failsSaying(8, edited(["const escape = (text) => String(text).replace(/&/g, '&amp;')", "const escape = (text) => String(text); String('').replace(/&/g, '&amp;')"]), /your page contains .*<script>alert.* as it was sent: .*Escape & < > "/));
+    failsSaying(8, nearMiss(8, 'server.mjs', [["const escapeHtml = (text) => String(text).replace(/&/g, '&amp;')", "const escapeHtml = (text) => String(text); String('').replace(/&/g, '&amp;')"]]), /your page contains .*<script>alert.* as it was sent: .*Escape & < > "/));
 
   it('a near miss: the name copied into Location, and no catch — Node refuses the CR LF by throwing, and the error ends the whole server', () =>
     failsSaying(
       8,
-      edited(
+      nearMiss(8, 'server.mjs', [
         ["{ Location: '/guestbook' });", "{ Location: `/guestbook?from=${form.get('name')}` });"],
         ["console.error(error);\n    if (!res.headersSent) send(res, 500, 'text/plain', 'something went wrong\\n');\n    else res.destroy();", 'throw error;'],
-      ),
+      ]),
       /server\.mjs: .*your server is no longer running: an error thrown while answering ended the whole process \(under CGI it would have cost this one request a 502\)/,
     ));
 });
 
 describe('lesson 9: resources and verbs', { concurrency: true }, () => {
-  const reference = readFileSync(join(lesson(9).dir, 'solution', 'cgi-bin', 'notes.js'), 'utf8');
-
   it('passes as a plain Python CGI program (one file per note, ids from O_EXCL); embedded says loudly why it is skipped', async () => {
     const result = await verifyWith(9, 'empty', {
       'cgi-bin/notes.py': `#!/usr/bin/env python3
@@ -505,24 +497,19 @@ export default async function ({ env, stdin, stdout }) {
   it('a near miss: DELETE answered 200 with the note', () =>
     failsSaying(
       9,
-      { 'cgi-bin/notes.js': { executable: true, text: reference.replace("return answer(stdout, '204 No Content');", "return answer(stdout, '200 OK', { id: Number(id) });") } },
+      nearMiss(9, 'cgi-bin/notes.js', [["return answer(stdout, '204 No Content');", "return answer(stdout, '200 OK', { id: Number(id) });"]], true),
       /DELETE answers 204 .*: expected status 204, got 200 OK\. DELETE \/cgi-bin\/notes\.js\/\d+ removes the note and answers "Status: 204 No Content"/,
     ));
 
   it('a near miss: 405 without Allow', () =>
     failsSaying(
       9,
-      { 'cgi-bin/notes.js': { executable: true, text: reference.replaceAll(", { Allow: 'GET, POST' }", '').replaceAll(", { Allow: 'GET, PUT, DELETE' }", '') } },
+      nearMiss(9, 'cgi-bin/notes.js', [[", { Allow: 'GET, POST' }", ''], [", { Allow: 'GET, PUT, DELETE' }", '']], true),
       /other methods: 405 with Allow.*no Allow header field; expected .*A 405 says what would work here: Allow: GET, POST \(RFC 9110 §15\.5\.6\)/,
     ));
 });
 
 describe('lesson 10: waiting for news', { concurrency: true }, () => {
-  const reference = readFileSync(join(lesson(10).dir, 'solution', 'cgi-bin', 'chat.py'), 'utf8');
-  const changed = (from: string, to: string) => {
-    assert.ok(reference.includes(from), `the reference still contains ${from}`);
-    return { 'cgi-bin/chat.py': reference.replace(from, to) };
-  };
 
   it('passes in Perl: the spool read with a line count, waiting by select()', () =>
     passes(10, {
@@ -564,11 +551,11 @@ while (1) {
     }));
 
   it('a near miss: a look at the spool every 5 seconds', () =>
-    failsSaying(10, changed('time.sleep(0.1)', 'time.sleep(5)'), /the held GET answered \d+ ms after the POST; news should reach a waiting client at once — look at the spool every 0\.1 s or so/));
+    failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [['time.sleep(0.1)', 'time.sleep(5)']], true), /the held GET answered \d+ ms after the POST; news should reach a waiting client at once — look at the spool every 0\.1 s or so/));
 
   it('a near miss: answering at once, always (polling, not long polling)', () =>
-    failsSaying(10, changed('    if time.monotonic() >= deadline:', '    if True:'), /GET \?since=\d+&timeout=2 answered after \d+ ms; with nothing new it should wait for news up to 2 seconds[\s\S]*with --max-concurrency 10 there is no slot for an eleventh\. If it was answered, the ten were not waiting/));
+    failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [['    if time.monotonic() >= deadline:', '    if True:']], true), /GET \?since=\d+&timeout=2 answered after \d+ ms; with nothing new it should wait for news up to 2 seconds[\s\S]*with --max-concurrency 10 there is no slot for an eleventh\. If it was answered, the ten were not waiting/));
 
   it('a near miss: messages numbered from 0', () =>
-    failsSaying(10, changed("f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
+    failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [["f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"]], true), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
 });

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 // entries must outlive it (as they outlived every CGI process).
 const book = new URL('./guestbook.jsonl', import.meta.url);
 
-const escape = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
+const escapeHtml = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
 
 function send(res, status, type, body, headers = {}) {
   res.writeHead(status, { 'Content-Type': type, ...headers });
@@ -43,7 +43,7 @@ async function guestbook(req, res) {
     return send(res, 303, 'text/plain', 'Thank you. The guestbook is at /guestbook\n', { Location: '/guestbook' });
   }
   if (req.method === 'GET' || req.method === 'HEAD') {
-    const items = (await entries()).map((e) => `<li><b>${escape(e.name)}</b>: ${escape(e.message)}</li>\n`).join('');
+    const items = (await entries()).map((e) => `<li><b>${escapeHtml(e.name)}</b>: ${escapeHtml(e.message)}</li>\n`).join('');
     return send(res, 200, 'text/html; charset=utf-8', `<!doctype html><title>Guestbook</title><h1>Guestbook</h1>\n<ul>\n${items}</ul>\n`);
   }
   send(res, 405, 'text/plain', `${req.method} is not allowed here\n`, { Allow: 'GET, POST' });
