@@ -12,11 +12,12 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { describeProblems } from '../src/learn/catalogue.ts';
+import { describeProblems, type Lesson } from '../src/learn/catalogue.ts';
 import { seededRandom } from '../src/learn/checks.ts';
 import { loadSuite } from '../src/learn/load-suite.ts';
 import { renderMarkdown } from '../src/learn/markdown.ts';
 import { webhistBin } from '../src/learn/processes.ts';
+import { verifyLesson } from '../src/learn/verify.ts';
 import { watchFolder } from '../src/learn/watch.ts';
 import { packageRoot } from '../src/package-root.ts';
 import { lesson, lessons, reasons, verifyWith } from './support/learn-workspace.ts';
@@ -62,8 +63,15 @@ describe('every lesson', () => {
   }
 
   it('every starter fails verify and every solution passes it, in every mode the lesson names', async () => {
-    // Concurrently: each verify runs its own servers on port 0.
-    const runs = await Promise.all(lessons.flatMap((l) => (['starter', 'solution'] as const).map(async (from) => ({ l, from, result: await verifyWith(l.number, from) }))));
+    // Three at a time: each verify runs its own servers on port 0, but some checks watch time
+    // (lesson 4's parts a second apart, lesson 10's held requests), and twenty verifies at once
+    // on two shared cores starve them.
+    const jobs = lessons.flatMap((l) => (['starter', 'solution'] as const).map((from) => ({ l, from })));
+    const runs: { l: (typeof lessons)[number]; from: 'starter' | 'solution'; result: Awaited<ReturnType<typeof verifyWith>> }[] = [];
+    const worker = async () => {
+      for (let job = jobs.shift(); job; job = jobs.shift()) runs.push({ ...job, result: await verifyWith(job.l.number, job.from) });
+    };
+    await Promise.all([worker(), worker(), worker()]);
     for (const { l, from, result } of runs) {
       assert.deepEqual(result.modes.map((m) => m.mode), l.modes, `${l.name} ${from}: every mode ran`);
       if (from === 'solution') assert.equal(result.status, 'pass', `${l.name}'s solution fails:\n${reasons(result)}`);
@@ -157,6 +165,38 @@ describe('the engine', () => {
     const result = await verifyWith(2, 'empty', { 'cgi-bin/greet.sh': '#!/bin/sh\nsleep 30\n' }, { scriptTimeoutMs: 1000 });
     assert.equal(result.status, 'fail');
     assert.match(reasons(result), /GET \?name=Ada%20Lovelace .*expected status 200, got 504 .*did not finish within 1s/);
+  });
+
+  it("gives checks a peer's port, a second server with other options, and another lesson's files", async () => {
+    const root = await tempDir();
+    const dir = join(root, '01-probe');
+    await mkdir(join(root, '02-other', 'solution'), { recursive: true });
+    await writeFile(join(root, '02-other', 'solution', 'note.txt'), 'from lesson 2\n');
+    await mkdir(join(dir, 'cgi-bin'), { recursive: true });
+    await writeFile(join(dir, 'cgi-bin', 'hi.sh'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhi\\n'\n", { mode: 0o755 });
+    // A peer that prints its port, as lesson 7's wsgiref server does.
+    const peer = "require('node:http').createServer((q, s) => s.end('peer ' + q.url)).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port) })";
+    await writeFile(
+      join(dir, 'check.ts'),
+      `import { readFileSync } from 'node:fs';
+export default {
+  files: [{ path: 'cgi-bin/hi.sh', executable: true }],
+  checks: [{ task: 1, title: 'probe', async run(t) {
+    t.expect(readFileSync(t.lessonFile(2, 'solution/note.txt'), 'utf8') === 'from lesson 2\\n', 'lessonFile');
+    const started = t.start(process.execPath, ['-e', ${JSON.stringify(peer)}]);
+    const port = Number((await started.waitFor(/port (\\d+)/))[1]);
+    t.body(await t.http({ path: '/x' }, { port }), 'peer /x');
+    const second = await t.serve(['--max-concurrency', '1']);
+    t.expect(second.port !== t.port, 'a server of its own');
+    t.body(await t.http({ path: '/cgi-bin/hi.sh' }, { port: second.port }), 'hi\\n');
+  } }],
+};
+`,
+    );
+    const probe: Lesson = { number: 1, slug: 'probe', title: 'Probe', era: '2026', modes: ['cgi'], tasks: [{ title: 'probe', hints: ['h'] }], sources: [], dir, name: '01-probe' };
+    const result = await verifyLesson(probe, dir, { seed: 1 });
+    assert.equal(result.status, 'pass', reasons(result));
+    assert.match(result.modes[0]!.checks[0]!.exchanges.map((e) => e.curl).join('\n'), /curl -i http:\/\/127\.0\.0\.1:\d+\/x\n/);
   });
 
   it('loads checks from under node_modules, where Node will not strip types itself', async () => {

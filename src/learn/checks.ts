@@ -11,7 +11,7 @@ import type { Started } from './processes.ts';
 import type { Arrival, Exchange, Request, Response } from './wire.ts';
 
 /** @public The shapes a lesson's check.ts works with, re-exported so that it needs one import. */
-export type { Arrival, Exchange, ProbeRequest, ProbeResult, Request, Response };
+export type { Arrival, Exchange, ProbeRequest, ProbeResult, Request, Response, Started };
 
 /** @public One check of a lesson (its check.ts exports a Suite of them). */
 export interface Check {
@@ -52,6 +52,10 @@ export interface SetupContext {
   freePort(): Promise<number>;
   /** Resolves once something accepts connections on the port; rejects with `who`'s last words if it exits or takes too long. */
   waitForPort(port: number, who: Started): Promise<void>;
+  /** A file of another lesson's folder, e.g. lessonFile(2, 'solution/cgi-bin/greet.sh'): a reference to compare with. */
+  lessonFile(lesson: number, path: string): string;
+  /** An empty folder, removed when this mode's checks end. */
+  tempDir(): Promise<string>;
   note(line: string): void;
 }
 
@@ -59,8 +63,13 @@ export interface CheckContext extends SetupContext {
   /** Base URL of the server, e.g. http://127.0.0.1:40123/ */
   url: string;
   port: number;
-  /** One request on its own connection; fails the check when no full response comes back. */
-  http(request: Request, options?: { timeoutMs?: number }): Promise<Response>;
+  /**
+   * One request on its own connection; fails the check when no full response comes back. To
+   * the lesson's server, or with `port` to a peer the check started (a learner's own server).
+   */
+  http(request: Request, options?: { timeoutMs?: number; port?: number }): Promise<Response>;
+  /** Another `webhist serve` in this mode on the learner's folders, with more options (stopped when this mode's checks end). */
+  serve(args: string[]): Promise<{ url: string; port: number }>;
   /** Bytes written as they are (several writes with `gapMs` between), the responses to `methods` parsed. */
   raw(bytes: Buffer | Buffer[], options: { methods: string[]; timeoutMs?: number; gapMs?: number; label?: string }): Promise<{ exchange: Exchange; responses: Response[] }>;
   /** `webhist run` on a learner's file: the exact bytes it printed. */

@@ -5,6 +5,7 @@
  * (report.ts), so the same result is text for a person or JSON for a program.
  */
 import { execa } from 'execa';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,7 +71,7 @@ export async function verifyLesson(lesson: Lesson, dir: string, options: VerifyO
   const modes = lesson.modes.filter((m) => !options.modes || options.modes.includes(m));
   const random = seededRandom(seed);
   for (const mode of modes) {
-    result.modes.push(await verifyMode(suite, mode, dir, files, random, options.scriptTimeoutMs ?? suite.scriptTimeoutMs ?? 5000));
+    result.modes.push(await verifyMode(lesson, suite, mode, dir, files, random, options.scriptTimeoutMs ?? suite.scriptTimeoutMs ?? 5000));
   }
   if (result.modes.some((m) => m.checks.some((c) => c.status === 'fail'))) result.status = 'fail';
   return result;
@@ -97,10 +98,23 @@ async function findFiles(dir: string, suite: Suite): Promise<Record<string, stri
   return found;
 }
 
-async function verifyMode(suite: Suite, mode: ModeName, dir: string, files: Record<string, string>, random: () => number, scriptTimeoutMs: number): Promise<ModeResult> {
+/** A file of lesson `n`'s folder, beside `lesson`'s (lesson 8 compares with lessons 2 and 3's solutions). */
+function lessonFile(lesson: Lesson, n: number, path: string): string {
+  const root = dirname(lesson.dir);
+  const name = readdirSync(root).find((entry) => entry.startsWith(`${String(n).padStart(2, '0')}-`));
+  if (!name) throw new Error(`no lesson ${n} beside ${lesson.name}`);
+  return join(root, name, path);
+}
+
+async function verifyMode(lesson: Lesson, suite: Suite, mode: ModeName, dir: string, files: Record<string, string>, random: () => number, scriptTimeoutMs: number): Promise<ModeResult> {
   const result: ModeResult = { mode, notes: [], checks: [], errorLog: [] };
   const started: Started[] = [];
   const empty: string[] = [];
+  const tempDir = async (prefix = 'peer') => {
+    const made = await mkdtemp(join(tmpdir(), `webhist-learn-${prefix}-`));
+    empty.push(made);
+    return made;
+  };
   const setup: SetupContext = {
     mode,
     dir,
@@ -113,22 +127,26 @@ async function verifyMode(suite: Suite, mode: ModeName, dir: string, files: Reco
     },
     freePort,
     waitForPort,
+    lessonFile: (n, path) => lessonFile(lesson, n, path),
+    tempDir: () => tempDir(),
     note: (line) => result.notes.push(line),
   };
   let server: Awaited<ReturnType<typeof serve>> | undefined;
   try {
     const extra = (await suite.beforeServe?.(setup)) ?? [];
-    const folder = async (name: string) => {
-      if ((await stat(join(dir, name)).catch(() => undefined))?.isDirectory()) return join(dir, name);
-      const made = await mkdtemp(join(tmpdir(), `webhist-learn-${name}-`));
-      empty.push(made);
-      return made;
-    };
-    server = await serve(mode, ['--cgi-bin', await folder('cgi-bin'), '--docroot', await folder('site'), '--timeout', `${scriptTimeoutMs}ms`, '--quiet', ...extra]);
+    const folder = async (name: string) => ((await stat(join(dir, name)).catch(() => undefined))?.isDirectory() ? join(dir, name) : tempDir(name));
+    const serveArgs = ['--cgi-bin', await folder('cgi-bin'), '--docroot', await folder('site'), '--timeout', `${scriptTimeoutMs}ms`, '--quiet', ...extra];
+    server = await serve(mode, serveArgs);
     started.push(server);
+    // A second server on the same folders, for a check that needs other limits (lesson 10's --max-concurrency).
+    const serveMore = async (args: string[]) => {
+      const more = await serve(mode, [...serveArgs, ...args]);
+      started.push(more);
+      return { url: more.url, port: more.port };
+    };
     for (const check of suite.checks) {
       if (check.modes && !check.modes.includes(mode)) continue;
-      result.checks.push(await runCheck(check, setup, server, scriptTimeoutMs));
+      result.checks.push(await runCheck(check, setup, server, serveMore, scriptTimeoutMs));
     }
   } catch (error) {
     // A server that would not start, or a beforeServe that failed: one failing entry that says why.
@@ -141,10 +159,15 @@ async function verifyMode(suite: Suite, mode: ModeName, dir: string, files: Reco
   return result;
 }
 
-async function runCheck(check: Suite['checks'][number], setup: SetupContext, server: { url: string; port: number; stderrLines(): string[] }, scriptTimeoutMs: number): Promise<CheckResult> {
+async function runCheck(
+  check: Suite['checks'][number],
+  setup: SetupContext,
+  server: { url: string; port: number; stderrLines(): string[] },
+  serveMore: CheckContext['serve'],
+  scriptTimeoutMs: number,
+): Promise<CheckResult> {
   const exchanges: Recorded[] = [];
   const logStart = server.stderrLines().length;
-  const host = `127.0.0.1:${server.port}`;
   const errorLog = () => server.stderrLines().slice(logStart);
   const fail = (reason: string): never => {
     throw new CheckFailure(reason);
@@ -162,10 +185,12 @@ async function runCheck(check: Suite['checks'][number], setup: SetupContext, ser
     errorLog,
     record: (entry) => exchanges.push(entry),
     fail,
+    serve: serveMore,
     async http(request, options) {
-      const sent = encodeRequest(host, request);
-      const ex = await exchange(server.port, sent, { timeoutMs: options?.timeoutMs ?? scriptTimeoutMs + 5000 });
-      exchanges.push({ curl: curlCommand(server.url, request), sent, received: ex.received, ended: ex.ended, error: ex.error });
+      const port = options?.port ?? server.port;
+      const sent = encodeRequest(`127.0.0.1:${port}`, request);
+      const ex = await exchange(port, sent, { timeoutMs: options?.timeoutMs ?? scriptTimeoutMs + 5000 });
+      exchanges.push({ curl: curlCommand(`http://127.0.0.1:${port}/`, request), sent, received: ex.received, ended: ex.ended, error: ex.error });
       if (ex.error) fail(`no response: ${ex.error}`);
       let response;
       try {
