@@ -21,6 +21,7 @@ interface ServeOptions {
   cgiBin: string;
   docroot: string;
   timeout: number;
+  idleTimeout: number;
   maxConcurrency: number;
   maxBody: number;
   passAuthorization: boolean;
@@ -60,7 +61,16 @@ export const serveCommand = new Command('serve')
   .option('--port <n>', 'port to listen on (0 picks a free one)', parseInteger(0, 65535), 8080)
   .option('--cgi-bin <dir>', 'directory of scripts served under /cgi-bin/ (default ./cgi-bin if the current folder has one, else the shipped scripts)')
   .option('--docroot <dir>', 'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)')
-  .addOption(new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)').default(30_000, formatDuration(30_000)).argParser(parseTimeLimit))
+  .addOption(
+    new Option('--timeout <duration>', 'time a request has to get its response head, its body upload included (408 if that was late); past it the script is killed (504)')
+      .default(30_000, formatDuration(30_000))
+      .argParser(parseTimeLimit),
+  )
+  .addOption(
+    new Option('--idle-timeout <duration>', "once a response has begun, the longest a script may go without writing; past it the response is cut and the script killed (nginx's fastcgi_read_timeout)")
+      .default(60_000, formatDuration(60_000))
+      .argParser(parseTimeLimit),
+  )
   .option('--max-concurrency <n>', 'scripts running at once; past it clients get 503', parseInteger(1), 64)
   .addOption(new Option('--max-body <size>', 'largest request body accepted (413 past it)').default(10 * 1024 ** 2, formatSize(10 * 1024 ** 2)).argParser(parseSize))
   .option('--pass-authorization', 'give scripts the Authorization header as HTTP_AUTHORIZATION')
@@ -131,6 +141,7 @@ Examples:
       cgiBin: options.cgiBin,
       docroot: options.docroot,
       timeoutMs: options.timeout,
+      idleTimeoutMs: options.idleTimeout,
       maxConcurrency: options.maxConcurrency,
       maxBody: options.maxBody,
       passAuthorization: options.passAuthorization,
