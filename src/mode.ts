@@ -25,7 +25,7 @@ export interface CgiRequest {
 
 /**
  * Every reason the gateway stops a script before it ends on its own:
- * - `timeout`: its time limit passed (--timeout);
+ * - `timeout`: its time limit passed (--timeout until its head, --idle-timeout of silence after);
  * - `client-gone`: the client left before it had the whole response;
  * - `bad-output`: what it prints breaks RFC 3875 §6 (a bad head, more than its Content-Length),
  *   and nobody will read the rest;

@@ -125,6 +125,12 @@ const kinds: Array<{ name: string; output: string; plan: ResponsePlan; body: str
     body: 'ok',
   },
   {
+    name: 'Content-Length twice with one value: sent once (RFC 9110 §8.6)',
+    output: 'Content-Type: text/plain\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok',
+    plan: { kind: 'document', status: 200, reason: 'OK', headers: [ct, ['Content-Length', '2']], contentLength: 2 },
+    body: 'ok',
+  },
+  {
     name: 'LF only',
     output: 'Content-Type: text/plain\nX-A: 1\n\nline1\nline2\n',
     plan: { kind: 'document', status: 200, reason: 'OK', headers: [ct, ['X-A', '1']] },
@@ -221,6 +227,12 @@ const unplannable: Array<[output: string, message: string]> = [
     'Content-Type: text/plain\nContent-type: text/html\n\n',
     'the script printed Content-type twice; §6.3 allows each of Content-Type, Location and Status once',
   ],
+  [
+    // Framed by the first, a client believed the second (issue #15, defect 9): never both.
+    'Content-Type: text/plain\r\nContent-Length: 5\r\nContent-Length: 12\r\n\r\nhello world\n',
+    'the script printed two different Content-Length values (5 and 12): the response cannot be framed',
+  ],
+  ['Content-Type: text/plain\nContent-Length: 5, 12\n\n', 'the script printed an invalid Content-Length: "5, 12"'],
   ['Status: 200\nStatus: 404\n\n', 'the script printed Status twice; §6.3 allows each of Content-Type, Location and Status once'],
   ['Location: /a\nLocation: /b\n\n', 'the script printed Location twice; §6.3 allows each of Content-Type, Location and Status once'],
   [

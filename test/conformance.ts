@@ -53,6 +53,16 @@ const testScripts = {
   'cookie.js': "export default ({ env, stdout }) => stdout.write(`Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Type: text/plain\\r\\n\\r\\n${env.HTTP_COOKIE ?? ''}`);\n",
 };
 
+/** Streams for the 'streams' tests: handlers, so that every mode runs them. */
+const streamScripts = {
+  // An event every 300 ms, ?n= of them (the last one ends the stream); stops if stdout closes.
+  'ticker.js':
+    "export default async ({ env, stdout }) => {\n  const n = Number(new URLSearchParams(env.QUERY_STRING).get('n'));\n  stdout.write('Content-Type: text/event-stream\\r\\n\\r\\n');\n  for (let i = 1; i <= n && !stdout.destroyed; i++) {\n    stdout.write(`data: tick ${i}\\n\\n`);\n    await new Promise((resolve) => { const t = setTimeout(resolve, 300); stdout.once('close', () => { clearTimeout(t); resolve(); }); });\n  }\n};\n",
+  // One event, then silence until the server closes its stdout.
+  'goes-quiet.js':
+    "export default async ({ stdout }) => {\n  stdout.write('Content-Type: text/event-stream\\r\\n\\r\\ndata: hello\\n\\n');\n  await new Promise((resolve) => { const keep = setInterval(() => {}, 60_000); stdout.once('close', () => { clearInterval(keep); resolve(); }); });\n};\n",
+};
+
 export function conformance(subject: ModeUnderTest): void {
   describe(`conformance: ${subject.name} mode`, () => {
     let server: TestServer;
@@ -376,11 +386,73 @@ export function conformance(subject: ModeUnderTest): void {
         await server.waitForError(/hang\.js.*timed out/, mark);
       });
 
+      it('answers 408 to an upload that has not arrived by --timeout, and closes the connection', async () => {
+        const mark = server.mark();
+        // A chunked body that stops after its first chunk: the script never starts, the slot is given back.
+        const res = await rawRequest(server.port, 'POST /cgi-bin/echo.js HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+        assert.equal(res.status, 408, res.head);
+        assert.equal(res.headers.connection, 'close');
+        await server.waitForError(/echo\.js.*the request body did not all arrive within 1\.5s \(--timeout\)/, mark);
+      });
+
       it('kills the script when its time runs out', { skip: !subject.runsPrograms && 'this mode runs no processes per request' }, async () => {
         const { res } = await fetchText('/cgi-bin/stall.sh?timeout');
         assert.equal(res.status, 504);
         const pid = Number(await readFile(join(server.dir, 'stall-timeout.pid'), 'utf8'));
         await eventually(() => !isAlive(pid), 5000, `timed-out script ${pid} killed`);
+      });
+    });
+
+    // Streams (issue #11): --timeout bounds the time until the head, --idle-timeout each silence
+    // after it. On a server of its own whose limits are short, for the same reason as above; the
+    // idle limit is ten ticks long, so that a busy machine's stalls are not taken for silence.
+    // One after the other: in FastCGI mode a stream cut at --idle-timeout has its worker killed,
+    // and with it any other request that worker was serving (issue #15, defect 13).
+    describe('streams', () => {
+      let server: TestServer;
+      before(async () => {
+        server = await startTestServer(subject.create, streamScripts, { timeoutMs: 2000, idleTimeoutMs: 3000 });
+      });
+      after(() => server.stop());
+
+      it('lets a stream that keeps writing outlive --timeout', async () => {
+        // 12 ticks 300 ms apart: 3.6 s, well past the 2 s --timeout.
+        const res = await rawRequest(server.port, get('/cgi-bin/ticker.js?n=12'));
+        assert.equal(res.status, 200, res.head);
+        assert.equal(res.complete, true, 'the stream ended with its last chunk');
+        assert.equal(res.body.toString().match(/^data: tick \d+$/gm)?.length, 12, res.body.toString());
+      });
+
+      it("lets an nph- script's stream outlive --timeout", async () => {
+        // A part a second: 3 s, past the 2 s --timeout.
+        const res = await rawRequest(server.port, get('/cgi-bin/nph-clock.js?n=4'));
+        assert.equal(res.status, 200, res.head);
+        assert.match(res.body.toString(), /\(4 of 4\)[^]*--webhist-clock--\r\n$/);
+      });
+
+      it('cuts a stream that stays silent past --idle-timeout, and logs it', async () => {
+        const mark = server.mark();
+        const res = await rawRequest(server.port, get('/cgi-bin/goes-quiet.js'));
+        assert.equal(res.status, 200, res.head);
+        assert.match(res.body.toString(), /^data: hello$/m, 'what it wrote before going quiet arrived');
+        assert.equal(res.complete, false, 'no final chunk: the client can tell the stream was cut');
+        // Logged once the script has ended (the gateway's step 8).
+        await server.waitForError(/goes-quiet\.js: wrote nothing for 3s \(--idle-timeout\): /, mark);
+      });
+
+      it('ends a stream at once when its client leaves', async () => {
+        const mark = server.mark();
+        const socket = connect(server.port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write(get('/cgi-bin/ticker.js?n=1000'));
+        let received = '';
+        for await (const chunk of socket) {
+          received += chunk;
+          if (/data: tick 2\n/.test(received)) break;
+        }
+        socket.destroy();
+        // Logged once the script has ended (the gateway's step 8).
+        await server.waitForError(/ticker\.js: the client went away: /, mark);
       });
     });
 

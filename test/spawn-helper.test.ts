@@ -4,8 +4,8 @@
  * it is also checked by the conformance suite, which runs CGI mode both with and without it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { execa } from 'execa';
@@ -166,6 +166,31 @@ describe('the spawn helper at its own descriptor limit', { skip }, () => {
       helper.kill('SIGKILL');
       await helper;
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a program whose child left its process group', { skip }, () => {
+  // Issue #15, defect 7: the escapee (setsid) holds the program's stdout and stderr. The request
+  // ends on the program's exit all the same, and the helper keeps nothing of it open.
+  it("ends its request at the program's exit, and the helper closes the program's pipes", async () => {
+    const mode = await createCgiMode({ spawn: 'helper' });
+    const server = await startTestServer(mode, {
+      'escape.sh': "setsid sleep 30 &\necho $! > \"$TMP/escapee.pid\"\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n",
+    });
+    const helper = mode.status?.().spawnHelper as number;
+    const descriptors = () => readdirSync(`/proc/${helper}/fd`).length;
+    const before = descriptors();
+    try {
+      const res = await fetch(`${server.url}cgi-bin/escape.sh`);
+      assert.equal(await res.text(), 'ok\n');
+      const escapee = Number(await readFile(join(server.dir, 'escapee.pid'), 'utf8'));
+      assert.ok(isAlive(escapee), 'the escapee is still running, holding the pipes');
+      await eventually(() => descriptors() === before, 5000, `the helper back to ${before} descriptors (it has ${descriptors()})`);
+    } finally {
+      const escapee = Number(await readFile(join(server.dir, 'escapee.pid'), 'utf8').catch(() => '0'));
+      if (escapee > 0 && isAlive(escapee)) process.kill(escapee, 'SIGKILL');
+      await server.stop();
     }
   });
 });

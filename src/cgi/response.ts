@@ -225,8 +225,14 @@ export function planResponse(head: CgiHead): ResponsePlan {
     }
     if (lower === 'content-length') {
       const length = parseContentLength(value);
-      // RFC 9112 §6.3: differing lengths cannot frame a message.
-      if (contentLength !== undefined && contentLength !== length) throw new CgiOutputError('the script printed two different Content-Length values');
+      if (contentLength !== undefined) {
+        // RFC 9112 §6.3: differing lengths cannot frame a message, and passed on they would let
+        // a proxy in front and the client each believe a different one (response splitting).
+        if (length !== contentLength) {
+          throw new CgiOutputError(`the script printed two different Content-Length values (${contentLength} and ${length}): the response cannot be framed`);
+        }
+        continue; // the same length again (RFC 9110 §8.6 allows it): sent once
+      }
       contentLength = length;
     }
     if (lower !== 'status' && !CONNECTION_FIELDS.has(lower)) headers.push([name, value]);

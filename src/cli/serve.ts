@@ -22,6 +22,7 @@ interface ServeOptions {
   cgiBin: string;
   docroot: string;
   timeout: number;
+  idleTimeout: number;
   maxConcurrency: number;
   maxBody: number;
   passAuthorization: boolean;
@@ -68,8 +69,13 @@ export const serveCommand = new Command('serve')
     'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)',
   )
   .addOption(
-    new Option('--timeout <duration>', 'time limit per request; past it the script is killed (504)')
+    new Option('--timeout <duration>', 'time a request has to get its response head, its body upload included (408 if that was late); past it the script is killed (504)')
       .default(30_000, formatDuration(30_000))
+      .argParser(parseTimeLimit),
+  )
+  .addOption(
+    new Option('--idle-timeout <duration>', "once a response has begun, the longest a script may go without writing; past it the response is cut and the script killed (nginx's fastcgi_read_timeout)")
+      .default(60_000, formatDuration(60_000))
       .argParser(parseTimeLimit),
   )
   .option('--max-concurrency <n>', 'scripts running at once; past it clients get 503', parseInteger(1), 64)
@@ -165,6 +171,7 @@ Examples:
       cgiBin: options.cgiBin,
       docroot: options.docroot,
       timeoutMs: options.timeout,
+      idleTimeoutMs: options.idleTimeout,
       maxConcurrency: options.maxConcurrency,
       maxBody: options.maxBody,
       passAuthorization: options.passAuthorization,

@@ -14,6 +14,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FIXED_PATH, textEnvironment } from '../cgi/env.ts';
@@ -73,8 +74,14 @@ export function spawnProgram(request: CgiRequest, groups?: ProcessGroups): Scrip
 
   // The request ends when the script exits. Whatever it left running in its group (a
   // backgrounded `sleep` that inherited stdout and would hold the response open) goes with it;
-  // what the script already wrote stays readable in the pipe.
-  child.once('exit', stop);
+  // what the script already wrote stays readable in the pipe. What escaped the group is not
+  // waited for: its copies of the pipes are let go once they fall silent.
+  child.once('exit', () => {
+    stop();
+    // Node's pipes to a child are net.Sockets.
+    letGoAfterExit(child.stdout as Socket);
+    letGoAfterExit(child.stderr as Socket);
+  });
   const finished = new Promise<ScriptExit>((resolve) => {
     child.once('error', (error) => {
       resolve({ ok: false, serverFault: true, reason: spawnFailure(program, request.script.file, error) });
@@ -123,6 +130,34 @@ export function killTree(group: number): void {
       // Gone meanwhile.
     }
   }
+}
+
+/**
+ * How long a program's output pipe may stay open and silent after the program has exited. Only
+ * a process that left its group can hold it (setsid, a double fork: the group kill missed it),
+ * and it must not pin the request until it ends (issue #15: 47 s past a 3 s --timeout).
+ */
+const silentAfterExitMs = 1000;
+
+/**
+ * Destroys `pipe` once it has been silent for a moment after its program exited. What the
+ * program wrote before it exited is not lost: while its reader holds back (a slow client), the
+ * bytes wait in the stream's buffer, and a pipe with bytes to deliver, or that delivered some
+ * since the last look, is waited for.
+ */
+export function letGoAfterExit(pipe: Socket | null | undefined): void {
+  if (!pipe || pipe.readableEnded || pipe.destroyed) return;
+  let read = pipe.bytesRead;
+  const timer = setTimeout(() => {
+    if (pipe.readableEnded || pipe.destroyed) return;
+    if (pipe.readableLength > 0 || pipe.bytesRead !== read) {
+      read = pipe.bytesRead;
+      return void timer.refresh();
+    }
+    pipe.destroy();
+  }, silentAfterExitMs);
+  timer.unref();
+  pipe.once('close', () => clearTimeout(timer));
 }
 
 export function killGroup(group: number): void {

@@ -52,7 +52,7 @@ struct child {
   pid_t pid;      /* 0: the slot is free */
   char id[24];    /* the server's request id */
   int err;        /* the read end of the program's stderr, or -1 once at its end */
-  int exited;     /* reaped; the slot is freed once stderr and the body have ended too */
+  int exited;     /* reaped (its stderr and body are then closed, and the slot freed) */
   /* The request body, copied from the connection to the program's stdin pipe. */
   int body_from, body_to; /* -1 when done */
   char *body;
@@ -302,8 +302,14 @@ static void reap(void) {
     for (int i = 0; i < MAX_CHILDREN; i++) {
       struct child *c = &children[i];
       if (c->pid != pid || c->exited) continue;
-      /* What it wrote to stderr before it exited is reported before its exit. */
+      /* What it wrote to stderr before it exited is reported before its exit. Then the pipe is
+         closed: a process that left the group (setsid, a double fork) may hold its other end
+         for ever, and must not keep this slot, nor write to a request that has ended. */
       for (int turns = 0; turns < 16 && c->err >= 0 && forward_stderr(c) == 1; turns++) {
+      }
+      if (c->err >= 0) {
+        close(c->err);
+        c->err = -1;
       }
       c->exited = 1;
       /* As the server does when a program it forked exits: whatever it left running in its

@@ -25,7 +25,7 @@ import type { CgiRequest, ScriptExit, ScriptRun } from '../mode.ts';
 import { packageRoot } from '../package-root.ts';
 import { spawnFailure } from '../script/diagnose.ts';
 import { LineSplitter } from '../script/stderr-lines.ts';
-import { killGroup, killTree } from './program.ts';
+import { killGroup, killTree, letGoAfterExit } from './program.ts';
 
 /** Where `npm install` builds the helper. */
 export const spawnHelperBinary = join(packageRoot, 'build', 'webhist-spawn-helper');
@@ -159,10 +159,12 @@ export async function startSpawnHelper(binary = spawnHelperBinary): Promise<Spaw
       }
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       // Once it has exited, nobody reads the rest of the body (a client that left mid-upload
-      // never ends it): our side of the connection ends, and it closes when its stdout has.
+      // never ends it): our side of the connection ends, and it closes when its stdout has, or
+      // once silent, if a process that escaped its group holds it (program.ts, letGoAfterExit).
       void exit.then(() => {
         if (withBody) request.body.unpipe(socket);
         socket.end();
+        letGoAfterExit(socket);
       });
       // Ended: it has exited, and its stdout (this socket) is closed.
       const finished = Promise.all([exit, closed]).then(([result]) => {

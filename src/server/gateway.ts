@@ -22,7 +22,7 @@ import { requestRuns } from '../live-events.ts';
 import { localRedirect, replyText, type Exchange } from './exchange.ts';
 import type { Logger } from './log.ts';
 import type { ScriptLocation } from './paths.ts';
-import { noBody, takeBody } from './request-body.ts';
+import { bodyOverdue, noBody, takeBody } from './request-body.ts';
 
 export interface GatewayOptions {
   mode: Mode;
@@ -30,8 +30,16 @@ export interface GatewayOptions {
   cgiBin: string;
   /** The docroot: DOCUMENT_ROOT, and PATH_TRANSLATED's base. */
   docroot: string;
-  /** How long a script may run (RFC 3875 leaves it to the server); then it is stopped. */
+  /**
+   * How long a request may take to get its response head (RFC 3875 leaves it to the server):
+   * its body arriving, then its script until the head; then 408 (the body was late) or 504.
+   */
   timeoutMs: number;
+  /**
+   * Once the head is sent: the longest a script may go without writing (nginx's
+   * fastcgi_read_timeout), so a stream lives as long as it keeps talking.
+   */
+  idleTimeoutMs: number;
   /** Scripts running at once; past it, 503 with Retry-After. */
   maxConcurrency: number;
   /** The largest request body taken, in bytes; past it, 413. */
@@ -79,7 +87,7 @@ export function createGateway(options: GatewayOptions) {
   let running = 0;
   /** Every reason to stop a script early, with what the error log says, unless the moment has better words. */
   const stopMessages: Record<StopReason, string> = {
-    timeout: `timed out after ${options.timeoutMs / 1000}s`,
+    timeout: `timed out after ${options.timeoutMs / 1000}s without a response head (--timeout)`,
     'client-gone': 'the client went away',
     'bad-output': 'its output is not a valid CGI response',
     redirected: 'a local redirect was followed',
@@ -87,6 +95,9 @@ export function createGateway(options: GatewayOptions) {
 
   async function serve(ex: Exchange, { location, script }: FoundScript): Promise<void> {
     const name = `/cgi-bin${location.scriptPath}`;
+    const { req, res } = ex;
+    // A client that left while its script was looked up: nobody to answer, nothing to run.
+    if (res.destroyed) return;
     // 1. Admission: a bound on scripts at once, and only scripts this mode can run.
     if (running >= options.maxConcurrency) {
       logger.error('warn', name, `refused: ${running} scripts running, the --max-concurrency limit`);
@@ -105,15 +116,47 @@ export function createGateway(options: GatewayOptions) {
     // The slot is taken before anything awaits, and given back once the script has ended.
     running++;
     let phase: Phase = { at: 'waiting' };
+    // 2. The clock and the client, from admission on: a trickled upload counts against --timeout
+    // (answered 408), and a client that leaves while its body is read stops everything at once.
+    const controller = new AbortController();
+    const { signal } = controller;
+    const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
+    let receiving = true;
+    /** Set when the time ran out on the client's body rather than on the script: 408, not 504. */
+    let lateBody = false;
+    let timer = setTimeout(() => {
+      lateBody = receiving || bodyOverdue(req);
+      stopScript('timeout', lateBody ? `the request body did not all arrive within ${options.timeoutMs / 1000}s (--timeout)` : undefined);
+    }, options.timeoutMs);
+    /**
+     * Once the head is sent, --timeout is done and --idle-timeout counts from each byte written,
+     * so a stream (SSE, server push, a long poll that answered) lives as long as it talks.
+     */
+    let idle = false;
+    const wrote = () => {
+      if (idle) return void timer.refresh();
+      idle = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => stopScript('timeout', `wrote nothing for ${options.idleTimeoutMs / 1000}s (--idle-timeout)`), options.idleTimeoutMs);
+    };
+    // A client that leaves before it has its whole response has gone away; one that has it has not.
+    const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
+    res.once('close', onClose);
+    const release = () => {
+      clearTimeout(timer);
+      res.off('close', onClose);
+    };
     try {
-      // 2. The body: exactly CONTENT_LENGTH bytes (a local redirect is a GET and has none).
-      const body = ex.redirects ? noBody() : await takeBody(ex.req, options.maxBody);
+      // 3. The body: exactly CONTENT_LENGTH bytes (a local redirect is a GET and has none).
+      const body = ex.redirects ? noBody() : await takeBody(req, options.maxBody, signal);
+      receiving = false;
       if (!body.ok) {
+        release();
+        if (res.destroyed) return;
         logger.error('warn', name, body.message);
         return replyText(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
       }
 
-      const { req, res } = ex;
       const request = {
         script,
         env: requestEnv(options, { ...ex, headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct }, location, body.length),
@@ -122,25 +165,17 @@ export function createGateway(options: GatewayOptions) {
         logStderr: (line: string) => logger.error('stderr', name, line),
       };
 
-      // 3. The whole-output path, where the mode offers one (embedded): a script that has ended
+      // 4. The whole-output path, where the mode offers one (embedded): a script that has ended
       // within this turn of the event loop, its output a plain document, is answered in one piece.
       // Everything else, and everything unusual in that output, takes the stream below.
       const attempt = script.nph ? undefined : mode.tryWhole?.(request);
       const whole = attempt && (await attempt.output);
       if (whole && sendWhole(ex, whole)) {
+        release();
         phase = { at: 'complete' };
         requestRuns(req, name, thisProcess);
         return drainUnreadBody(req, body.body);
       }
-
-      // 4. The clock and the client: either one stops the script.
-      const controller = new AbortController();
-      const { signal } = controller;
-      const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
-      const timer = setTimeout(() => stopScript('timeout'), options.timeoutMs);
-      // A client that leaves before it has its whole response has gone away; one that has it has not.
-      const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
-      res.once('close', onClose);
 
       // 5. The run: the mode turns the request into CGI output bytes.
       const run = attempt ? attempt.stream(signal) : mode.run({ ...request, signal });
@@ -150,7 +185,7 @@ export function createGateway(options: GatewayOptions) {
       try {
         if (script.nph) {
           // NPH (RFC 3875 §5): the script's bytes are the whole HTTP response, sent unmodified.
-          phase = await relayNph(ex, run, signal);
+          phase = await relayNph(ex, run, signal, wrote);
           exit = await run.finished;
         } else {
           // 6. The head (§6.2): a document, a redirect, or output that is no CGI response.
@@ -165,12 +200,15 @@ export function createGateway(options: GatewayOptions) {
           if (plan instanceof CgiOutputError) {
             if (signal.aborted) {
               if (signal.reason instanceof RequestCut && signal.reason.why === 'timeout' && !res.destroyed) {
-                replyText(ex, 504, 'Gateway Timeout: the script did not answer in time');
+                if (lateBody) replyText(ex, 408, 'Request Timeout: the request body did not arrive in time', { Connection: 'close' });
+                else replyText(ex, 504, 'Gateway Timeout: the script did not answer in time');
               }
               exit = await run.finished;
             } else {
-              // Still writing, and nobody will read the rest: stop the script now, not at the timeout.
+              // Still writing, and nobody will read the rest: stop the script now, not at the timeout,
+              // and drop what it still sends, so its output can reach its end.
               if (!run.stdout.readableEnded) stopScript('bad-output', plan.message);
+              run.stdout.resume();
               exit = await run.finished;
               if (!exit.ok && exit.serverFault) {
                 logger.error('error', name, exit.reason);
@@ -205,8 +243,9 @@ export function createGateway(options: GatewayOptions) {
             res.cork();
             setImmediate(() => res.writableCorked && res.uncork());
             phase = { at: 'streaming' };
+            wrote();
             const limit = plan.contentLength ?? Infinity;
-            const copied = await copy(run.stdout, res, signal, limit);
+            const copied = await copy(run.stdout, res, signal, limit, wrote);
             ex.logged.bytes = copied.bytes;
 
             // The script's Content-Length frames the response on a kept-alive connection: once it is
@@ -228,6 +267,13 @@ export function createGateway(options: GatewayOptions) {
               framing = `ended short of its Content-Length (${copied.bytes} of ${limit} bytes)`;
             }
             if (framing) stopScript('bad-output', framing);
+            // End of file on stdout: the script has said all it will. As Apache's mod_cgi does, the
+            // response ends there, and a script that goes on working (it closed stdout) does so within
+            // its limit. An exit that comes with the end of file still tells a finish from a crash.
+            if (phase.at === 'streaming' && copied.ended && !framing && !signal.aborted && !(await exitWithin(run, exitWithEofMs))) {
+              phase = { at: 'complete' };
+              res.end();
+            }
             exit = await run.finished;
 
             if (phase.at === 'complete') {
@@ -248,8 +294,7 @@ export function createGateway(options: GatewayOptions) {
           }
         }
       } finally {
-        clearTimeout(timer);
-        res.off('close', onClose);
+        release();
       }
 
       drainUnreadBody(req, body.body);
@@ -322,16 +367,31 @@ function drainUnreadBody(req: Exchange['req'], body: Readable): void {
   req.resume();
 }
 
+/**
+ * How long after the end of a script's stdout its exit counts as coming with it: a crash closes
+ * stdout as it exits, and its status (known a moment later) must still cut the response.
+ */
+const exitWithEofMs = 500;
+
+/** Whether the run ends within `ms`. */
+function exitWithin(run: ScriptRun, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  return Promise.race([run.finished.then(() => true), late]).finally(() => clearTimeout(timer));
+}
+
 /** NPH: copies the script's bytes to the socket; only closing the connection can end them. */
-async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Promise<Phase> {
+async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal, wrote: () => void): Promise<Phase> {
   const socket = ex.req.socket;
   run.stdout.once('data', (first: Buffer) => {
     const status = /^HTTP\/\d\.\d (\d{3})/.exec(first.toString('latin1', 0, 16));
     ex.logged.status = status ? Number(status[1]) : undefined;
   });
-  ex.logged.bytes = (await copy(run.stdout, socket, signal)).bytes;
-  const exit = await run.finished;
-  if (exit.ok && !signal.aborted) {
+  const copied = await copy(run.stdout, socket, signal, Infinity, wrote);
+  ex.logged.bytes = copied.bytes;
+  // As for a parsed response: the end of its stdout ends it, unless the exit that comes with it failed.
+  const ended = copied.ended && !signal.aborted && !(await exitWithin(run, exitWithEofMs));
+  if (ended || ((await run.finished).ok && !signal.aborted)) {
     socket.end();
     return { at: 'complete' };
   }
@@ -342,17 +402,25 @@ async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal): Prom
 /**
  * Copies a script's output to the client with backpressure (src/io/copy.ts). Stops at `limit`
  * bytes (a declared Content-Length), noting an overflow if a chunk ran past it. Resolves once the
- * limit is reached, the output ends or is torn down (the script was killed: the caller decides
- * what the client sees), or the request is stopped (its client gone among the reasons).
+ * limit is reached, the output ends (`ended`: end of file) or is torn down (the script was killed:
+ * the caller decides what the client sees), or the request is stopped (its client gone among the
+ * reasons). `wrote` hears of every chunk.
  */
-async function copy(from: Readable, to: Writable, signal: AbortSignal, limit = Infinity): Promise<{ bytes: number; overflow: boolean }> {
+async function copy(
+  from: Readable,
+  to: Writable,
+  signal: AbortSignal,
+  limit: number,
+  wrote: () => void,
+): Promise<{ bytes: number; overflow: boolean; ended: boolean }> {
   let bytes = 0;
   let overflow = false;
   // A Content-Length of 0 is complete before it starts.
-  if (limit === 0) return { bytes, overflow };
-  await copyChunks(
+  if (limit === 0) return { bytes, overflow, ended: false };
+  const end = await copyChunks(
     from,
     (chunk) => {
+      wrote();
       if (chunk.length > limit - bytes) {
         to.write(chunk.subarray(0, limit - bytes));
         bytes = limit;
@@ -367,7 +435,7 @@ async function copy(from: Readable, to: Writable, signal: AbortSignal, limit = I
     () => once(to, 'drain', { signal }),
     signal,
   );
-  return { bytes, overflow };
+  return { bytes, overflow, ended: end.how === 'ended' };
 }
 
 /** Reads what is left of the output and drops it; resolves with how many bytes that was. */

@@ -1,18 +1,20 @@
 /**
  * The request body a script receives. RFC 3875 §4.1.2 gives a script CONTENT_LENGTH, so a
  * chunked body (which has none) is read in full, up to --max-body, and then handed over with
- * its length; a body with a Content-Length streams straight through.
+ * its length; a body with a Content-Length streams straight through. Either way it must arrive
+ * within the request's time limit (the gateway's signal): a client that trickles its upload
+ * would otherwise hold a script slot, and the memory of what it sent, for as long as it likes.
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 
 export type RequestBody =
   | { ok: true; body: Readable; length: number | undefined }
-  | { ok: false; status: 400 | 413; message: string };
+  | { ok: false; status: 400 | 408 | 413; message: string };
 
-export async function takeBody(req: IncomingMessage, maxBody: number): Promise<RequestBody> {
+export async function takeBody(req: IncomingMessage, maxBody: number, signal: AbortSignal): Promise<RequestBody> {
   const tooLarge = { ok: false, status: 413, message: `request body larger than --max-body (${maxBody} bytes)` } as const;
-  if (req.headers['transfer-encoding']) return collect(req, maxBody, tooLarge);
+  if (req.headers['transfer-encoding']) return collect(req, maxBody, tooLarge, signal);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBody) return tooLarge;
   if (declared > 0) return { ok: true, body: req, length: declared };
@@ -22,23 +24,43 @@ export async function takeBody(req: IncomingMessage, maxBody: number): Promise<R
 /**
  * Reads a chunked body (node:http has removed the framing; we bound and count). Past the limit
  * it stops keeping what arrives but goes on reading it, so the request stays whole and the 413
- * can be sent; the answer says Connection: close, which ends the rest.
+ * can be sent; the answer says Connection: close, which ends the rest. Past the time limit
+ * (`signal`) what arrived is dropped and the answer is 408, with Connection: close too.
  */
-function collect(req: IncomingMessage, maxBody: number, tooLarge: RequestBody): Promise<RequestBody> {
+function collect(req: IncomingMessage, maxBody: number, tooLarge: RequestBody, signal: AbortSignal): Promise<RequestBody> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let length = 0;
+    const settle = (body: RequestBody) => {
+      req.off('data', onData).off('end', onEnd);
+      signal.removeEventListener('abort', onAbort);
+      if (!body.ok) {
+        chunks = [];
+        req.resume();
+      }
+      resolve(body);
+    };
     const onData = (chunk: Buffer) => {
       length += chunk.length;
       if (length <= maxBody) return void chunks.push(chunk);
-      req.off('data', onData).off('end', onEnd);
-      req.resume();
-      resolve(tooLarge);
+      settle(tooLarge);
     };
-    const onEnd = () => resolve({ ok: true, body: Readable.from(chunks), length: length || undefined });
+    const onEnd = () => settle({ ok: true, body: Readable.from(chunks), length: length || undefined });
+    const onAbort = () => settle({ ok: false, status: 408, message: (signal.reason as Error).message });
     req.on('data', onData).once('end', onEnd);
-    req.once('error', () => resolve({ ok: false, status: 400, message: 'the request body was cut off' }));
+    req.once('error', () => settle({ ok: false, status: 400, message: 'the request body was cut off' }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
   });
+}
+
+/**
+ * The time ran out while the body was still arriving, and the script had read all of it that
+ * came: the client, not the script, is late (Apache's mod_cgi answers 408 then too). A body the
+ * script left unread does not count: that one waits on the script.
+ */
+export function bodyOverdue(req: IncomingMessage): boolean {
+  return !req.complete && req.readableLength === 0 && !req.isPaused();
 }
 
 /** A request without a body (and a local redirect's GET): a stream that ends at once. */

@@ -55,6 +55,7 @@ export async function startTestServer(
     cgiBin,
     docroot,
     timeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
     maxConcurrency: 16,
     maxBody: 10 * 1024 ** 2,
     passAuthorization: false,
