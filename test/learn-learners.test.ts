@@ -559,3 +559,53 @@ while (1) {
   it('a near miss: messages numbered from 0', () =>
     failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [["f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"]], true), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
 });
+
+describe('lesson 12: both ways, and RPC over HTTP', { concurrency: true }, () => {
+  it('passes written another way: upper.sh in Python (flushing each line), the RPC in Node', () =>
+    passes(12, {
+      'cgi-bin/upper.sh': `#!/usr/bin/env python3
+import sys
+for line in sys.stdin:
+    print(line.rstrip('\\n').upper(), flush=True)
+`,
+      'cgi-bin/rpc.py': { text: '', executable: false },
+      'cgi-bin/rpc.mjs': `#!/usr/bin/env node
+let raw = '';
+for await (const chunk of process.stdin) raw += chunk;
+const reply = (status, value, extra = '') => process.stdout.write(\`Status: \${status}\\r\\n\${extra}Content-Type: application/json\\r\\n\\r\\n\${JSON.stringify(value)}\`);
+if (process.env.REQUEST_METHOD !== 'POST') reply(405, { code: 'unimplemented', message: 'POST only' }, 'Allow: POST\\r\\n');
+else {
+  let name;
+  try { name = JSON.parse(raw).name; } catch {}
+  if (typeof name === 'string' && name) reply(200, { greeting: \`Hello, \${name}\` });
+  else reply(400, { code: 'invalid_argument', message: 'name must be a non-empty string' });
+}
+`,
+    }));
+
+  it('a near miss: one tr for the whole stream (its output buffered in the pipe)', () =>
+    failsSaying(
+      12,
+      { 'cgi-bin/upper.sh': '#!/bin/sh\nexec tr a-z A-Z\n' },
+      /no message came back within 5 s of sending "hello": .*a program writing into a pipe buffers its output: tr alone keeps it until the end/,
+    ));
+
+  it('a near miss: answers one message and exits', () =>
+    failsSaying(
+      12,
+      { 'cgi-bin/upper.sh': '#!/bin/sh\nread -r line\nprintf "%s\\n" "$line" | tr a-z A-Z\n' },
+      /the connection was closed \(code 1000\) instead of an answer to ".*": did upper\.sh exit\? It must keep reading lines until stdin ends/,
+    ));
+
+  it('a near miss: a missing name answered 200 with an error inside', () =>
+    failsSaying(
+      12,
+      nearMiss(
+        12,
+        'cgi-bin/rpc.py',
+        [["error('400 Bad Request', 'invalid_argument', 'name is required')", "answer('200 OK', {'error': 'name is required'})"]],
+        true,
+      ),
+      /expected status 400, got 200 OK\. POST \{\} \(no name\): a Connect error is an HTTP status and a JSON body \{"code":"invalid_argument"/,
+    ));
+});
