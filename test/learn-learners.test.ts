@@ -560,6 +560,33 @@ while (1) {
     failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [["f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"]], true), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
 });
 
+describe('lesson 11: one-way streams', { concurrency: true }, () => {
+  it('passes written another way: sh, CR LF line ends, no space after the colons, a keep-alive comment', () =>
+    passes(11, {
+      // events.cgi: found before the reference's events.py, left in the folder (not executable).
+      'cgi-bin/events.py': { text: '', executable: false },
+      'cgi-bin/events.cgi': `#!/bin/sh
+n=\${HTTP_LAST_EVENT_ID:-0}
+case $n in ''|*[!0-9]*) n=0 ;; esac
+printf 'Content-Type: text/event-stream\\r\\n\\r\\n:hello\\r\\nretry:1000\\r\\n\\r\\n'
+while :; do
+  n=$((n + 1))
+  printf 'id:%s\\r\\ndata:tick %s\\r\\n\\r\\n' "$n" "$n"
+  sleep 1
+done
+`,
+    }));
+
+  it('a near miss: no flush (every event waits in a buffer)', () =>
+    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['        out.flush()\n', '']], true), /no event came in 4\.5 s: an event is "id: 1", "data: tick 1" and an empty line; flush after each/));
+
+  it('a near miss: Last-Event-ID ignored', () =>
+    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['n = int(last) if last.isdigit() else 0', 'n = 0']], true), /after Last-Event-ID: 41 the first event is id "1", data "tick 1"; expected id 42, "tick 42": the header arrives as HTTP_LAST_EVENT_ID/));
+
+  it('a near miss: three ticks, then the script ends', () =>
+    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['    while True:', '    for _ in range(3):']], true), /the stream ended after \d\.\d s \(the server runs with --timeout 2s\), after \d event\(s\): an event stream is one response that goes on — keep writing an event every second and never exit/));
+});
+
 describe('lesson 12: both ways, and RPC over HTTP', { concurrency: true }, () => {
   it('passes written another way: upper.sh in Python (flushing each line), the RPC in Node', () =>
     passes(12, {
