@@ -155,7 +155,11 @@ export default {
             const ws = await openWebSocket(t.port, upper, { key: rfcKey, random: t.random, timeoutMs: 10_000 });
             open.push(ws);
             t.status(ws.response, 101);
-            t.expect((await echo(t, ws, `client ${i + 1}`)) === `CLIENT ${i + 1}`, `connection ${i + 1} of 5 did not answer "CLIENT ${i + 1}"`);
+            const back = await echo(t, ws, `client ${i + 1}`);
+            t.expect(
+              back === `CLIENT ${i + 1}`,
+              `connection ${i + 1} of 5 answered ${JSON.stringify(back)} to "client ${i + 1}"; expected "CLIENT ${i + 1}" (task 1 first)`,
+            );
           }
           const during = (await upperProcesses(t)).filter((p) => !before.includes(p));
           t.record({ label: `five connections open at once; /webhist/status?json lists ${during.length} new upper.sh processes: ${during.join(', ')}` });
