@@ -559,3 +559,80 @@ while (1) {
   it('a near miss: messages numbered from 0', () =>
     failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [["f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"]], true), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
 });
+
+describe('lesson 11: one-way streams', { concurrency: true }, () => {
+  it('passes written another way: sh, CR LF line ends, no space after the colons, a keep-alive comment', () =>
+    passes(11, {
+      // events.cgi: found before the reference's events.py, left in the folder (not executable).
+      'cgi-bin/events.py': { text: '', executable: false },
+      'cgi-bin/events.cgi': `#!/bin/sh
+n=\${HTTP_LAST_EVENT_ID:-0}
+case $n in ''|*[!0-9]*) n=0 ;; esac
+printf 'Content-Type: text/event-stream\\r\\n\\r\\n:hello\\r\\nretry:1000\\r\\n\\r\\n'
+while :; do
+  n=$((n + 1))
+  printf 'id:%s\\r\\ndata:tick %s\\r\\n\\r\\n' "$n" "$n"
+  sleep 1
+done
+`,
+    }));
+
+  it('a near miss: no flush (every event waits in a buffer)', () =>
+    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['        out.flush()\n', '']], true), /no event came in 4\.5 s: an event is "id: 1", "data: tick 1" and an empty line; flush after each/));
+
+  it('a near miss: Last-Event-ID ignored', () =>
+    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['n = int(last) if last.isdigit() else 0', 'n = 0']], true), /after Last-Event-ID: 41 the first event is id "1", data "tick 1"; expected id 42, "tick 42": the header arrives as HTTP_LAST_EVENT_ID/));
+
+  it('a near miss: three ticks, then the script ends', () =>
+    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['    while True:', '    for _ in range(3):']], true), /the stream ended after \d\.\d s \(the server runs with --timeout 2s\), after \d event\(s\): an event stream is one response that goes on — keep writing an event every second and never exit/));
+});
+
+describe('lesson 12: both ways, and RPC over HTTP', { concurrency: true }, () => {
+  it('passes written another way: upper.sh in Python (flushing each line), the RPC in Node', () =>
+    passes(12, {
+      'cgi-bin/upper.sh': `#!/usr/bin/env python3
+import sys
+for line in sys.stdin:
+    print(line.rstrip('\\n').upper(), flush=True)
+`,
+      'cgi-bin/rpc.py': { text: '', executable: false },
+      'cgi-bin/rpc.mjs': `#!/usr/bin/env node
+let raw = '';
+for await (const chunk of process.stdin) raw += chunk;
+const reply = (status, value, extra = '') => process.stdout.write(\`Status: \${status}\\r\\n\${extra}Content-Type: application/json\\r\\n\\r\\n\${JSON.stringify(value)}\`);
+if (process.env.REQUEST_METHOD !== 'POST') reply(405, { code: 'unimplemented', message: 'POST only' }, 'Allow: POST\\r\\n');
+else {
+  let name;
+  try { name = JSON.parse(raw).name; } catch {}
+  if (typeof name === 'string' && name) reply(200, { greeting: \`Hello, \${name}\` });
+  else reply(400, { code: 'invalid_argument', message: 'name must be a non-empty string' });
+}
+`,
+    }));
+
+  it('a near miss: one tr for the whole stream (its output buffered in the pipe)', () =>
+    failsSaying(
+      12,
+      { 'cgi-bin/upper.sh': '#!/bin/sh\nexec tr a-z A-Z\n' },
+      /no message came back within 5 s of sending "hello": .*a program writing into a pipe buffers its output: tr alone keeps it until the end/,
+    ));
+
+  it('a near miss: answers one message and exits', () =>
+    failsSaying(
+      12,
+      { 'cgi-bin/upper.sh': '#!/bin/sh\nread -r line\nprintf "%s\\n" "$line" | tr a-z A-Z\n' },
+      /the connection was closed \(code 1000\) instead of an answer to ".*": did upper\.sh exit\? It must keep reading lines until stdin ends/,
+    ));
+
+  it('a near miss: a missing name answered 200 with an error inside', () =>
+    failsSaying(
+      12,
+      nearMiss(
+        12,
+        'cgi-bin/rpc.py',
+        [["error('400 Bad Request', 'invalid_argument', 'name is required')", "answer('200 OK', {'error': 'name is required'})"]],
+        true,
+      ),
+      /expected status 400, got 200 OK\. POST \{\} \(no name\): a Connect error is an HTTP status and a JSON body \{"code":"invalid_argument"/,
+    ));
+});
