@@ -3,7 +3,7 @@
 // shows what arrived. The two body encodings a browser sends are told apart by CONTENT_TYPE:
 // application/x-www-form-urlencoded (name=value&..., like a query string) and
 // multipart/form-data (RFC 1867, 1995: the form upload), which the WHATWG Response parses.
-const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export default async function form({ env, stdin, stdout }) {
   const chunks = [];
@@ -13,7 +13,7 @@ export default async function form({ env, stdin, stdout }) {
   const query = env.QUERY_STRING ?? '';
 
   if ((method === 'GET' || method === 'HEAD') && query === '') {
-    return page(stdout, 'A form, two ways', formsHtml(escape(env.SCRIPT_NAME)));
+    return page(stdout, 'A form, two ways', formsHtml(escapeHtml(env.SCRIPT_NAME)));
   }
 
   let fields; // [name, string | File][]
@@ -30,20 +30,20 @@ export default async function form({ env, stdin, stdout }) {
       try {
         fields = [...(await new Response(body, { headers: { 'content-type': env.CONTENT_TYPE } }).formData())];
       } catch (err) {
-        return page(stdout, 'Unreadable form', `<p>${escape(err.message)}</p>`, '400 Bad Request');
+        return page(stdout, 'Unreadable form', `<p>${escapeHtml(err.message)}</p>`, '400 Bad Request');
       }
     } else {
-      return page(stdout, 'Not a form', `<p>Cannot read a body of type ${escape(type || '(none)')}.</p>`, '415 Unsupported Media Type');
+      return page(stdout, 'Not a form', `<p>Cannot read a body of type ${escapeHtml(type || '(none)')}.</p>`, '415 Unsupported Media Type');
     }
   }
 
   const rows = fields.map(([name, value]) =>
     typeof value === 'string'
-      ? `<tr><td>${escape(name)}</td><td>${escape(value)}</td></tr>`
-      : `<tr><td>${escape(name)}</td><td>file <b>${escape(value.name || '(none chosen)')}</b>, ${escape(value.type || 'no type')}, ${value.size} bytes</td></tr>`,
+      ? `<tr><td>${escapeHtml(name)}</td><td>${escapeHtml(value)}</td></tr>`
+      : `<tr><td>${escapeHtml(name)}</td><td>file <b>${escapeHtml(value.name || '(none chosen)')}</b>, ${escapeHtml(value.type || 'no type')}, ${value.size} bytes</td></tr>`,
   );
-  page(stdout, 'What the form sent', `<p>${escape(how)}: ${fields.length} field(s).</p>\n` +
-    `<table>\n<tr><th>name</th><th>value</th></tr>\n${rows.join('\n')}\n</table>\n<p><a href="${escape(env.SCRIPT_NAME)}">Back to the forms</a></p>`);
+  page(stdout, 'What the form sent', `<p>${escapeHtml(how)}: ${fields.length} field(s).</p>\n` +
+    `<table>\n<tr><th>name</th><th>value</th></tr>\n${rows.join('\n')}\n</table>\n<p><a href="${escapeHtml(env.SCRIPT_NAME)}">Back to the forms</a></p>`);
 }
 
 function page(stdout, title, html, status) {

@@ -3,7 +3,7 @@
 //               client never knows (§6.2.2, a local redirect)
 //   ?to=client  Location: http://host/ and nothing else: the server answers 302 (§6.2.3)
 //   ?to=doc     Status + absolute Location + a body for clients that don't follow (§6.2.4)
-const escape = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export default async function redirect({ env, stdout }) {
   const to = new URLSearchParams(env.QUERY_STRING).get('to');
@@ -17,10 +17,10 @@ export default async function redirect({ env, stdout }) {
   } else if (to === 'doc') {
     stdout.write(
       `Status: 301 Moved Permanently\r\nLocation: ${home}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n` +
-        `<!doctype html>\n<title>Moved Permanently</title>\n<p>This page has moved to <a href="${escape(home)}">${escape(home)}</a>.</p>\n`,
+        `<!doctype html>\n<title>Moved Permanently</title>\n<p>This page has moved to <a href="${escapeHtml(home)}">${escapeHtml(home)}</a>.</p>\n`,
     );
   } else {
-    const self = escape(env.SCRIPT_NAME);
+    const self = escapeHtml(env.SCRIPT_NAME);
     stdout.write(
       'Content-Type: text/html; charset=utf-8\r\n\r\n' +
         `<!doctype html>\n<title>Redirects</title>\n<h1>Three ways a CGI script redirects</h1>\n<ul>\n` +

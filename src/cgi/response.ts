@@ -136,7 +136,7 @@ function headParser(maxLine: number, maxHead: number) {
   const feed = (chunk: Buffer): Buffer | undefined => {
     const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
     let start = 0;
-    for (let lf; (lf = data.indexOf(0x0a, start)) !== -1; start = lf + 1) {
+    for (let lf: number; (lf = data.indexOf(0x0a, start)) !== -1; start = lf + 1) {
       const end = lf > start && data[lf - 1] === 0x0d ? lf - 1 : lf;
       checkLength(end - start, data.subarray(start, end));
       headBytes += lf + 1 - start;

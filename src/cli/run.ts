@@ -120,7 +120,10 @@ Examples:
     const ended = signal.aborted ? `; killed at the ${formatDuration(options.timeout)} time limit` : exit.ok ? '' : `; the script ${exit.reason}`;
     section(`what the script wrote to stdout (${output.length} bytes${ended})`);
     show(output);
-    if (stderr.length) section('stderr (goes to the error log)'), stderr.forEach((line) => process.stdout.write(`${paint.magenta(line)}\n`));
+    if (stderr.length) {
+      section('stderr (goes to the error log)');
+      for (const line of stderr) process.stdout.write(`${paint.magenta(line)}\n`);
+    }
     section('the HTTP response the server would send');
     process.stdout.write(render(outcome, paint));
   });

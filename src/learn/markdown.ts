@@ -19,7 +19,7 @@ export function renderMarkdown(source: string, paint: Paint, width = 100): strin
     const indent = '  '.repeat(Math.max(0, lists.length - 1)) + (quote ? paint.dim('│ ') : '');
     const first = pendingItem ? `${indent}${pendingItem}` : indent;
     const rest = pendingItem ? `${indent}${' '.repeat(visibleLength(pendingItem))}` : indent;
-    wrap(text, width - visibleLength(first)).forEach((line, i) => out.push(`${i ? rest : first}${line}`));
+    for (const [i, line] of wrap(text, width - visibleLength(first)).entries()) out.push(`${i ? rest : first}${line}`);
     pendingItem = '';
   };
   for (const [i, token] of tokens.entries()) {

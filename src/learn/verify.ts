@@ -192,7 +192,7 @@ async function runCheck(
       const ex = await exchange(port, sent, { timeoutMs: options?.timeoutMs ?? scriptTimeoutMs + 5000 });
       exchanges.push({ curl: curlCommand(`http://127.0.0.1:${port}/`, request), sent, received: ex.received, ended: ex.ended, error: ex.error });
       if (ex.error) fail(`no response: ${ex.error}`);
-      let response;
+      let response: ReturnType<typeof parseResponses>[number] | undefined;
       try {
         response = parseResponses(ex.received, [request.method ?? 'GET'], ex.ended === 'closed')[0];
       } catch (error) {

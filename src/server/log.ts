@@ -135,9 +135,9 @@ export function formatAccess(entry: AccessEntry, format: LogFormat): string {
     return JSON.stringify({ time: time.toISOString(), ...rest });
   }
   const request = `${entry.method} ${entry.target} ${entry.protocol}`;
-  const common = `${entry.remoteAddress} - - [${clfTime(entry.time)}] "${escape(request)}" ${entry.status} ${entry.bytes ?? '-'}`;
+  const common = `${entry.remoteAddress} - - [${clfTime(entry.time)}] "${escapeField(request)}" ${entry.status} ${entry.bytes ?? '-'}`;
   if (format === 'clf') return common;
-  return `${common} "${escape(entry.referer ?? '-')}" "${escape(entry.userAgent ?? '-')}"`;
+  return `${common} "${escapeField(entry.referer ?? '-')}" "${escapeField(entry.userAgent ?? '-')}"`;
 }
 
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -159,7 +159,7 @@ export function clfTime(date: Date): string {
 const UNSAFE = /[\\"\x00-\x1f\x7f]/;
 
 /** Quotes and control characters in a logged field must not forge a log line (Apache escapes them too). */
-function escape(field: string): string {
+function escapeField(field: string): string {
   if (!UNSAFE.test(field)) return field;
   return field.replace(/[\\"\x00-\x1f\x7f]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }

@@ -219,7 +219,7 @@ export class TranscriptRunner {
 
   #linesOf(output: string): string[] {
     const local = this.#port === undefined ? output : output.replace(new RegExp(`\\b(127\\.0\\.0\\.1|localhost):${this.#port}\\b`, 'g'), '$1:8080');
-    return local.replace(/\n$/, '').split('\n').map((line) => line.trimEnd()).filter((line, i, all) => line !== '' || all.length > 1);
+    return local.replace(/\n$/, '').split('\n').map((line) => line.trimEnd()).filter((line, _i, all) => line !== '' || all.length > 1);
   }
 }
 

@@ -10,7 +10,7 @@ const app = '/cgi-bin/app';
 const ports = new Map<string, number>();
 
 /** The response body's three lines and, after the empty line, the echoed request body. */
-function parse(t: CheckContext, text: string) {
+function parse(_t: CheckContext, text: string) {
   const split = text.indexOf('\n\n');
   const lines = Object.fromEntries((split < 0 ? text : text.slice(0, split)).split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   return { lines, echoed: split < 0 ? undefined : text.slice(split + 2), text };
