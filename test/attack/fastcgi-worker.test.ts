@@ -70,7 +70,6 @@ async function fcgiRequest(target: Target, params: Record<string, string>, ms = 
 // Concurrent: each test has its own server, and most of their time is spent waiting.
 describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   it('#11 PARAMS cannot set NODE_OPTIONS, LD_PRELOAD or PATH for the programs the worker runs', {
-    todo: "#15 defect 11: request PARAMS reach the program's environment",
   }, async () => {
     const target = await worker({ scripts: { 'env.sh': "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec /usr/bin/env\n" } });
     try {
@@ -86,7 +85,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it("#6 a program's stderr flood to a web server that stopped reading does not grow the worker without bound", {
-    todo: '#15 defect 6: STDERR is buffered without bound',
   }, async () => {
     const target = await worker({
       scripts: {
@@ -114,7 +112,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it('#12 idle connections past FCGI_MAX_CONNS do not lock out real requests', {
-    todo: '#15 defect 12: no idle timeout, real requests are refused',
   }, async () => {
     const target = await worker({});
     const idle: Socket[] = [];
@@ -132,7 +129,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it('#12 connections holding unfinished PARAMS are closed, and their memory let go', {
-    todo: '#15 defect 12: no PARAMS timeout: they are held, with their memory',
   }, async () => {
     const target = await worker({});
     const stalled: Socket[] = [];
