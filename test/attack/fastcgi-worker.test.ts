@@ -160,7 +160,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it('#5 (fastcgi) a killed process manager is replaced, or the failure is loud: scripts still answer', {
-    todo: '#15 defect 5: every script request is 502 forever',
   }, async () => {
     const server = await serve('fastcgi', { args: ['--workers', '2'] });
     try {
