@@ -1,7 +1,7 @@
 // Tests for src/cgi/env.ts: the environment a script sees (RFC 3875 §4.1) and §4.4's words.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildEnv, searchArgs, type EnvInput } from '../src/cgi/env.ts';
+import { buildEnv, envFromParams, FIXED_PATH, searchArgs, type EnvInput } from '../src/cgi/env.ts';
 
 const base: EnvInput = {
   method: 'GET',
@@ -227,4 +227,38 @@ for (const [query, args] of searchCases) {
 test('searchArgs: words for GET and HEAD only (RFC 3875 §4.4)', () => {
   assert.deepEqual(searchArgs('HEAD', 'a+b'), ['a', 'b']);
   assert.deepEqual(searchArgs('POST', 'a+b'), []);
+});
+
+test("envFromParams: a web server's PARAMS become an environment by CGI mode's rule", () => {
+  const sent = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    REQUEST_METHOD: 'POST',
+    SCRIPT_FILENAME: '/srv/cgi-bin/env.sh',
+    CONTENT_LENGTH: '3',
+    HTTPS: 'on',
+    REDIRECT_URL: '/old',
+    HTTP_USER_AGENT: 'curl/8.0',
+    // What a PARAMS record must not choose for the program it runs:
+    PATH: '/injected/bin',
+    NODE_OPTIONS: '--require=/tmp/evil.js',
+    LD_PRELOAD: '/tmp/evil.so',
+    PHP_VALUE: 'auto_prepend_file=/tmp/evil.php',
+    HTTP_PROXY: 'http://attacker:3128', // httpoxy
+    'HTTP_X=Y': 'not a name a shell can read',
+  };
+  assert.deepEqual(envFromParams(sent), {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    REQUEST_METHOD: 'POST',
+    SCRIPT_FILENAME: '/srv/cgi-bin/env.sh',
+    CONTENT_LENGTH: '3',
+    HTTPS: 'on',
+    REDIRECT_URL: '/old',
+    HTTP_USER_AGENT: 'curl/8.0',
+    PATH: FIXED_PATH,
+  });
+});
+
+test('envFromParams keeps everything buildEnv makes: the pool sees what CGI mode sees', () => {
+  const env = buildEnv({ ...base, pathInfo: '/x', contentLength: 3, headers: { ...base.headers, 'content-type': ['text/plain'], authorization: ['Basic eA=='] } });
+  assert.deepEqual(envFromParams(env), env);
 });
