@@ -100,8 +100,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const stderr = new StderrLines(name, logger);
     const cgiRequest: CgiRequest = {
       script,
-      // Built as CGI mode builds it: a PARAMS record must not choose NODE_OPTIONS, LD_PRELOAD or PATH.
-      env: envFromParams(params),
+      // A handler gets the PARAMS as sent: an object it reads, not its process's environment. A
+      // program's environment is built as CGI mode builds it: a PARAMS record must not choose its
+      // NODE_OPTIONS, LD_PRELOAD or PATH.
+      env: script.kind === 'program' ? envFromParams(params) : { ...params },
       // A program runs here as under CGI, so it gets CGI's §4.4 words too (fcgiwrap gives none).
       args: script.kind === 'program' ? searchArgs(params.REQUEST_METHOD ?? '', params.QUERY_STRING ?? '') : [],
       body: request.stdin,
