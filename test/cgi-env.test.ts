@@ -230,7 +230,7 @@ test('searchArgs: words for GET and HEAD only (RFC 3875 §4.4)', () => {
 });
 
 test("envFromParams: a web server's PARAMS become an environment by CGI mode's rule", () => {
-  const sent = {
+  const kept = {
     GATEWAY_INTERFACE: 'CGI/1.1',
     REQUEST_METHOD: 'POST',
     SCRIPT_FILENAME: '/srv/cgi-bin/env.sh',
@@ -238,24 +238,16 @@ test("envFromParams: a web server's PARAMS become an environment by CGI mode's r
     HTTPS: 'on',
     REDIRECT_URL: '/old',
     HTTP_USER_AGENT: 'curl/8.0',
-    // What a PARAMS record must not choose for the program it runs:
-    PATH: '/injected/bin',
+  };
+  // What a PARAMS record must not choose for the program it runs:
+  const dropped = {
     NODE_OPTIONS: '--require=/tmp/evil.js',
     LD_PRELOAD: '/tmp/evil.so',
     PHP_VALUE: 'auto_prepend_file=/tmp/evil.php',
     HTTP_PROXY: 'http://attacker:3128', // httpoxy
     'HTTP_X=Y': 'not a name a shell can read',
   };
-  assert.deepEqual(envFromParams(sent), {
-    GATEWAY_INTERFACE: 'CGI/1.1',
-    REQUEST_METHOD: 'POST',
-    SCRIPT_FILENAME: '/srv/cgi-bin/env.sh',
-    CONTENT_LENGTH: '3',
-    HTTPS: 'on',
-    REDIRECT_URL: '/old',
-    HTTP_USER_AGENT: 'curl/8.0',
-    PATH: FIXED_PATH,
-  });
+  assert.deepEqual(envFromParams({ ...kept, ...dropped, PATH: '/injected/bin' }), { ...kept, PATH: FIXED_PATH });
 });
 
 test('envFromParams keeps everything buildEnv makes: the pool sees what CGI mode sees', () => {
