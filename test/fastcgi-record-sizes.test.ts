@@ -21,13 +21,13 @@ import { startTestServer } from './support/server.ts';
 
 const head = Buffer.from('Content-Type: application/octet-stream\r\n\r\n');
 /** 71 KB of bytes that say where they are, so a lost or repeated piece shows. */
-const body = Buffer.from(Array.from({ length: 71_680 / 8 }, (_, i) => i.toString(16).padStart(7, '0') + '\n').join(''));
+const body = Buffer.from(Array.from({ length: 71_680 / 8 }, (_, i) => `${i.toString(16).padStart(7, '0')}\n`).join(''));
 const output = Buffer.concat([head, body]);
 
 /** Record sizes: tiny, odd, padded and not, the 32 KiB libfcgi writes, the spec's largest. */
 const recordSizes = [1000, 4093, 30_000, 32_768, 65_535];
 /** How the responder writes its answer: at once, or in pieces cut across record boundaries. */
-const writeSizes = [Infinity, 1, 4096 + 3, 32_768];
+const writeSizes = [Infinity, 7, 4096 + 3, 32_768];
 
 /**
  * A FastCGI responder that answers every request with `output`, in STDOUT records of
