@@ -194,6 +194,7 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     }
     /** A callback the handler left behind threw, or a promise of its rejected unawaited (containFaults). */
     const fault: Fault = {
+      logger,
       script: loaded.name,
       fail(error) {
         if (exit) return false;
@@ -279,6 +280,8 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
 
 /** The request whose handler code is running, however deep in its callbacks (AsyncLocalStorage). */
 interface Fault {
+  /** The runner's log: each server in a process (tests run several) keeps its own. */
+  logger: Logger;
   script: string;
   /** Ends the request as failed; false when it had already ended. */
   fail(error: unknown): boolean;
@@ -299,14 +302,16 @@ const requestScope = new AsyncLocalStorage<Fault>();
  * and exits; alone, with nobody to replace it, it logs the fault and serves on.
  */
 export function containFaults(logger: Logger, onUnknown: 'exit' | 'serve-on'): void {
+  unknownFaults = { logger, onUnknown }; // the latest server in this process speaks for it
   if (faultsContained) return;
   faultsContained = true;
   const contain = (error: unknown, how: string) => {
     const fault = requestScope.getStore();
     if (fault) {
-      if (!fault.fail(error)) logger.error('error', fault.script, `${how} after its response was complete: ${describeError(error)}`);
+      if (!fault.fail(error)) fault.logger.error('error', fault.script, `${how} after its response was complete: ${describeError(error)}`);
       return;
     }
+    const { logger, onUnknown } = unknownFaults;
     if (onUnknown === 'exit') {
       logger.error('error', 'server', `${how}, in no script's code (a bug of webhist's own): this process exits and is replaced: ${describeError(error)}`);
       process.exit(70); // EX_SOFTWARE
@@ -317,6 +322,7 @@ export function containFaults(logger: Logger, onUnknown: 'exit' | 'serve-on'): v
   process.on('unhandledRejection', (reason) => contain(reason, 'a promise was rejected and nobody awaited it'));
 }
 let faultsContained = false;
+let unknownFaults: { logger: Logger; onUnknown: 'exit' | 'serve-on' };
 
 /** An error as one log line: what it said and where it came from. */
 function describeError(error: unknown): string {
