@@ -101,6 +101,11 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     const child: ChildProcess = spawn(process.execPath, [managerFile, JSON.stringify(config)], {
       stdio: [fd, 'inherit', 'inherit', 'ipc'],
       env: {}, // nothing of the server's environment: the manager passes config.env to each worker
+      // A process group of its own: Ctrl-C in a terminal reaches the server alone, which then
+      // finishes the requests in flight before it stops the pool (a terminal's SIGINT to the
+      // whole group killed the workers under them). A server that dies without a word closes
+      // the IPC channel, and the manager stops its workers then.
+      detached: true,
     });
     manager = child;
     await rename(bound, address);
