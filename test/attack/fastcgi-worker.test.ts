@@ -14,7 +14,7 @@ import { Flags, RecordType, Role } from '../../src/fastcgi/protocol.ts';
 import { encodeBeginRequestBody, encodeRecords, record, RecordParser, streamRecords } from '../../src/fastcgi/records.ts';
 import { encodeParams } from '../../src/fastcgi/params.ts';
 import { isRunning, readProcessTable, treeOf } from '../../src/proc.ts';
-import { eventually, open, serve, sleep, statusOf, treeRss, worker, type Target } from './support.ts';
+import { eventually, get, open, rawRequest, serve, sleep, statusOf, treeRss, worker, type Target } from './support.ts';
 
 const MB = 1024 ** 2;
 
@@ -156,6 +156,23 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     } finally {
       for (const socket of stalled) socket.destroy();
       await target.stop();
+    }
+  });
+
+  it('(fastcgi) Ctrl-C (SIGINT to the terminal\'s process group) lets the request in flight finish, and says nothing of a dead manager', async () => {
+    const server = await serve('fastcgi', { args: ['--workers', '1'] });
+    try {
+      assert.equal(await statusOf(server.port, '/cgi-bin/hello.js'), 200);
+      const inFlight = rawRequest(server.port, get('/cgi-bin/slow.js?ms=1500'), 10_000);
+      await sleep(300);
+      process.kill(-server.pid, 'SIGINT'); // what a terminal does: the whole foreground group
+      const answer = await inFlight;
+      assert.equal(answer.status, 200, 'finished, not cut by its worker dying');
+      assert.ok(answer.complete);
+      await eventually(() => !isRunning(server.pid), 10_000, 'the server to stop');
+      assert.doesNotMatch(server.launched.output(), /process manager .* (was killed|exited)/);
+    } finally {
+      await server.stop();
     }
   });
 
