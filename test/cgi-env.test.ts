@@ -1,7 +1,7 @@
 // Tests for src/cgi/env.ts: the environment a script sees (RFC 3875 §4.1) and §4.4's words.
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
-import { buildEnv, searchArgs, textEnvironment, valueBytes, type EnvInput } from '../src/cgi/env.ts';
+import { buildEnv, envFromParams, FIXED_PATH, searchArgs, textEnvironment, valueBytes, type EnvInput } from '../src/cgi/env.ts';
 
 const base: EnvInput = {
   method: 'GET',
@@ -251,4 +251,30 @@ describe('the bytes of a value at exec', () => {
       HTTP_C: 'plain',
     });
   });
+});
+
+test("envFromParams: a web server's PARAMS become an environment by CGI mode's rule", () => {
+  const kept = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    REQUEST_METHOD: 'POST',
+    SCRIPT_FILENAME: '/srv/cgi-bin/env.sh',
+    CONTENT_LENGTH: '3',
+    HTTPS: 'on',
+    REDIRECT_URL: '/old',
+    HTTP_USER_AGENT: 'curl/8.0',
+  };
+  // What a PARAMS record must not choose for the program it runs:
+  const dropped = {
+    NODE_OPTIONS: '--require=/tmp/evil.js',
+    LD_PRELOAD: '/tmp/evil.so',
+    PHP_VALUE: 'auto_prepend_file=/tmp/evil.php',
+    HTTP_PROXY: 'http://attacker:3128', // httpoxy
+    'HTTP_X=Y': 'not a name a shell can read',
+  };
+  assert.deepEqual(envFromParams({ ...kept, ...dropped, PATH: '/injected/bin' }), { ...kept, PATH: FIXED_PATH });
+});
+
+test('envFromParams keeps everything buildEnv makes: the pool sees what CGI mode sees', () => {
+  const env = buildEnv({ ...base, pathInfo: '/x', contentLength: 3, headers: { ...base.headers, 'content-type': ['text/plain'], authorization: ['Basic eA=='] } });
+  assert.deepEqual(envFromParams(env), env);
 });

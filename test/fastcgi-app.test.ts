@@ -311,3 +311,53 @@ test('close(): in-flight requests finish, idle connections close, new requests a
   await late.closed;
   assert.match(logs.join('\n'), /refusing a connection: the application is closing/);
 });
+
+test("PARAMS that do not end within paramsTimeoutMs close that connection, and only that one", T, async (t) => {
+  const { logs, port } = await startApp(t, echo, { paramsTimeoutMs: 300 });
+  const stalled = await connect(t, port);
+  stalled.send(begin(1), ...streamRecords(RecordType.PARAMS, 1, encodeParams({ HTTP_X: 'x'.repeat(1000) }), false));
+  const live = await connect(t, port);
+  await stalled.closed;
+  assert.ok(logs.some((m) => /request 1's PARAMS did not end within 0.3 s/.test(m)), logs.join('\n'));
+  live.send(begin(1), ...params(1, { A: '1' }), record(RecordType.STDIN, 1));
+  await live.until((r) => r.type === RecordType.END_REQUEST);
+});
+
+test('a connection with no request for idleTimeoutMs is closed; one in use is not', T, async (t) => {
+  const slow: AppHandler = async ({ signal }) => {
+    await sleep(600, undefined, { signal }).catch(() => {});
+    return { stdout: Readable.from(['Content-Type: text/plain\r\n\r\nslow']), finished: Promise.resolve(0) };
+  };
+  const { port } = await startApp(t, slow, { idleTimeoutMs: 300 });
+  const idle = await connect(t, port);
+  const busy = await connect(t, port);
+  busy.send(begin(1, Role.RESPONDER, 1), ...params(1, {}), record(RecordType.STDIN, 1));
+  await idle.closed;
+  await busy.until((r) => r.type === RecordType.END_REQUEST); // its request ran past the idle limit
+  assert.equal(busy.socket.readableEnded, false, 'kept while it carried a request');
+  await busy.closed; // and closed once idle for the limit after it
+});
+
+test('at FCGI_MAX_CONNS the connection idle the longest makes room; with none idle the new one is refused', T, async (t) => {
+  const hang: AppHandler = async ({ signal }) => {
+    await new Promise((resolve) => signal.addEventListener('abort', resolve));
+    return { stdout: Readable.from([]), finished: Promise.resolve(0) };
+  };
+  const { logs, port } = await startApp(t, hang, { maxConns: 2 });
+  const oldest = await connect(t, port);
+  await sleep(50);
+  const newer = await connect(t, port);
+  await sleep(50);
+  // A third: the oldest idle one goes.
+  const third = await connect(t, port);
+  await oldest.closed;
+  assert.equal(newer.socket.destroyed, false);
+  assert.ok(logs.some((m) => /FCGI_MAX_CONNS \(2\) reached: closing the connection idle the longest/.test(m)), logs.join('\n'));
+  // Both now carry a request: nothing idle to close, so a fourth is refused.
+  for (const c of [newer, third]) c.send(begin(1), ...params(1, {}), record(RecordType.STDIN, 1));
+  await sleep(100);
+  const fourth = await connect(t, port);
+  await fourth.closed;
+  assert.ok(logs.some((m) => /FCGI_MAX_CONNS \(2\) reached, none of them idle/.test(m)), logs.join('\n'));
+  assert.equal(newer.socket.destroyed || third.socket.destroyed, false, 'the busy ones kept');
+});

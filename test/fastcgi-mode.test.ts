@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createFastCgiMode, type FastCgiModeOptions } from '../modes/fastcgi/index.ts';
 import type { WorkerInfo } from '../modes/fastcgi/messages.ts';
 import { startPool } from '../modes/fastcgi/pool.ts';
+import { readProcess } from '../src/proc.ts';
 import { eventually, isAlive } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -94,6 +95,52 @@ describe('fastcgi mode: the pool', () => {
     assert.equal(gone.length, 1, 'exactly the worker that ran block.js was replaced');
     await eventually(() => gone.every((pid) => !isAlive(pid)), 30_000, 'the killed worker gone');
   });
+
+  it('replaces a worker it killed for overrunning at once: an ordered kill is no crash, and earns no backoff', async () => {
+    const server = await start({ workers: 1 }, 800);
+    const mark = server.mark();
+    for (let round = 0; round < 2; round++) {
+      const [worker] = await fullPool(server, 1);
+      assert.equal((await get(server, 'cgi-bin/block.js?ms=20000')).status, 504);
+      await server.waitForError(new RegExp(`worker ${worker!.pid} is gone \\(killed: /cgi-bin/block\\.js timed out`), mark);
+      await eventually(async () => (await workers(server)).some((w) => w.pid !== worker!.pid), 30_000, 'a fresh worker');
+    }
+    assert.ok(!server.errorsSince(mark).some((line) => /respawning/.test(line)), 'not counted as crashes');
+    assert.equal((await get(server, 'cgi-bin/hello.js')).status, 200);
+  });
+
+  it('replaces a stopped worker (SIGSTOP) whose program overran: it cannot answer ABORT_REQUEST', async () => {
+    const server = await start({ workers: 1 }, 800);
+    const mark = server.mark();
+    const [worker] = await fullPool(server, 1);
+    // Served once, so the server knows whom its connection reaches (PID_VALUE).
+    assert.equal((await get(server, 'cgi-bin/hello.sh')).status, 200);
+    process.kill(worker!.pid, 'SIGSTOP');
+    try {
+      assert.equal((await get(server, 'cgi-bin/hello.sh')).status, 504);
+      await server.waitForError(new RegExp(`killing worker ${worker!.pid}: /cgi-bin/hello\\.sh timed out .*did not answer ABORT_REQUEST`), mark);
+      await eventually(async () => (await get(server, 'cgi-bin/hello.sh')).status === 200, 30_000, 'hello.sh answered by a fresh worker');
+      await eventually(() => !isAlive(worker!.pid), 5000, 'the stopped worker gone');
+    } finally {
+      if (isAlive(worker!.pid)) process.kill(worker!.pid, 'SIGCONT');
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`starts a new process manager when its own is ended (${signal}), and forgets the workers that went with it`, async () => {
+      const server = await start({ workers: 1 });
+      const mark = server.mark();
+      const [worker] = await fullPool(server, 1);
+      const manager = readProcess(worker!.pid)!.ppid;
+      process.kill(manager, signal);
+      await server.waitForError(new RegExp(`its process manager \\(pid ${manager}\\) .*starting a new manager`), mark);
+      await eventually(async () => (await get(server, 'cgi-bin/hello.js')).status === 200, 30_000, 'hello.js answered again');
+      const now = await fullPool(server, 1);
+      assert.notEqual(now[0]!.pid, worker!.pid, 'the status page shows the new worker, not the dead one');
+      assert.notEqual(readProcess(now[0]!.pid)?.ppid, manager, 'under a new manager');
+      await eventually(() => !isAlive(worker!.pid), 5000, 'the old worker gone');
+    });
+  }
 
   it('answers 502 for a worker that writes what is not FastCGI, and replaces that worker', async () => {
     const garbageWorker = fileURLToPath(new URL('./fixtures/garbage-worker.ts', import.meta.url));

@@ -12,7 +12,7 @@ import cluster from 'node:cluster';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mode } from '../../src/mode.ts';
-import { createHandlerRunner, type HandlerRunnerOptions } from '../../src/run/handler.ts';
+import { containFaults, createHandlerRunner, type HandlerRunnerOptions } from '../../src/run/handler.ts';
 import { describeScript, type Script } from '../../src/script/describe.ts';
 import type { Logger } from '../../src/server/log.ts';
 import { reportToSupervisor } from './cluster.ts';
@@ -22,6 +22,10 @@ export type EmbeddedOptions = HandlerRunnerOptions;
 export function createEmbeddedMode(options: EmbeddedOptions): Mode {
   const handlers = createHandlerRunner(options);
   const supervisor = cluster.isWorker ? reportToSupervisor(handlers.status) : undefined;
+  // A handler's stray throw fails its request, not the server. A fault no script can be named
+  // for: under --processes the supervisor replaces the process; a lone server cannot be
+  // replaced, so it serves on.
+  containFaults(options.logger, supervisor ? 'exit' : 'serve-on');
   let running = 0;
   /**
    * Under --processes: an idle process about to run a script tells the supervisor at once. If the

@@ -65,7 +65,7 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
 
   const common = { pm: options.pm, retires: options.maxRequests > 0, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: options.trace };
   // Our workers multiplex: one Node process serves many requests at once from its event loop.
-  const workerOptions = { cgiBin: options.cgiBin, maxRequests: options.maxRequests, multiplex: true, trace: false, watchdog: false };
+  const workerOptions = { cgiBin: options.cgiBin, maxRequests: options.maxRequests, multiplex: true, idleTimeoutMs: 0, trace: false, watchdog: false };
   const pools: Pool[] = [
     await startPool({
       ...common,

@@ -24,6 +24,8 @@ interface Worker extends WorkerProcess {
   child: ChildProcess;
   /** Going (the pool shrinks, or it said it is retiring), so its exit is no crash and it no longer counts. */
   retiring: boolean;
+  /** Killed because the server said so (a request past its time, garbage on the wire): no crash either. */
+  killedBecause?: string;
 }
 
 /** A worker that exits cleanly sooner than this after its start is no retiree but a fault. */
@@ -74,6 +76,12 @@ function onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | nu
     return;
   }
   if (worker.retiring) return fill();
+  // A kill we ordered is no crash: counted as one, a handler that hangs once a second would keep
+  // the pool backing off, and short of workers, for as long as it is asked for.
+  if (worker.killedBecause) {
+    log('info', `worker ${worker.pid} is gone (killed: ${worker.killedBecause}); starting a fresh one`);
+    return fill();
+  }
   const how = signal ? `killed by ${signal}` : `exited with status ${code}`;
   // A worker that leaves of its own accord, cleanly, where workers do, has retired: ours after
   // --max-requests, php-cgi after PHP_FCGI_MAX_REQUESTS.
@@ -170,9 +178,10 @@ process.on('message', (message: ToManager) => {
       break;
     case 'kill': {
       const worker = workers.get(message.pid); // only a worker of this pool, never any pid
-      if (worker) {
+      if (worker && !worker.killedBecause) {
         log('warn', `killing worker ${worker.pid}: ${message.reason}`);
-        worker.child.kill('SIGKILL');
+        worker.killedBecause = message.reason;
+        worker.child.kill('SIGKILL'); // a stopped (SIGSTOP) process dies of it too
       }
       break;
     }

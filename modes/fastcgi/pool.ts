@@ -41,6 +41,9 @@ const SETTLE_MS = 250;
  */
 const ABORT_ANSWER_MS = 2000;
 
+/** The longest wait before a process manager that keeps dying is started again. */
+const MANAGER_BACKOFF_MAX_MS = 10_000;
+
 export interface PoolOptions extends Omit<ManagerConfig, 'killAfterMs'> {
   /** How the pool is named in logs and on the status page. */
   name: string;
@@ -73,45 +76,104 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   const dir = await mkdtemp(join(tmpdir(), 'webhist-fastcgi-'));
   const bound = join(dir, 'bind.sock');
   const address = join(dir, 'pool.sock');
-
-  const server = createServer();
-  await listen(server, bound);
-  // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const { command, env, ownWorkers, retires, pm, size, minSpare, idleTimeoutMs } = options;
   // Short: the pool is stopped after the server has given requests their grace (5 s, then cut), so
   // a worker still busy after SIGTERM holds a request already cut (measured: 3000 made a stop 8 s).
   const config: ManagerConfig = { command, env, ownWorkers, retires, pm, size, minSpare, idleTimeoutMs, killAfterMs: 500 };
-  const manager: ChildProcess = spawn(process.execPath, [managerFile, JSON.stringify(config)], {
-    stdio: [fd, 'inherit', 'inherit', 'ipc'],
-  });
-  await rename(bound, address);
-  server.close();
-  const managerPid = manager.pid;
-  if (managerPid !== undefined) {
-    processStarted({ pid: managerPid, kind: 'manager', about: name });
-    manager.once('exit', (code, signal) => processExited({ pid: managerPid, status: signal ?? code ?? 0 }));
-  }
 
+  let manager!: ChildProcess;
   let processes: WorkerProcess[] = [];
   /** Requests finished, per worker pid. */
   const served = new Map<number, number>();
-  const ready = new Promise<void>((resolve, reject) => {
-    manager.once('error', reject);
-    manager.once('exit', (code) => reject(new Error(`the ${name} process manager exited (${code}) before it was ready`)));
-    manager.on('message', (message: FromManager) => {
-      if (message.type === 'ready') resolve();
-      else if (message.type === 'worker-started') processStarted({ pid: message.pid, kind: 'worker', about: name });
-      else if (message.type === 'worker-exited') processExited(message);
-      else if (message.type === 'status') {
-        // The counts of workers that have gone go with them.
-        for (const pid of served.keys()) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);
-        processes = message.workers;
-      }
-      else logger.error(message.level, `fastcgi pool ${name}`, message.message);
+  let closing = false;
+  /** Manager deaths in the last minute: each restart waits longer, up to MANAGER_BACKOFF_MAX_MS. */
+  const deaths: number[] = [];
+
+  /**
+   * Starts a process manager on a fresh listening socket, renamed over the pool's address (so a
+   * new connection reaches the new workers at once); resolves when it is ready.
+   */
+  async function startManager(): Promise<void> {
+    const server = createServer();
+    await listen(server, bound);
+    // Node has no public way to name a listening socket's descriptor; spawn-fcgi, in C, needs none.
+    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+    const child: ChildProcess = spawn(process.execPath, [managerFile, JSON.stringify(config)], {
+      stdio: [fd, 'inherit', 'inherit', 'ipc'],
+      env: {}, // nothing of the server's environment: the manager passes config.env to each worker
+      // A process group of its own: Ctrl-C in a terminal reaches the server alone, which then
+      // finishes the requests in flight before it stops the pool (a terminal's SIGINT to the
+      // whole group killed the workers under them). A server that dies without a word closes
+      // the IPC channel, and the manager stops its workers then.
+      detached: true,
     });
-  });
-  await ready;
+    manager = child;
+    await rename(bound, address);
+    server.close();
+    const managerPid = child.pid;
+    if (managerPid !== undefined) {
+      processStarted({ pid: managerPid, kind: 'manager', about: name });
+      child.once('exit', (code, signal) => processExited({ pid: managerPid, status: signal ?? code ?? 0 }));
+    }
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => reject(new Error(`the ${name} process manager exited (${signal ?? code}) before it was ready`)));
+      child.on('message', (message: FromManager) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'worker-started') processStarted({ pid: message.pid, kind: 'worker', about: name });
+        else if (message.type === 'worker-exited') processExited(message);
+        else if (message.type === 'status') {
+          // The counts of workers that have gone go with them.
+          for (const pid of served.keys()) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);
+          processes = message.workers;
+        }
+        else logger.error(message.level, `fastcgi pool ${name}`, message.message);
+      });
+    });
+    await ready;
+    child.once('exit', (code, signal) => managerDied(child, code, signal));
+  }
+
+  /**
+   * The manager is a process like any other: it can be killed. Its workers go with it (ours
+   * leave when their IPC channel closes; a foreign application such as php-cgi has none, so the
+   * pool ends the ones it knows), and a new manager with a new pool takes over, sooner the first
+   * time, later if it keeps dying, as php-fpm's master is meant to be restarted by systemd.
+   */
+  function managerDied(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (closing) return;
+    for (const { pid } of processes) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    processes = [];
+    served.clear();
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths[0]! < now - 60_000) deaths.shift();
+    const delay = Math.min(MANAGER_BACKOFF_MAX_MS, 250 * 2 ** (deaths.length - 1));
+    logger.error(
+      'error',
+      `fastcgi pool ${name}`,
+      `its process manager (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with status ${code}`}, and its workers with it: ` +
+        `requests in flight on them get 502; starting a new manager in ${delay} ms`,
+    );
+    setTimeout(() => {
+      if (closing) return;
+      startManager().then(
+        () => logger.error('info', `fastcgi pool ${name}`, `a new process manager (pid ${manager.pid}) serves the pool`),
+        (error: Error) => {
+          logger.error('error', `fastcgi pool ${name}`, `cannot start a new process manager: ${error.message}`);
+          managerDied(manager, manager.exitCode, manager.signalCode);
+        },
+      );
+    }, delay).unref();
+  }
+
+  await startManager();
   const tell = (message: ToManager) => manager.connected && manager.send(message);
   const kill = (pid: number | undefined, reason: string) => pid !== undefined && tell({ type: 'kill', pid, reason });
 
@@ -141,9 +203,11 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
       const cut = request.signal.reason;
       // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
       // worker owes nothing.
-      if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout' || script.kind !== 'handler') return;
+      // A plain program's worker answers as soon as it has killed the program's process group; one
+      // that cannot answer even that is stopped (SIGSTOP) or stuck, and is replaced all the same.
+      if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout') return;
       void sent.response.released(ABORT_ANSWER_MS).then((answered) => {
-        if (!answered) kill(sent.response.appPid, `${script.name} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s`);
+        if (!answered) kill(sent.response.appPid, `${script.name} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s (stuck in a handler that never yields, or stopped)`);
       });
     }, { once: true });
     // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
@@ -179,6 +243,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     },
     workers,
     async close() {
+      closing = true;
       await client.close();
       const gone = new Promise((resolve) => manager.once('exit', resolve));
       if (manager.exitCode === null && manager.signalCode === null) {

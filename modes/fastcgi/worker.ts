@@ -22,12 +22,12 @@ import { Readable } from 'node:stream';
 import { createApp, type AppRequest, type AppResponse } from '../../src/fastcgi/app.ts';
 import { netOptions, parseAddress } from '../../src/fastcgi/address.ts';
 import { LISTENSOCK_FILENO } from '../../src/fastcgi/protocol.ts';
-import { searchArgs } from '../../src/cgi/env.ts';
+import { envFromParams, searchArgs } from '../../src/cgi/env.ts';
 import { traceWriter } from '../../src/fastcgi/trace.ts';
 import { describeScript, ScriptError, type Script } from '../../src/script/describe.ts';
 import { listen } from '../../src/io/listen.ts';
 import type { CgiRequest } from '../../src/mode.ts';
-import { createHandlerRunner } from '../../src/run/handler.ts';
+import { containFaults, createHandlerRunner } from '../../src/run/handler.ts';
 import { ProcessGroups, spawnProgram } from '../../src/run/program.ts';
 import { isInside } from '../../src/server/paths.ts';
 import { revalidateEvery } from '../../src/server/revalidate.ts';
@@ -47,6 +47,17 @@ export interface WorkerOptions {
   trace: boolean;
   /** Watch for a handler blocking the event loop (a thread, ~20 MB). A pool's workers need none: its timeout kills them. */
   watchdog: boolean;
+  /**
+   * Close a connection that has carried no request for this long (0: never). Default: the
+   * application side's (src/fastcgi/app-contract.ts). A pool's workers use 0: their socket is
+   * the server's alone, and the server keeps its few connections for as long as it likes.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * A process manager replaces it if it exits (a pool's worker): a fault no script can be named
+   * for then ends it, rather than serving on in a state nobody knows (src/run/handler.ts, containFaults).
+   */
+  supervised?: boolean;
   /** Told once, when it starts retiring after --max-requests (a pool's manager then starts its replacement). */
   onRetire?: () => void;
   logger: Logger;
@@ -63,6 +74,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const cgiBin = await realpath(options.cgiBin);
   const { logger } = options;
   const handlers = createHandlerRunner({ logger, watchdog: options.watchdog });
+  // One worker serves many requests at once: a handler's stray throw must fail its own request only.
+  containFaults(logger, options.supervised ? 'exit' : 'serve-on');
   const programs = new ProcessGroups();
   let served = 0;
   let retiring = false;
@@ -84,30 +97,32 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const name = params.SCRIPT_NAME || found.name;
     const script = { ...found, name };
 
-    // Lines for the web server's error log. A bare Readable, not a PassThrough: one per request.
-    const stderr = new Readable({ read() {} });
+    const stderr = new StderrLines(name, logger);
     const cgiRequest: CgiRequest = {
       script,
-      env: { ...params },
+      // A handler gets the PARAMS as sent: an object it reads, not its process's environment. A
+      // program's environment is built as CGI mode builds it: a PARAMS record must not choose its
+      // NODE_OPTIONS, LD_PRELOAD or PATH.
+      env: script.kind === 'program' ? envFromParams(params) : { ...params },
       // A program runs here as under CGI, so it gets CGI's §4.4 words too (fcgiwrap gives none).
       args: script.kind === 'program' ? searchArgs(params.REQUEST_METHOD ?? '', params.QUERY_STRING ?? '') : [],
       body: request.stdin,
       signal: request.signal,
-      logStderr: (line) => stderr.push(`${line}\n`),
+      logStderr: (line) => stderr.line(line),
     };
     const run = script.kind === 'handler' ? handlers.run(cgiRequest) : spawnProgram(cgiRequest, programs);
     const finished = run.finished.then((exit) => {
-      if (!exit.ok) stderr.push(`${name}: ${exit.reason}\n`);
-      stderr.push(null);
+      stderr.end(exit.ok ? undefined : `${name}: ${exit.reason}`);
       served++;
       if (options.maxRequests && served >= options.maxRequests) retire();
       return exit.ok ? 0 : 1;
     });
-    return { stdout: run.stdout, stderr, finished };
+    return { stdout: run.stdout, stderr: stderr.stream, finished };
   }
 
   const app = createApp(respond, {
     multiplex: options.multiplex,
+    idleTimeoutMs: options.idleTimeoutMs,
     webServerAddrs: options.webServerAddrs,
     onRecord: options.trace ? traceWriter((text) => process.stderr.write(text)) : undefined,
     // A web server dropping a connection (its client left) is routine, not a warning.
@@ -168,4 +183,51 @@ function refuse({ status, message }: Refusal): AppResponse {
     stderr: Readable.from([body]),
     finished: Promise.resolve(0),
   };
+}
+
+/** What a script's stderr may hold in this worker while the web server does not read it. */
+const STDERR_KEPT_BYTES = 256 * 1024;
+
+/**
+ * A script's stderr lines on their way to FCGI_STDERR. A program's stderr is read as fast as it
+ * comes (the program runner logs it line by line), but the records go out only as fast as the
+ * web server reads them: with a stalled web server, a program printing errors in a loop would
+ * grow the worker without bound. Past STDERR_KEPT_BYTES unsent, lines are dropped and counted,
+ * and one line says how many, once there is room again (and in the worker's own log).
+ */
+class StderrLines {
+  /** A bare Readable, not a PassThrough: one per request. */
+  readonly stream = new Readable({ read: () => this.#flushDropped() });
+  #dropped = 0;
+  #script: string;
+  #logger: Logger;
+
+  constructor(script: string, logger: Logger) {
+    this.#script = script;
+    this.#logger = logger;
+  }
+
+  line(text: string): void {
+    if (this.stream.destroyed || this.stream.readableEnded) return;
+    if (this.stream.readableLength >= STDERR_KEPT_BYTES) {
+      if (this.#dropped++ === 0) this.#logger.error('warn', this.#script, `the web server is not reading its stderr: lines past ${STDERR_KEPT_BYTES / 1024} KiB unsent are dropped`);
+      return;
+    }
+    this.#flushDropped();
+    this.stream.push(`${text}\n`);
+  }
+
+  /** The last line, if any, and the end of the stream. */
+  end(last?: string): void {
+    if (this.stream.destroyed || this.stream.readableEnded) return;
+    this.#flushDropped();
+    if (last !== undefined) this.stream.push(`${last}\n`);
+    this.stream.push(null);
+  }
+
+  #flushDropped(): void {
+    if (this.#dropped === 0 || this.stream.readableEnded) return;
+    this.stream.push(`${this.#script}: ${this.#dropped} stderr line(s) dropped: the web server was not reading them\n`);
+    this.#dropped = 0;
+  }
 }

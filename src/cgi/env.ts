@@ -196,6 +196,37 @@ function plainAddress(address: string): string {
 }
 
 /**
+ * The meta-variables a script may be given by a web server that is not us (FastCGI PARAMS from
+ * nginx, say): RFC 3875 §4.1's, the customary ones buildEnv() sets, and what nginx's and
+ * Apache's stock configurations add. Everything else in the PARAMS is dropped.
+ */
+const META_VARIABLES: ReadonlySet<string> = new Set([
+  'AUTH_TYPE', 'CONTENT_LENGTH', 'CONTENT_TYPE', 'GATEWAY_INTERFACE', 'PATH_INFO', 'PATH_TRANSLATED',
+  'QUERY_STRING', 'REMOTE_ADDR', 'REMOTE_HOST', 'REMOTE_IDENT', 'REMOTE_USER', 'REQUEST_METHOD',
+  'SCRIPT_NAME', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'SERVER_SOFTWARE', // §4.1
+  'DOCUMENT_ROOT', 'DOCUMENT_URI', 'HTTPS', 'REDIRECT_STATUS', 'REMOTE_PORT', 'REQUEST_SCHEME',
+  'REQUEST_URI', 'SCRIPT_FILENAME', 'SERVER_ADDR', // customary
+]);
+
+/**
+ * The environment for a script from meta-variables someone else sent: a FastCGI web server's
+ * PARAMS. A PARAMS record is the web server's word, and the web server speaks for its clients,
+ * so it gets the same rule as a request here: the meta-variables above, HTTP_* (never
+ * HTTP_PROXY: httpoxy), and the fixed PATH. A name such as NODE_OPTIONS, LD_PRELOAD or PATH in
+ * the PARAMS would otherwise change how the script's interpreter starts, as php-fpm's PHP_VALUE
+ * let a PARAMS record change php.ini (issue 15).
+ */
+export function envFromParams(params: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name in params) {
+    const meta = META_VARIABLES.has(name) || name.startsWith('REDIRECT_') || (/^HTTP_[A-Z0-9_]+$/.test(name) && name !== 'HTTP_PROXY');
+    if (meta) env[name] = params[name]!;
+  }
+  env.PATH = FIXED_PATH;
+  return env;
+}
+
+/**
  * §4.4: the command-line words of an indexed query — one with no unencoded '=' — split on '+'
  * and percent-decoded: `?a+b%20c` runs the script as `script a 'b c'`. The RFC gives them to
  * GET and HEAD requests only.

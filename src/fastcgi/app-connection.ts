@@ -36,6 +36,8 @@ interface Active {
   stdin: Input;
   data: Input | undefined;
   controller: AbortController;
+  /** When BEGIN_REQUEST came: its PARAMS must end within paramsTimeoutMs of it. */
+  begunAt: number;
   started: boolean;
   aborted: boolean;
   finished: boolean;
@@ -56,6 +58,13 @@ export class AppConnection {
   #closeWhenIdle = false;
   #draining = false;
   #closing = false;
+  /** Since when no request has been in progress; undefined while one is. */
+  #idleSince: number | undefined = Date.now();
+  /** Requests whose PARAMS stream has not ended yet. */
+  #awaitingParams = 0;
+  /** One timer per connection for both limits (idle, PARAMS), armed only while one applies. */
+  #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
 
   constructor(socket: Socket, handler: AppHandler, settings: AppSettings, counts: { requests: number }) {
     this.#socket = socket;
@@ -66,8 +75,21 @@ export class AppConnection {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => this.#peerEnded());
     socket.on('close', () => {
+      clearTimeout(this.#timer);
       for (const req of [...this.#requests.values()]) this.#lose(req, 'the connection to the web server was lost');
     });
+    this.#watch();
+  }
+
+  /** Since when the connection has carried no request; undefined while one is in progress. */
+  get idleSince(): number | undefined {
+    return this.#closing || this.#socket.destroyed ? undefined : this.#idleSince;
+  }
+
+  /** Closes an idle connection to make room for another (FCGI_MAX_CONNS reached). */
+  evict(): void {
+    this.#closing = true;
+    this.#socket.destroy();
   }
 
   /** app.close(): finish what runs, refuse what comes, close when idle; resolves once closed. */
@@ -87,6 +109,52 @@ export class AppConnection {
       this.#settings.log(`${(error as Error).message}; closing the connection`);
       this.#socket.destroy();
     }
+    this.#watch();
+  }
+
+  /**
+   * Arms the connection's one timer where a limit applies: PARAMS still arriving
+   * (paramsTimeoutMs after their BEGIN_REQUEST), or no request at all (idleTimeoutMs). Checked
+   * when it fires rather than re-armed per request, so a busy connection costs no timer calls.
+   */
+  #watch(): void {
+    if (this.#closing || this.#socket.destroyed) return;
+    const { paramsTimeoutMs, idleTimeoutMs } = this.#settings;
+    let due: number | undefined;
+    if (this.#awaitingParams > 0) {
+      for (const req of this.#requests.values()) if (req.params) due = Math.min(due ?? Infinity, req.begunAt + paramsTimeoutMs);
+    } else if (this.#idleSince !== undefined && idleTimeoutMs > 0) {
+      due = this.#idleSince + idleTimeoutMs;
+    }
+    // An armed timer that fires no later serves: #expire() looks again then.
+    if (due === undefined || (this.#timer && this.#timerDue <= due)) return;
+    clearTimeout(this.#timer);
+    this.#timerDue = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#expire();
+    }, Math.max(0, due - Date.now())).unref();
+  }
+
+  /** The timer fired: close the connection if a limit has passed, else watch on. */
+  #expire(): void {
+    if (this.#closing || this.#socket.destroyed) return;
+    const now = Date.now();
+    const { paramsTimeoutMs, idleTimeoutMs } = this.#settings;
+    for (const req of this.#requests.values()) {
+      if (req.params && now - req.begunAt >= paramsTimeoutMs) {
+        // Nothing ran yet for it; the web server is too slow to be one, or is not one.
+        this.#settings.log(`fastcgi: request ${req.id}'s PARAMS did not end within ${paramsTimeoutMs / 1000} s of its BEGIN_REQUEST; closing the connection`);
+        this.#socket.destroy();
+        return;
+      }
+    }
+    if (this.#requests.size === 0 && this.#idleSince !== undefined && idleTimeoutMs > 0 && now - this.#idleSince >= idleTimeoutMs) {
+      this.#closeWhenIdle = true;
+      this.#closeIfIdle();
+      return;
+    }
+    this.#watch();
   }
 
   #onRecord = (r: FcgiRecord): void => {
@@ -158,6 +226,8 @@ export class AppConnection {
       ended: false,
     });
     this.#counts.requests++;
+    this.#awaitingParams++;
+    this.#idleSince = undefined;
     this.#requests.set(r.requestId, {
       id: r.requestId,
       role: role as Role,
@@ -166,6 +236,7 @@ export class AppConnection {
       stdin: input(),
       data: role === Role.FILTER ? input() : undefined,
       controller: new AbortController(),
+      begunAt: Date.now(),
       started: false,
       aborted: false,
       finished: false,
@@ -192,6 +263,7 @@ export class AppConnection {
   /** The PARAMS stream has ended: the request runs while STDIN still arrives (§6.2). */
   #start(req: Active, pairs: Pair[]): void {
     req.params = undefined;
+    this.#awaitingParams--;
     req.started = true;
     const params: Record<string, string> = Object.create(null); // a param named __proto__ is data
     for (const [name, value] of pairs) params[name] = value;
@@ -245,7 +317,12 @@ export class AppConnection {
     if (req.finished) return;
     req.finished = true;
     this.#counts.requests--;
+    if (req.params) this.#awaitingParams--;
     this.#requests.delete(req.id);
+    if (this.#requests.size === 0) {
+      this.#idleSince = Date.now();
+      this.#watch();
+    }
     this.#dropInput(req);
     const records: FcgiRecord[] = [];
     const stderrOpen = !req.closed.has(RecordType.STDERR);

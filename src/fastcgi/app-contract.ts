@@ -39,7 +39,10 @@ export interface AppResponse {
 export type AppHandler = (request: AppRequest) => AppResponse | Promise<AppResponse>;
 
 export interface AppOptions {
-  /** FCGI_MAX_CONNS: connections past this are closed at once. Default 1024. */
+  /**
+   * FCGI_MAX_CONNS. At the limit, the connection idle the longest is closed to make room; with
+   * none idle, the new one is closed at once. Default 1024.
+   */
   maxConns?: number;
   /** FCGI_MAX_REQS: requests past this get END_REQUEST OVERLOADED. Default 1024. */
   maxReqs?: number;
@@ -47,6 +50,17 @@ export interface AppOptions {
   multiplex?: boolean;
   /** The PARAMS stream of one request is refused past this many bytes. Default 1 MiB. */
   maxParamsBytes?: number;
+  /**
+   * A request's PARAMS must have ended this long after its BEGIN_REQUEST, or the connection is
+   * closed: a web server has the whole environment in hand and sends it at once. Default 5 s.
+   */
+  paramsTimeoutMs?: number;
+  /**
+   * A connection with no request in progress for this long is closed (0: never). Default 75 s,
+   * longer than nginx's upstream keepalive_timeout (60 s), so that a kept connection is
+   * normally closed by the web server, never under a request it is sending.
+   */
+  idleTimeoutMs?: number;
   /** FCGI_WEB_SERVER_ADDRS (§3.2): when given, only these IP addresses may connect. */
   webServerAddrs?: readonly string[];
   /** Sees every record received and sent: `--trace`. */

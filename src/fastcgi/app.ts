@@ -42,6 +42,8 @@ export function createApp(handler: AppHandler, options: AppOptions = {}): FastCg
     maxReqs: options.maxReqs ?? 1024,
     multiplex: options.multiplex ?? true,
     maxParamsBytes: options.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES,
+    paramsTimeoutMs: options.paramsTimeoutMs ?? 5000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 75_000,
     webServerAddrs: options.webServerAddrs,
     onRecord: options.onRecord,
     log: options.log ?? ((message) => console.error(message)),
@@ -53,7 +55,11 @@ export function createApp(handler: AppHandler, options: AppOptions = {}): FastCg
     serve(socket) {
       // First of all: a peer that resets the connection must never crash the process.
       socket.on('error', (error) => settings.log(`fastcgi: connection error: ${error.message}`));
-      const refusal = closing ? 'fastcgi: refusing a connection: the application is closing' : refuse(socket, settings, counts.connections);
+      // At the limit, an idle connection makes room (closed now, it is counted until its 'close').
+      const refusal =
+        closing ? 'fastcgi: refusing a connection: the application is closing'
+        : (notAllowed(socket, settings) ??
+          (counts.connections >= settings.maxConns && !evictIdlest(live, settings) ? `fastcgi: refusing a connection: FCGI_MAX_CONNS (${settings.maxConns}) reached, none of them idle` : undefined));
       if (refusal) {
         settings.log(refusal);
         socket.destroy();
@@ -77,9 +83,26 @@ export function createApp(handler: AppHandler, options: AppOptions = {}): FastCg
   };
 }
 
-function refuse(socket: Socket, settings: AppSettings, connections: number): string | undefined {
-  if (connections >= settings.maxConns)
-    return `fastcgi: refusing a connection: FCGI_MAX_CONNS (${settings.maxConns}) reached`;
+/**
+ * At FCGI_MAX_CONNS, a connection that carries nothing is worth less than one that brings a
+ * request: the one idle the longest is closed (destroyed: it holds no request, and a peer
+ * holding connections open to fill the table would not close its side).
+ */
+function evictIdlest(live: Set<AppConnection>, settings: AppSettings): boolean {
+  let idlest: AppConnection | undefined;
+  for (const connection of live) {
+    const since = connection.idleSince;
+    if (since !== undefined && (idlest === undefined || since < idlest.idleSince!)) idlest = connection;
+  }
+  if (!idlest) return false;
+  settings.log(`fastcgi: FCGI_MAX_CONNS (${settings.maxConns}) reached: closing the connection idle the longest (${Math.round((Date.now() - idlest.idleSince!) / 1000)} s) for a new one`);
+  live.delete(idlest); // no longer a candidate, nor counted once its socket closes
+  idlest.evict();
+  return true;
+}
+
+/** FCGI_WEB_SERVER_ADDRS (§3.2): why this peer may not connect, if it may not. */
+function notAllowed(socket: Socket, settings: AppSettings): string | undefined {
   if (settings.webServerAddrs) {
     const peer = socket.remoteAddress?.replace(/^::ffff:/, ''); // an IPv4 peer on a dual-stack socket
     if (!peer || !settings.webServerAddrs.includes(peer))

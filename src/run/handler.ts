@@ -18,6 +18,7 @@
  * - a handler that blocks the event loop stops everything: a watchdog thread says which one
  *   (./watchdog.ts).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { CgiRequest, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts';
@@ -181,13 +182,26 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
       stdout.cutOff();
       settle({ ok: false, reason: called ? 'a handler cannot be killed, so it was abandoned with its stdout closed' : 'its module was still being imported' });
     }
+    /** A callback the handler left behind threw, or a promise of its rejected unawaited (containFaults). */
+    const fault: Fault = {
+      logger,
+      script: loaded.name,
+      fail(error) {
+        if (exit) return false;
+        if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
+        settle({ ok: false, serverFault: !stdout.wrote, reason: `a callback of its handler failed: ${describeError(error)}` });
+        return true;
+      },
+    };
     const call = (handler: Handler) => {
       if (cutOff) return;
       called = true;
       let result: unknown;
       watchdog.enter(loaded.id);
       try {
-        result = handler({ env, stdin: body, stdout });
+        // Everything the handler starts runs in this request's async context, so a fault in it,
+        // however late, is charged to this script and this request.
+        result = requestScope.run(fault, handler, { env, stdin: body, stdout });
       } catch (error) {
         result = Promise.reject(error);
       } finally {
@@ -196,6 +210,7 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
       Promise.resolve(result).then(
         () => {
           if (cutOff) return void abandoned--;
+          if (exit) return; // a callback of it failed first (containFaults)
           // The response is complete when the handler settles, whatever it left running.
           if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
           settle({ ok: true });
@@ -205,6 +220,7 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
             abandoned--;
             return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
           }
+          if (exit) return logger.error('warn', loaded.name, `its handler failed as well: ${describeError(error)}`);
           if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
           settle({ ok: false, serverFault: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
         },
@@ -289,6 +305,52 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     close: () => watchdog.close(),
   };
 }
+
+/** The request whose handler code is running, however deep in its callbacks (AsyncLocalStorage). */
+interface Fault {
+  /** The runner's log: each server in a process (tests run several) keeps its own. */
+  logger: Logger;
+  script: string;
+  /** Ends the request as failed; false when it had already ended. */
+  fail(error: unknown): boolean;
+}
+const requestScope = new AsyncLocalStorage<Fault>();
+
+/**
+ * A bug in a handler's callback (a `throw` in a timer, a rejected promise nobody awaits) is no
+ * exception any handler call can catch: Node sends it to the process, and its default is to
+ * exit, taking every request in flight with it. mod_perl had the same trouble with a `die` in
+ * a cleanup handler. Installed once by a process that runs handlers, this charges the fault to
+ * the script whose code raised it (the async context the handler ran in): that request fails
+ * (500 if nothing was printed yet, else its response is cut) and the log names the script; a
+ * fault after its response was complete is only logged. The process keeps serving the others.
+ *
+ * A fault no script can be named for is the server's own bug. Node's advice is that a process
+ * is not safe to resume then: with a supervisor to replace it (`onUnknown: 'exit'`) it says so
+ * and exits; alone, with nobody to replace it, it logs the fault and serves on.
+ */
+export function containFaults(logger: Logger, onUnknown: 'exit' | 'serve-on'): void {
+  unknownFaults = { logger, onUnknown }; // the latest server in this process speaks for it
+  if (faultsContained) return;
+  faultsContained = true;
+  const contain = (error: unknown, how: string) => {
+    const fault = requestScope.getStore();
+    if (fault) {
+      if (!fault.fail(error)) fault.logger.error('error', fault.script, `${how} after its response was complete: ${describeError(error)}`);
+      return;
+    }
+    const { logger, onUnknown } = unknownFaults;
+    if (onUnknown === 'exit') {
+      logger.error('error', 'server', `${how}, in no script's code (a bug of webhist's own): this process exits and is replaced: ${describeError(error)}`);
+      process.exit(70); // EX_SOFTWARE
+    }
+    logger.error('error', 'server', `${how}, in no script's code (a bug of webhist's own); serving on: ${describeError(error)}`);
+  };
+  process.on('uncaughtException', (error) => contain(error, 'a callback threw'));
+  process.on('unhandledRejection', (reason) => contain(reason, 'a promise was rejected and nobody awaited it'));
+}
+let faultsContained = false;
+let unknownFaults: { logger: Logger; onUnknown: 'exit' | 'serve-on' };
 
 /** An error as one log line: what it said and where it came from. */
 function describeError(error: unknown): string {

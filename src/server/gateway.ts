@@ -280,6 +280,11 @@ export function createGateway(options: GatewayOptions) {
               if (!exit.ok && !signal.aborted) logger.error('warn', name, `${exit.reason} after its whole response was sent`);
             } else if (!framing && exit.ok && !signal.aborted) {
               phase = { at: 'complete' };
+              // Node's end() writes the last chunk before the chunks the cork still holds (several
+              // chunks copied within one turn: STDOUT records read in one piece), so they go first,
+              // under a socket cork that end() lifts: still one write.
+              res.socket?.cork();
+              while (res.writableCorked) res.uncork();
               res.end();
             } else {
               // A script that fails after its headers went out: closing without the final chunk (or

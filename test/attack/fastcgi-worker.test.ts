@@ -14,7 +14,7 @@ import { Flags, RecordType, Role } from '../../src/fastcgi/protocol.ts';
 import { encodeBeginRequestBody, encodeRecords, record, RecordParser, streamRecords } from '../../src/fastcgi/records.ts';
 import { encodeParams } from '../../src/fastcgi/params.ts';
 import { isRunning, readProcessTable, treeOf } from '../../src/proc.ts';
-import { eventually, open, serve, sleep, statusOf, treeRss, worker, type Target } from './support.ts';
+import { eventually, get, open, rawRequest, serve, sleep, statusOf, treeRss, worker, type Target } from './support.ts';
 
 const MB = 1024 ** 2;
 
@@ -70,7 +70,6 @@ async function fcgiRequest(target: Target, params: Record<string, string>, ms = 
 // Concurrent: each test has its own server, and most of their time is spent waiting.
 describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   it('#11 PARAMS cannot set NODE_OPTIONS, LD_PRELOAD or PATH for the programs the worker runs', {
-    todo: "#15 defect 11: request PARAMS reach the program's environment",
   }, async () => {
     const target = await worker({ scripts: { 'env.sh': "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec /usr/bin/env\n" } });
     try {
@@ -86,7 +85,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it("#6 a program's stderr flood to a web server that stopped reading does not grow the worker without bound", {
-    todo: '#15 defect 6: STDERR is buffered without bound',
   }, async () => {
     const target = await worker({
       scripts: {
@@ -114,7 +112,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it('#12 idle connections past FCGI_MAX_CONNS do not lock out real requests', {
-    todo: '#15 defect 12: no idle timeout, real requests are refused',
   }, async () => {
     const target = await worker({});
     const idle: Socket[] = [];
@@ -132,7 +129,6 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
   });
 
   it('#12 connections holding unfinished PARAMS are closed, and their memory let go', {
-    todo: '#15 defect 12: no PARAMS timeout: they are held, with their memory',
   }, async () => {
     const target = await worker({});
     const stalled: Socket[] = [];
@@ -163,8 +159,24 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     }
   });
 
+  it('(fastcgi) Ctrl-C (SIGINT to the terminal\'s process group) lets the request in flight finish, and says nothing of a dead manager', async () => {
+    const server = await serve('fastcgi', { args: ['--workers', '1'] });
+    try {
+      assert.equal(await statusOf(server.port, '/cgi-bin/hello.js'), 200);
+      const inFlight = rawRequest(server.port, get('/cgi-bin/slow.js?ms=1500'), 10_000);
+      await sleep(300);
+      process.kill(-server.pid, 'SIGINT'); // what a terminal does: the whole foreground group
+      const answer = await inFlight;
+      assert.equal(answer.status, 200, 'finished, not cut by its worker dying');
+      assert.ok(answer.complete);
+      await eventually(() => !isRunning(server.pid), 10_000, 'the server to stop');
+      assert.doesNotMatch(server.launched.output(), /process manager .* (was killed|exited)/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('#5 (fastcgi) a killed process manager is replaced, or the failure is loud: scripts still answer', {
-    todo: '#15 defect 5: every script request is 502 forever',
   }, async () => {
     const server = await serve('fastcgi', { args: ['--workers', '2'] });
     try {
