@@ -126,7 +126,9 @@ console.log(`viewer cost: ${modes.join(', ')} × ${variants.join(' / ')}; ${roun
 console.log(`node ${process.version}, ${new Date().toISOString()}`);
 const quiet = await busCost(false);
 const watched = await busCost(true);
-console.log(`\nthe bus's own work per request (in this process): ${(quiet / 1000).toFixed(2)} µs with nobody watching, ${(watched / 1000).toFixed(2)} µs with one viewer`);
+console.log(
+  `\nthe bus's own work per request (in this process): ${(quiet / 1000).toFixed(2)} µs with nobody watching, ${(watched / 1000).toFixed(2)} µs with one viewer`,
+);
 for (const mode of modes) {
   const results = new Map<Variant, Result[]>(variants.map((v) => [v, []]));
   for (let round = 0; round < rounds; round++) {

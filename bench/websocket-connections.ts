@@ -52,7 +52,19 @@ try {
   console.log(`${connections} WebSocket connections held open, each after one echo; the server's process tree:`);
   console.log('mode       script     processes (idle → open)   RSS MiB (idle → open)   per connection');
   for (const { mode, script } of variants) {
-    const server = launch('webhist', process.execPath, [bin, 'serve', '--mode', mode, '--port', '0', '--quiet', '--cgi-bin', dir, '--max-concurrency', String(connections + 1)]);
+    const server = launch('webhist', process.execPath, [
+      bin,
+      'serve',
+      '--mode',
+      mode,
+      '--port',
+      '0',
+      '--quiet',
+      '--cgi-bin',
+      dir,
+      '--max-concurrency',
+      String(connections + 1),
+    ]);
     try {
       const url = (await server.waitFor(/on http:\/\/(127\.0\.0\.1:\d+)\//, 15_000))[1]!;
       const idle = tree(server.pid);

@@ -2,14 +2,16 @@
 // with its Content-Length, for size sweeps. It writes in 64 KiB chunks and waits for 'drain'
 // whenever stdout is full: the backpressure a 1990s server got for free from a blocking pipe.
 const LINE = 64; // bytes per line, 1024 lines per block
-const block = Buffer.from(
-  Array.from({ length: 1024 }, (_, i) => `webhist big.js line ${String(i).padStart(4, '0')} `.padEnd(LINE - 1, '.') + '\n').join(''),
-);
+const block = Buffer.from(Array.from({ length: 1024 }, (_, i) => `${`webhist big.js line ${String(i).padStart(4, '0')} `.padEnd(LINE - 1, '.')}\n`).join(''));
 
 // Resolves when the reader has caught up, or when it has gone away.
 function drained(stream) {
   return new Promise((resolve) => {
-    const done = () => { stream.off('drain', done); stream.off('close', done); resolve(); };
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
     stream.on('drain', done).on('close', done);
   });
 }

@@ -5,9 +5,6 @@ export default async function echo({ env, stdin, stdout }) {
   const chunks = [];
   for await (const chunk of stdin) chunks.push(chunk);
   const body = Buffer.concat(chunks);
-  stdout.write(
-    `Content-Type: ${env.CONTENT_TYPE || 'application/octet-stream'}\r\n` +
-      `Content-Length: ${body.length}\r\n\r\n`,
-  );
+  stdout.write(`Content-Type: ${env.CONTENT_TYPE || 'application/octet-stream'}\r\n` + `Content-Length: ${body.length}\r\n\r\n`);
   stdout.write(body);
 }

@@ -42,13 +42,18 @@ export default async function form({ env, stdin, stdout }) {
       ? `<tr><td>${escapeHtml(name)}</td><td>${escapeHtml(value)}</td></tr>`
       : `<tr><td>${escapeHtml(name)}</td><td>file <b>${escapeHtml(value.name || '(none chosen)')}</b>, ${escapeHtml(value.type || 'no type')}, ${value.size} bytes</td></tr>`,
   );
-  page(stdout, 'What the form sent', `<p>${escapeHtml(how)}: ${fields.length} field(s).</p>\n` +
-    `<table>\n<tr><th>name</th><th>value</th></tr>\n${rows.join('\n')}\n</table>\n<p><a href="${escapeHtml(env.SCRIPT_NAME)}">Back to the forms</a></p>`);
+  page(
+    stdout,
+    'What the form sent',
+    `<p>${escapeHtml(how)}: ${fields.length} field(s).</p>\n` +
+      `<table>\n<tr><th>name</th><th>value</th></tr>\n${rows.join('\n')}\n</table>\n<p><a href="${escapeHtml(env.SCRIPT_NAME)}">Back to the forms</a></p>`,
+  );
 }
 
 function page(stdout, title, html, status) {
   stdout.write(
-    (status ? `Status: ${status}\r\n` : '') + 'Content-Type: text/html; charset=utf-8\r\n\r\n' +
+    (status ? `Status: ${status}\r\n` : '') +
+      'Content-Type: text/html; charset=utf-8\r\n\r\n' +
       `<!doctype html>\n<meta charset="utf-8">\n<title>${title}</title>\n` +
       '<style>body{font:16px system-ui,sans-serif;max-width:40em;margin:2em auto}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}table{border-collapse:collapse}fieldset{margin:1em 0}</style>\n' +
       `<h1>${title}</h1>\n${html}\n`,

@@ -45,7 +45,11 @@ function svgPart(tick) {
 // Waits a second, or less if stdout closes meanwhile.
 function second(stdout) {
   return new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); stdout.off('close', done); resolve(); };
+    const done = () => {
+      clearTimeout(timer);
+      stdout.off('close', done);
+      resolve();
+    };
     const timer = setTimeout(done, 1000);
     stdout.once('close', done);
   });

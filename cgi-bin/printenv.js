@@ -7,5 +7,5 @@ export default async function printenv({ env, stdout }) {
     const value = env[name].replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('"', '\\"');
     body += `${name}="${value}"\n`;
   }
-  stdout.write('Content-Type: text/plain; charset=utf-8\r\n\r\n' + body);
+  stdout.write(`Content-Type: text/plain; charset=utf-8\r\n\r\n${body}`);
 }

@@ -5,7 +5,11 @@ export default async function slow({ env, stdout }) {
   const asked = Number.parseInt(new URLSearchParams(env.QUERY_STRING).get('ms') ?? '', 10);
   const ms = Number.isNaN(asked) ? 1000 : Math.min(Math.max(asked, 0), 60000);
   await new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); stdout.off('close', done); resolve(); };
+    const done = () => {
+      clearTimeout(timer);
+      stdout.off('close', done);
+      resolve();
+    };
     const timer = setTimeout(done, ms);
     stdout.once('close', done); // the runtime closed stdout: the request is over, stop waiting
   });

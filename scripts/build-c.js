@@ -16,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 const cgiBin = fileURLToPath(new URL('../cgi-bin/', import.meta.url));
 const root = fileURLToPath(new URL('../', import.meta.url));
 const cc = process.env.CC || 'cc';
-const sources = readdirSync(cgiBin).filter((f) => f.endsWith('.c')).sort();
+const sources = readdirSync(cgiBin)
+  .filter((f) => f.endsWith('.c'))
+  .sort();
 
 /** Runs the compiler; `error` is set when it could not be started at all. */
 function compiler(args, input) {
@@ -56,7 +58,12 @@ function build(file, src = join(cgiBin, file), out = join(cgiBin, file.replace(/
   const flags = directives(source, 'build').flatMap((line) => line.split(/\s+/).filter(Boolean));
   const result = compiler(['-O2', '-o', out, src, ...flags]);
   if (result.status !== 0) {
-    const why = (result.stderr || '').trim().split('\n').slice(0, 5).map((l) => `  ${l}`).join('\n');
+    const why = (result.stderr || '')
+      .trim()
+      .split('\n')
+      .slice(0, 5)
+      .map((l) => `  ${l}`)
+      .join('\n');
     return `${file}: not built, ${cc} failed${why ? `:\n${why}` : ''}`;
   }
   return `${file}: built ${outName}`;

@@ -47,7 +47,10 @@ describe('launch and stop', () => {
     // The shell exits at once; its background child, ignoring SIGTERM, is reparented away.
     // It says ready only once the child ignores SIGTERM (the child touches a file when it does).
     const flag = join(tmpdir(), `webhist-orphan-${process.pid}-${Date.now()}`);
-    const parent = launch('orphaner', 'sh', ['-c', `(trap "" TERM; touch ${flag}; exec sleep 60) & while [ ! -e ${flag} ]; do sleep 0.01; done; rm -f ${flag}; echo ready`]);
+    const parent = launch('orphaner', 'sh', [
+      '-c',
+      `(trap "" TERM; touch ${flag}; exec sleep 60) & while [ ! -e ${flag} ]; do sleep 0.01; done; rm -f ${flag}; echo ready`,
+    ]);
     await parent.waitFor(/ready/);
     await parent.exited;
     const report = await stop([parent], 300);

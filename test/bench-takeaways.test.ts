@@ -10,7 +10,13 @@ import { colourOf, colours, targetColours } from '../bench/harness/svg.ts';
 
 function scenario(target: string, script: string, connections: number, cpuMs: number, kind = 'mode'): ScenarioResult {
   const spread = { median: cpuMs, min: cpuMs, max: cpuMs };
-  return { target: { kind, name: target, label: target }, script, connections, sizeKb: null, summary: { cpuMsPerRequest: spread } } as unknown as ScenarioResult;
+  return {
+    target: { kind, name: target, label: target },
+    script,
+    connections,
+    sizeKb: null,
+    summary: { cpuMsPerRequest: spread },
+  } as unknown as ScenarioResult;
 }
 
 describe('bench takeaways', () => {

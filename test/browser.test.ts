@@ -44,11 +44,15 @@ async function openLanding(page: Page, server: TestServer, mode: string): Promis
   await page.waitForFunction((m) => document.body.dataset.mode === m, mode);
   // The lessons are listed from a second request: their links are only there once it is answered.
   await page.waitForSelector('#lessons[data-loaded]', { state: 'attached' });
-  return page.$$eval('a[href]', (links, m) =>
-    links.map((a) => ({
-      href: new URL((a as HTMLAnchorElement).href).pathname + new URL((a as HTMLAnchorElement).href).search,
-      expected: m === 'embedded' && a.hasAttribute('data-program') ? 500 : Number(a.getAttribute('data-status') ?? 200),
-    })), mode);
+  return page.$$eval(
+    'a[href]',
+    (links, m) =>
+      links.map((a) => ({
+        href: new URL((a as HTMLAnchorElement).href).pathname + new URL((a as HTMLAnchorElement).href).search,
+        expected: m === 'embedded' && a.hasAttribute('data-program') ? 500 : Number(a.getAttribute('data-status') ?? 200),
+      })),
+    mode,
+  );
 }
 
 /** Each link, one at a time (block.js holds an embedded server), as a subtest of its own. */
@@ -84,15 +88,18 @@ describe('the landing page in Chromium', { skip: chromiumMissing }, () => {
     const server = await serve(() => createCgiMode());
     const links = await withPage(async (page) => {
       const found = await openLanding(page, server, 'cgi');
-      assert.match(await page.textContent('#mode') ?? '', /runs in cgi mode \(1993\): every script link below starts a new process/);
-      assert.match(await page.textContent('#lessons') ?? '', /A sample lesson/);
+      assert.match((await page.textContent('#mode')) ?? '', /runs in cgi mode \(1993\): every script link below starts a new process/);
+      assert.match((await page.textContent('#lessons')) ?? '', /A sample lesson/);
       assert.match(await page.innerText('body'), /cgi mode: always count=1/);
       assert.doesNotMatch(await page.innerText('body'), /embedded mode: 500/);
       await page.screenshot({ path: resultsPath('landing-cgi.png'), fullPage: true });
       return found;
     });
     for (const doc of ['/architecture.md', '/fastcgi.md', '/embedded.md', '/lessons/00-fixture-sample/README.md', '/webhist/status']) {
-      assert.ok(links.some((link) => link.href === doc), `the page links ${doc}`);
+      assert.ok(
+        links.some((link) => link.href === doc),
+        `the page links ${doc}`,
+      );
     }
     await checkLinks(t, server, links);
   });
@@ -101,7 +108,7 @@ describe('the landing page in Chromium', { skip: chromiumMissing }, () => {
     const server = await serve(createEmbeddedMode({ logger: createLogger({ format: 'clf', quiet: true }) }));
     const links = await withPage(async (page) => {
       const found = await openLanding(page, server, 'embedded');
-      assert.match(await page.textContent('#mode') ?? '', /runs in embedded mode.*their links answer 500/);
+      assert.match((await page.textContent('#mode')) ?? '', /runs in embedded mode.*their links answer 500/);
       assert.match(await page.innerText('body'), /embedded mode: 500, a plain program cannot run inside the server/);
       assert.match(await page.innerText('body'), /embedded mode: it stops the whole server/);
       await page.screenshot({ path: resultsPath('landing-embedded.png'), fullPage: true });

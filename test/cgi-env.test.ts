@@ -275,6 +275,11 @@ test("envFromParams: a web server's PARAMS become an environment by CGI mode's r
 });
 
 test('envFromParams keeps everything buildEnv makes: the pool sees what CGI mode sees', () => {
-  const env = buildEnv({ ...base, pathInfo: '/x', contentLength: 3, headers: { ...base.headers, 'content-type': ['text/plain'], authorization: ['Basic eA=='] } });
+  const env = buildEnv({
+    ...base,
+    pathInfo: '/x',
+    contentLength: 3,
+    headers: { ...base.headers, 'content-type': ['text/plain'], authorization: ['Basic eA=='] },
+  });
   assert.deepEqual(envFromParams(env), env);
 });

@@ -45,7 +45,15 @@ const kinds: Array<{ name: string; output: string; plan: ResponsePlan; body: str
   {
     name: 'document',
     output: 'Content-Type: text/html\r\nX-Test: 1\r\n\r\n<p>hi</p>\n',
-    plan: { kind: 'document', status: 200, reason: 'OK', headers: [['Content-Type', 'text/html'], ['X-Test', '1']] },
+    plan: {
+      kind: 'document',
+      status: 200,
+      reason: 'OK',
+      headers: [
+        ['Content-Type', 'text/html'],
+        ['X-Test', '1'],
+      ],
+    },
     body: '<p>hi</p>\n',
   },
   {
@@ -73,7 +81,10 @@ const kinds: Array<{ name: string; output: string; plan: ResponsePlan; body: str
       kind: 'client-redirect',
       status: 301,
       reason: 'Moved Permanently',
-      headers: [['Location', 'http://example.com/new'], ['Content-Type', 'text/html']],
+      headers: [
+        ['Location', 'http://example.com/new'],
+        ['Content-Type', 'text/html'],
+      ],
     },
     body: '<a href="/new">moved</a>',
   },
@@ -161,7 +172,10 @@ const kinds: Array<{ name: string; output: string; plan: ResponsePlan; body: str
       kind: 'document',
       status: 200,
       reason: 'OK',
-      headers: [['Content-Type', 'text/plain; charset=utf-8'], ['X-Spaced', 'a  b']],
+      headers: [
+        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['X-Spaced', 'a  b'],
+      ],
     },
     body: '',
   },
@@ -184,10 +198,7 @@ for (const { name, output, plan, body } of kinds) {
 // Output whose header block is broken, with the exact error readCgiHead gives.
 const malformed: Array<[output: string, message: string]> = [
   ['', "the script's output ended before the blank line that ends its headers; it printed nothing"],
-  [
-    'Content-Type: text/plain\r\n',
-    'the script\'s output ended before the blank line that ends its headers; its output began "Content-Type: text/plain\\r\\n"',
-  ],
+  ['Content-Type: text/plain\r\n', 'the script\'s output ended before the blank line that ends its headers; its output began "Content-Type: text/plain\\r\\n"'],
   [
     'Content-Type: text/plain\r\nX-Long: 0123456789012345678901234567890123456789',
     'the script\'s output ended before the blank line that ends its headers; its output began "Content-Type: text/plain\\r\\nX-Long: 01234567890123456789012345"...',
@@ -198,10 +209,7 @@ const malformed: Array<[output: string, message: string]> = [
   ['Content Type: text/plain\n\n', 'header line 1 has an invalid field name "Content Type": "Content Type: text/plain"'],
   ['X-Foo : bar\n\n', 'header line 1 has an invalid field name "X-Foo ": "X-Foo : bar"'],
   ['X-F\x00o: bar\n\n', 'header line 1 has an invalid field name "X-F\\u0000o": "X-F\\u0000o: bar"'],
-  [
-    'Content-Type: text/plain\r\nX-A: one\r\n two\r\n\r\n',
-    'header line 3 starts with whitespace, a continuation line, which CGI/1.1 does not allow: " two"',
-  ],
+  ['Content-Type: text/plain\r\nX-A: one\r\n two\r\n\r\n', 'header line 3 starts with whitespace, a continuation line, which CGI/1.1 does not allow: " two"'],
   ['X-A: a\x00b\n\n', 'header line 1 has a control character in its value: "X-A: a\\u0000b"'],
   ['X-A: a\rb\n\n', 'header line 1 has a control character in its value: "X-A: a\\rb"'],
   ['Content-Type: text/plain\r\r\n\r\n', 'header line 1 has a control character in its value: "Content-Type: text/plain\\r"'],
@@ -235,14 +243,8 @@ const unplannable: Array<[output: string, message: string]> = [
   ['Content-Type: text/plain\nContent-Length: 5, 12\n\n', 'the script printed an invalid Content-Length: "5, 12"'],
   ['Status: 200\nStatus: 404\n\n', 'the script printed Status twice; §6.3 allows each of Content-Type, Location and Status once'],
   ['Location: /a\nLocation: /b\n\n', 'the script printed Location twice; §6.3 allows each of Content-Type, Location and Status once'],
-  [
-    'Location: relative/path\n\n',
-    'Location "relative/path" is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)',
-  ],
-  [
-    'Location: //evil.example/\n\n',
-    'Location "//evil.example/" is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)',
-  ],
+  ['Location: relative/path\n\n', 'Location "relative/path" is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)'],
+  ['Location: //evil.example/\n\n', 'Location "//evil.example/" is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)'],
   ['Location: 1http://x/\n\n', 'Location "1http://x/" is neither a local path (one "/", then a path) nor an absolute URI (§6.3.2)'],
 ];
 

@@ -35,7 +35,8 @@ const testScripts = {
   'garbage.sh': 'printf "this is not a header\\r\\n\\r\\nbody\\n"\n',
   'stderr.sh': 'echo "something went sideways" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
   // CRLF and a 5000-byte line on stderr: every mode logs them by one rule (src/script/stderr-lines.ts).
-  'stderr-rule.sh': 'printf "crlf line\\r\\n" >&2\nhead -c 5000 /dev/zero | tr "\\0" x >&2\nprintf "\\n" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
+  'stderr-rule.sh':
+    'printf "crlf line\\r\\n" >&2\nhead -c 5000 /dev/zero | tr "\\0" x >&2\nprintf "\\n" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
   'args.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\n"\nprintf "%s|" "$@"\n',
   'source.xyz': 'not a program\n',
   // Content-Length frames a kept-alive response: one that lies must not split the next.
@@ -47,10 +48,12 @@ const testScripts = {
   'deaf.sh': 'printf "Content-Type: text/plain\\r\\n\\r\\nnot listening\\n"\n',
   // Sends its whole body (framed by Content-Length), then keeps working: a client that has the
   // body and leaves has not gone away, so the work after it must still happen.
-  'after-body.js': "import { writeFile } from 'node:fs/promises';\nexport default async ({ env, stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nfirst');\n  await new Promise((resolve) => setTimeout(resolve, 1000));\n  await writeFile(`$TMP/after-body-${env.QUERY_STRING}`, 'done');\n};\n",
+  'after-body.js':
+    "import { writeFile } from 'node:fs/promises';\nexport default async ({ env, stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nfirst');\n  await new Promise((resolve) => setTimeout(resolve, 1000));\n  await writeFile(`$TMP/after-body-${env.QUERY_STRING}`, 'done');\n};\n",
   // A local redirect to a directory of the docroot, with a query of its own.
   'to-dir.js': "export default ({ stdout }) => stdout.write('Location: /sub?to=x\\r\\n\\r\\n');\n",
-  'cookie.js': "export default ({ env, stdout }) => stdout.write(`Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Type: text/plain\\r\\n\\r\\n${env.HTTP_COOKIE ?? ''}`);\n",
+  'cookie.js':
+    "export default ({ env, stdout }) => stdout.write(`Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Type: text/plain\\r\\n\\r\\n${env.HTTP_COOKIE ?? ''}`);\n",
 };
 
 /** Streams for the 'streams' tests: handlers, so that every mode runs them. */
@@ -95,7 +98,12 @@ export function conformance(subject: ModeUnderTest): void {
       });
 
       it('runs plain programs in any language, or refuses them clearly', async () => {
-        for (const [script, language] of [['hello.sh', 'sh'], ['hello.pl', 'Perl'], ['hello.py', 'Python'], ['hello-plain.js', 'JavaScript']] as const) {
+        for (const [script, language] of [
+          ['hello.sh', 'sh'],
+          ['hello.pl', 'Perl'],
+          ['hello.py', 'Python'],
+          ['hello-plain.js', 'JavaScript'],
+        ] as const) {
           const { res, text } = await fetchText(`/cgi-bin/${script}`);
           if (subject.runsPrograms) {
             assert.equal(res.status, 200, script);
@@ -209,7 +217,10 @@ export function conformance(subject: ModeUnderTest): void {
         const marker = join(server.dir, 'after-body-kept');
         await eventually(async () => (await readFile(marker, 'utf8').catch(() => '')) === 'done', 5000, 'the work after the body done');
         await eventually(async () => (await statusOf(base)).server.running === 0, 5000, 'the request finished');
-        assert.deepEqual(server.errorsSince(mark).filter((line) => /after-body\.js/.test(line)), []);
+        assert.deepEqual(
+          server.errorsSince(mark).filter((line) => /after-body\.js/.test(line)),
+          [],
+        );
       });
 
       it('parses a multipart form', async () => {
@@ -225,14 +236,18 @@ export function conformance(subject: ModeUnderTest): void {
 
     describe('redirects', () => {
       it('re-dispatches a local redirect inside the server as a GET', async () => {
-        const { res, text } = await fetchText('/cgi-bin/redirect.js?to=local', { method: 'POST', body: 'x=1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+        const { res, text } = await fetchText('/cgi-bin/redirect.js?to=local', {
+          method: 'POST',
+          body: 'x=1',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        });
         assert.equal(res.status, 200);
         assert.match(text, /^SCRIPT_NAME="\/cgi-bin\/printenv\.js"$/m);
         assert.match(text, /^QUERY_STRING="redirected=1"$/m);
         assert.match(text, /^REQUEST_METHOD="GET"$/m);
       });
 
-      it('answers a local redirect to a directory with a 301 that keeps the new location\'s query, not the request\'s', async () => {
+      it("answers a local redirect to a directory with a 301 that keeps the new location's query, not the request's", async () => {
         const res = await rawRequest(server.port, get('/cgi-bin/to-dir.js?orig=1'));
         assert.equal(res.status, 301);
         assert.equal(res.headers.location, '/sub/?to=x');
@@ -256,7 +271,7 @@ export function conformance(subject: ModeUnderTest): void {
     });
 
     describe('NPH', () => {
-      it('sends an nph- script\'s bytes unmodified', async () => {
+      it("sends an nph- script's bytes unmodified", async () => {
         const res = await rawRequest(server.port, get('/cgi-bin/nph-clock.js?n=1'));
         assert.match(res.head, /^HTTP\/1\.1 200 OK\r\n/);
         assert.match(res.headers['content-type'] ?? '', /^multipart\/x-mixed-replace/);
@@ -293,7 +308,13 @@ export function conformance(subject: ModeUnderTest): void {
 
       it('answers 503 with Retry-After past --max-concurrency', async () => {
         const slow = Array.from({ length: 8 }, () => fetch(`${base}/cgi-bin/slow.js?ms=700`));
-        const statuses = await Promise.all(slow.map(async (p) => { const r = await p; await r.arrayBuffer(); return { status: r.status, retry: r.headers.get('retry-after') }; }));
+        const statuses = await Promise.all(
+          slow.map(async (p) => {
+            const r = await p;
+            await r.arrayBuffer();
+            return { status: r.status, retry: r.headers.get('retry-after') };
+          }),
+        );
         assert.equal(statuses.filter((s) => s.status === 200).length, 6);
         const refused = statuses.filter((s) => s.status === 503);
         assert.equal(refused.length, 2);
@@ -326,7 +347,10 @@ export function conformance(subject: ModeUnderTest): void {
         const mark = server.mark();
         assert.equal((await fetchText('/cgi-bin/stderr-rule.sh')).text, 'ok\n');
         await eventually(() => server.errorsSince(mark).filter((line) => line.includes('stderr-rule.sh')).length >= 3, 5000, 'three stderr lines');
-        const said = server.errorsSince(mark).filter((line) => line.includes('stderr-rule.sh')).map((line) => line.slice(line.indexOf('stderr-rule.sh: ') + 16));
+        const said = server
+          .errorsSince(mark)
+          .filter((line) => line.includes('stderr-rule.sh'))
+          .map((line) => line.slice(line.indexOf('stderr-rule.sh: ') + 16));
         assert.deepEqual(said, ['crlf line', 'x'.repeat(4096), 'x'.repeat(904)]);
       });
 
@@ -347,7 +371,7 @@ export function conformance(subject: ModeUnderTest): void {
         assert.equal((await fetchText('/cgi-bin/hello.js')).res.status, 200);
       });
 
-      it('follows a local redirect at the end of the script\'s output, and stops what it leaves running', async () => {
+      it("follows a local redirect at the end of the script's output, and stops what it leaves running", async () => {
         const mark = server.mark();
         const { res, text } = await fetchText('/cgi-bin/linger.sh');
         assert.equal(res.status, 200);
@@ -465,13 +489,24 @@ export function conformance(subject: ModeUnderTest): void {
           seen.set(pid!, [...(seen.get(pid!) ?? []), Number(count)]);
         }
         for (const counts of seen.values()) {
-          if (subject.statePersists) assert.deepEqual(counts, counts.map((_, i) => counts[0]! + i));
-          else assert.deepEqual(counts, counts.map(() => 1));
+          if (subject.statePersists)
+            assert.deepEqual(
+              counts,
+              counts.map((_, i) => counts[0]! + i),
+            );
+          else
+            assert.deepEqual(
+              counts,
+              counts.map(() => 1),
+            );
         }
         if (subject.statePersists) {
           // Six requests, at most two processes (two workers, or the one server): some process
           // served several, and its count went up by one each time.
-          assert.ok([...seen.values()].some((counts) => counts.length > 1), `a process served more than one request: ${JSON.stringify([...seen])}`);
+          assert.ok(
+            [...seen.values()].some((counts) => counts.length > 1),
+            `a process served more than one request: ${JSON.stringify([...seen])}`,
+          );
         } else {
           // A process per request: six pids, each counting once.
           assert.equal(seen.size, 6, `six processes: ${JSON.stringify([...seen])}`);

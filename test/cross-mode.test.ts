@@ -25,10 +25,24 @@ const modes: Record<string, ModeFactory> = {
 /** What each handler is asked, and the status every mode must give; a handler missing here fails the test. */
 const requests: Record<string, Array<[request: string, status: number]>> = {
   'hello.js': [['GET /cgi-bin/hello.js', 200]],
-  'big.js': [['GET /cgi-bin/big.js?kb=0', 200], ['GET /cgi-bin/big.js?kb=300', 200]],
-  'status.js': [['GET /cgi-bin/status.js', 418], ['GET /cgi-bin/status.js?code=204', 204], ['GET /cgi-bin/status.js?code=999', 400]],
-  'redirect.js': [['GET /cgi-bin/redirect.js', 200], ['GET /cgi-bin/redirect.js?to=client', 302], ['GET /cgi-bin/redirect.js?to=doc', 301]],
-  'form.js': [['GET /cgi-bin/form.js', 200], ['GET /cgi-bin/form.js?name=Ada&lang=en', 200]],
+  'big.js': [
+    ['GET /cgi-bin/big.js?kb=0', 200],
+    ['GET /cgi-bin/big.js?kb=300', 200],
+  ],
+  'status.js': [
+    ['GET /cgi-bin/status.js', 418],
+    ['GET /cgi-bin/status.js?code=204', 204],
+    ['GET /cgi-bin/status.js?code=999', 400],
+  ],
+  'redirect.js': [
+    ['GET /cgi-bin/redirect.js', 200],
+    ['GET /cgi-bin/redirect.js?to=client', 302],
+    ['GET /cgi-bin/redirect.js?to=doc', 301],
+  ],
+  'form.js': [
+    ['GET /cgi-bin/form.js', 200],
+    ['GET /cgi-bin/form.js?name=Ada&lang=en', 200],
+  ],
   'echo.js': [['POST /cgi-bin/echo.js', 200]],
   'slow.js': [['GET /cgi-bin/slow.js?ms=10', 200]],
   'noheaders.js': [['GET /cgi-bin/noheaders.js', 502]],
@@ -41,7 +55,7 @@ const different: Record<string, string> = {
   'printenv.js': 'prints REMOTE_PORT and SERVER_PORT, different per connection (variable names compared below)',
   'nph-clock.js': 'prints the time (the conformance suite checks its framing in every mode)',
   'hang.js': 'never answers: 504 after --timeout in every mode (conformance suite)',
-  'block.js': 'blocks embedded mode\'s only thread by design (embedded tests)',
+  'block.js': "blocks embedded mode's only thread by design (embedded tests)",
 };
 
 /** Headers that are per-request or per-connection, not the script's. */
@@ -77,7 +91,10 @@ describe('same script, same bytes, in every mode', () => {
     for (const file of await readdir(shippedCgiBin)) {
       if (/\.(js|mjs|ts)$/.test(file) && (await hasDefaultExport(join(shippedCgiBin, file)))) handlers.push(file);
     }
-    assert.deepEqual(handlers.filter((file) => !requests[file] && !different[file]), []);
+    assert.deepEqual(
+      handlers.filter((file) => !requests[file] && !different[file]),
+      [],
+    );
   });
 
   for (const [script, asks] of Object.entries(requests)) {

@@ -58,7 +58,10 @@ test('nph- scripts are marked (RFC 3875 §5)', async () => {
 });
 
 test('a file nothing can run is refused with the reason', async () => {
-  await assert.rejects(describeSource('hello.c', 'int main(){}'), (e: Error) => e instanceof ScriptError && /no interpreter is known for "\.c"/.test(e.message));
+  await assert.rejects(
+    describeSource('hello.c', 'int main(){}'),
+    (e: Error) => e instanceof ScriptError && /no interpreter is known for "\.c"/.test(e.message),
+  );
 });
 
 test('a changed file is described anew', async () => {

@@ -21,8 +21,14 @@ function docFiles(): string[] {
   const lessons = join(packageRoot, 'docs/lessons');
   return [
     'README.md',
-    ...readdirSync(join(packageRoot, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`),
-    ...(existsSync(lessons) ? readdirSync(lessons).filter((name) => existsSync(join(lessons, name, 'README.md'))).map((name) => `docs/lessons/${name}/README.md`) : []),
+    ...readdirSync(join(packageRoot, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+    ...(existsSync(lessons)
+      ? readdirSync(lessons)
+          .filter((name) => existsSync(join(lessons, name, 'README.md')))
+          .map((name) => `docs/lessons/${name}/README.md`)
+      : []),
   ];
 }
 

@@ -80,9 +80,7 @@ describe('docs served to a browser and to curl', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/json');
     const list = await res.json();
-    assert.deepEqual(list.lessons, [
-      { number: 1, title: 'A sample lesson', era: '1991', modes: ['cgi'], tasks: 1, href: '/lessons/01-sample/README.md' },
-    ]);
+    assert.deepEqual(list.lessons, [{ number: 1, title: 'A sample lesson', era: '1991', modes: ['cgi'], tasks: 1, href: '/lessons/01-sample/README.md' }]);
     assert.equal(list.problems.length, 1);
     assert.match(list.problems[0], /^lessons\/02-broken\/lesson\.json: .*JSON/);
   });

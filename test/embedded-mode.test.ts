@@ -25,9 +25,12 @@ const scripts = {
   // Module-level state that only grows, the classic mod_perl leak: 16 MiB per request, filled so
   // the pages are really touched and count in RSS.
   // Answered whole or streamed (src/run/handler-output.ts): the bytes must not depend on which.
-  'later.js': "export default async ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\nnow ');\n  await new Promise((resolve) => setTimeout(resolve, 20));\n  stdout.write('and later\\n');\n};\n",
-  'large.js': "export default ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\n');\n  for (let i = 0; i < 2000; i++) stdout.write(`${String(i).padStart(99, '.')}\\n`);\n};\n",
-  'ends-then-throws.js': "export default ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\npartial');\n  throw new Error('deliberate: after the head');\n};\n",
+  'later.js':
+    "export default async ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\nnow ');\n  await new Promise((resolve) => setTimeout(resolve, 20));\n  stdout.write('and later\\n');\n};\n",
+  'large.js':
+    "export default ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\n');\n  for (let i = 0; i < 2000; i++) stdout.write(`${String(i).padStart(99, '.')}\\n`);\n};\n",
+  'ends-then-throws.js':
+    "export default ({ stdout }) => {\n  stdout.write('Content-Type: text/plain\\r\\n\\r\\npartial');\n  throw new Error('deliberate: after the head');\n};\n",
   'hold.js': `const held = [];\nexport default ({ stdout }) => {\n  held.push(Buffer.alloc(${16 * mib}, 1));\n  stdout.write(\`Content-Type: text/plain\\r\\n\\r\\nholding \${held.length * 16} MiB\\n\`);\n};\n`,
 };
 
@@ -65,7 +68,10 @@ describe('embedded mode', () => {
 
   it('answers 500 for a handler that throws before printing, logs it with the script, and keeps serving', async () => {
     const mark = server.mark();
-    for (const [script, message] of [['throws.js', 'thrown before any output'], ['rejects.js', 'TypeError: deliberate: rejected']] as const) {
+    for (const [script, message] of [
+      ['throws.js', 'thrown before any output'],
+      ['rejects.js', 'TypeError: deliberate: rejected'],
+    ] as const) {
       const { res, text } = await fetchText(`/cgi-bin/${script}`);
       assert.equal(res.status, 500, script);
       assert.match(text, /failed before it printed anything/);

@@ -116,7 +116,11 @@ describe('embedded mode: a script that blocks the event loop', () => {
     await blocking; // cut off with its process: no answer to check
     await eventually(() => !isAlive(stuck), 10_000, `stuck process ${stuck} gone`);
     let pidsAfter: number[] = [];
-    await eventually(async () => (pidsAfter = await pool()).length === 2 && pidsAfter.includes(Number(replacement)), 15_000, 'the replacement on the status page');
+    await eventually(
+      async () => (pidsAfter = await pool()).length === 2 && pidsAfter.includes(Number(replacement)),
+      15_000,
+      'the replacement on the status page',
+    );
     assert.ok(!pidsAfter.includes(stuck));
 
     assert.equal(await server.stop(), 0);

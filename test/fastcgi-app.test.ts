@@ -9,15 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { createApp, type AppHandler, type AppOptions } from '../src/fastcgi/app.ts';
 import { FastCgiError, ProtocolStatus, RecordType, Role } from '../src/fastcgi/protocol.ts';
-import {
-  RecordParser,
-  decodeEndRequestBody,
-  encodeBeginRequestBody,
-  encodeRecords,
-  record,
-  streamRecords,
-  type FcgiRecord,
-} from '../src/fastcgi/records.ts';
+import { RecordParser, decodeEndRequestBody, encodeBeginRequestBody, encodeRecords, record, streamRecords, type FcgiRecord } from '../src/fastcgi/records.ts';
 import { decodeParams, encodeParams } from '../src/fastcgi/params.ts';
 import { describeRecord } from '../src/fastcgi/trace.ts';
 
@@ -75,8 +67,7 @@ async function connect(t: TestContext, port: number) {
   };
 }
 
-const begin = (id: number, role: number = Role.RESPONDER, flags = 0) =>
-  record(RecordType.BEGIN_REQUEST, id, encodeBeginRequestBody(role, flags));
+const begin = (id: number, role: number = Role.RESPONDER, flags = 0) => record(RecordType.BEGIN_REQUEST, id, encodeBeginRequestBody(role, flags));
 const params = (id: number, pairs: Record<string, string>) => streamRecords(RecordType.PARAMS, id, encodeParams(pairs));
 const isEnd = (id: number) => (r: FcgiRecord) => r.type === RecordType.END_REQUEST && r.requestId === id;
 const stdoutOf = (records: FcgiRecord[], id: number) =>
@@ -85,10 +76,19 @@ const stdoutOf = (records: FcgiRecord[], id: number) =>
 test('GET_VALUES: the names asked for, in order, unknown ones left out; exact bytes', T, async (t) => {
   const { port } = await startApp(t, echo, { maxConns: 7, maxReqs: 9 });
   const c = await connect(t, port);
-  const ask = encodeParams([['FCGI_MPXS_CONNS', ''], ['FCGI_NO_SUCH', ''], ['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', '']]);
+  const ask = encodeParams([
+    ['FCGI_MPXS_CONNS', ''],
+    ['FCGI_NO_SUCH', ''],
+    ['FCGI_MAX_CONNS', ''],
+    ['FCGI_MAX_REQS', ''],
+  ]);
   c.send(record(RecordType.GET_VALUES, 0, ask));
   const [answer] = await c.until((r) => r.type === RecordType.GET_VALUES_RESULT);
-  assert.deepEqual(decodeParams(answer!.content), [['FCGI_MPXS_CONNS', '1'], ['FCGI_MAX_CONNS', '7'], ['FCGI_MAX_REQS', '9']]);
+  assert.deepEqual(decodeParams(answer!.content), [
+    ['FCGI_MPXS_CONNS', '1'],
+    ['FCGI_MAX_CONNS', '7'],
+    ['FCGI_MAX_REQS', '9'],
+  ]);
   assert.deepEqual(
     encodeRecords([answer!]),
     Buffer.from('\x01\x0a\x00\x00\x00\x33\x05\x00\x0f\x01FCGI_MPXS_CONNS1\x0e\x01FCGI_MAX_CONNS7\x0d\x01FCGI_MAX_REQS9\x00\x00\x00\x00\x00', 'latin1'),
@@ -148,11 +148,14 @@ test('responder: spec example 2, and the last record group leaves in one write',
     body: 25,
     filtered: '',
   });
-  assert.deepEqual(records.map((r) => [r.type, r.content.length > 0]), [
-    [RecordType.STDOUT, true],
-    [RecordType.STDOUT, false],
-    [RecordType.END_REQUEST, true],
-  ]);
+  assert.deepEqual(
+    records.map((r) => [r.type, r.content.length > 0]),
+    [
+      [RecordType.STDOUT, true],
+      [RecordType.STDOUT, false],
+      [RecordType.END_REQUEST, true],
+    ],
+  );
   assert.deepEqual(decodeEndRequestBody(records[2]!.content), { appStatus: 0, protocolStatus: 0 });
   assert.equal(writes.length, 1, 'STDOUT, empty STDOUT and END_REQUEST in a single write');
   await c.closed;
@@ -182,9 +185,13 @@ test('FILTER: the DATA stream after STDIN; AUTHORIZER served like a responder', 
   const { port } = await startApp(t, echo);
   const c = await connect(t, port);
   c.send(
-    begin(3, Role.FILTER, 1), ...params(3, { FCGI_DATA_LENGTH: '5' }),
-    ...streamRecords(RecordType.STDIN, 3, Buffer.from('ab')), ...streamRecords(RecordType.DATA, 3, Buffer.from('hello')),
-    begin(4, Role.AUTHORIZER, 1), ...params(4, { REMOTE_USER: 'ann' }), record(RecordType.STDIN, 4),
+    begin(3, Role.FILTER, 1),
+    ...params(3, { FCGI_DATA_LENGTH: '5' }),
+    ...streamRecords(RecordType.STDIN, 3, Buffer.from('ab')),
+    ...streamRecords(RecordType.DATA, 3, Buffer.from('hello')),
+    begin(4, Role.AUTHORIZER, 1),
+    ...params(4, { REMOTE_USER: 'ann' }),
+    record(RecordType.STDIN, 4),
   );
   const records = await c.until(isEnd(3)).then(() => c.until(isEnd(4)));
   assert.deepEqual(JSON.parse(stdoutOf(records, 3).split('\r\n\r\n')[1]!), { params: { FCGI_DATA_LENGTH: '5' }, body: 2, filtered: 'hello' });
@@ -197,9 +204,7 @@ test('ABORT_REQUEST reaches the handler; END_REQUEST follows once it has finishe
   const { port } = await startApp(t, ({ signal }) => {
     const stdout = new PassThrough();
     stdout.write('partial');
-    const finished = new Promise<number>((resolve) =>
-      signal.addEventListener('abort', () => ((reason = signal.reason), stdout.end(), resolve(42))),
-    );
+    const finished = new Promise<number>((resolve) => signal.addEventListener('abort', () => ((reason = signal.reason), stdout.end(), resolve(42))));
     return { stdout, finished };
   });
   const c = await connect(t, port);
@@ -270,15 +275,10 @@ test('trace: every record received and sent, one line each', T, async (t) => {
   const c = await connect(t, port);
   c.send(begin(1), ...params(1, { QUERY_STRING: 'a=1' }), record(RecordType.STDIN, 1));
   await c.until(isEnd(1));
-  assert.deepEqual(lines.map((l) => l.replace(/ content=.*/, '')), [
-    'recv BEGIN_REQUEST id=1',
-    'recv PARAMS id=1',
-    'recv PARAMS id=1',
-    'recv STDIN id=1',
-    'send STDOUT id=1',
-    'send STDOUT id=1',
-    'send END_REQUEST id=1',
-  ]);
+  assert.deepEqual(
+    lines.map((l) => l.replace(/ content=.*/, '')),
+    ['recv BEGIN_REQUEST id=1', 'recv PARAMS id=1', 'recv PARAMS id=1', 'recv STDIN id=1', 'send STDOUT id=1', 'send STDOUT id=1', 'send END_REQUEST id=1'],
+  );
   assert.equal(lines[0], 'recv BEGIN_REQUEST id=1 content=8 padding=0 role=RESPONDER flags=0');
   assert.equal(lines[1], 'recv PARAMS id=1 content=17 padding=7 QUERY_STRING=a=1');
   c.socket.destroy();
@@ -312,13 +312,16 @@ test('close(): in-flight requests finish, idle connections close, new requests a
   assert.match(logs.join('\n'), /refusing a connection: the application is closing/);
 });
 
-test("PARAMS that do not end within paramsTimeoutMs close that connection, and only that one", T, async (t) => {
+test('PARAMS that do not end within paramsTimeoutMs close that connection, and only that one', T, async (t) => {
   const { logs, port } = await startApp(t, echo, { paramsTimeoutMs: 300 });
   const stalled = await connect(t, port);
   stalled.send(begin(1), ...streamRecords(RecordType.PARAMS, 1, encodeParams({ HTTP_X: 'x'.repeat(1000) }), false));
   const live = await connect(t, port);
   await stalled.closed;
-  assert.ok(logs.some((m) => /request 1's PARAMS did not end within 0.3 s/.test(m)), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => /request 1's PARAMS did not end within 0.3 s/.test(m)),
+    logs.join('\n'),
+  );
   live.send(begin(1), ...params(1, { A: '1' }), record(RecordType.STDIN, 1));
   await live.until((r) => r.type === RecordType.END_REQUEST);
 });
@@ -352,12 +355,18 @@ test('at FCGI_MAX_CONNS the connection idle the longest makes room; with none id
   const third = await connect(t, port);
   await oldest.closed;
   assert.equal(newer.socket.destroyed, false);
-  assert.ok(logs.some((m) => /FCGI_MAX_CONNS \(2\) reached: closing the connection idle the longest/.test(m)), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => /FCGI_MAX_CONNS \(2\) reached: closing the connection idle the longest/.test(m)),
+    logs.join('\n'),
+  );
   // Both now carry a request: nothing idle to close, so a fourth is refused.
   for (const c of [newer, third]) c.send(begin(1), ...params(1, {}), record(RecordType.STDIN, 1));
   await sleep(100);
   const fourth = await connect(t, port);
   await fourth.closed;
-  assert.ok(logs.some((m) => /FCGI_MAX_CONNS \(2\) reached, none of them idle/.test(m)), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => /FCGI_MAX_CONNS \(2\) reached, none of them idle/.test(m)),
+    logs.join('\n'),
+  );
   assert.equal(newer.socket.destroyed || third.socket.destroyed, false, 'the busy ones kept');
 });

@@ -26,12 +26,11 @@ const echo: AppHandler = ({ params, stdin }) => {
   const finished = (async () => {
     const hash = createHash('sha256');
     let length = 0;
-    for await (const chunk of stdin) (hash.update(chunk), (length += chunk.length));
+    for await (const chunk of stdin) hash.update(chunk), (length += chunk.length);
     const summary = JSON.stringify({ params, length, sha256: hash.digest('hex') });
     stdout.write(`Content-Type: application/json\r\n\r\n${summary}\n`);
     const size = Number(params.RESPONSE_BYTES ?? 0);
-    for (let sent = 0; sent < size; sent += 16384)
-      if (!stdout.write(Buffer.alloc(Math.min(16384, size - sent), 'r'))) await once(stdout, 'drain');
+    for (let sent = 0; sent < size; sent += 16384) if (!stdout.write(Buffer.alloc(Math.min(16384, size - sent), 'r'))) await once(stdout, 'drain');
     stdout.end();
     return 0;
   })();
@@ -97,7 +96,11 @@ for (const transport of ['unix', 'tcp'] as const) {
     const { where } = await startApp(t, addressFor(t));
     const body = Buffer.alloc(200 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
-    const chunks = Readable.from((function* () { for (let i = 0; i < body.length; i += 10_000) yield body.subarray(i, i + 10_000); })());
+    const chunks = Readable.from(
+      (function* () {
+        for (let i = 0; i < body.length; i += 10_000) yield body.subarray(i, i + 10_000);
+      })(),
+    );
     const { head, body: all } = await get(client(t, where), { REQUEST_METHOD: 'POST', RESPONSE_BYTES: String(1 << 20) }, chunks);
     assert.equal(summary(head).length, body.length);
     assert.equal(summary(head).sha256, createHash('sha256').update(body).digest('hex'));
@@ -147,7 +150,10 @@ for (const transport of ['unix', 'tcp'] as const) {
     };
     const { where } = await startApp(t, addressFor(t), handler);
     const c = client(t, where, { abortGraceMs: 60_000 });
-    for (const [answers, expected] of [['1', true], ['0', false]] as const) {
+    for (const [answers, expected] of [
+      ['1', true],
+      ['0', false],
+    ] as const) {
       started = Promise.withResolvers<void>();
       const controller = new AbortController();
       const response = c.request({ params: { ANSWERS: answers }, signal: controller.signal });
@@ -178,7 +184,7 @@ for (const transport of ['unix', 'tcp'] as const) {
     await started.promise;
     controller.abort();
     await assert.rejects(response.ended, { name: 'AbortError' });
-    assert.match(String((await reached.promise as Error).message), /aborted by the web server/);
+    assert.match(String(((await reached.promise) as Error).message), /aborted by the web server/);
     assert.equal(summary((await get(c, { AFTER: '1' })).head).params.AFTER, '1');
     assert.equal(accepted(), 2);
   });
@@ -190,8 +196,7 @@ for (const transport of ['unix', 'tcp'] as const) {
       const stdout = new PassThrough();
       const finished = (async () => {
         stdout.write('Content-Type: application/octet-stream\r\n\r\n');
-        for (let sent = 0; sent < size; sent += 65536)
-          if (!stdout.write(Buffer.alloc(65536))) (blocked.resolve(sent), await once(stdout, 'drain'));
+        for (let sent = 0; sent < size; sent += 65536) if (!stdout.write(Buffer.alloc(65536))) blocked.resolve(sent), await once(stdout, 'drain');
         stdout.end();
         return 0;
       })();
@@ -279,10 +284,12 @@ async function startScripted(t: TestContext, plan: (connection: number, request:
           if (what === 'refuse') socket.write(encodeRecords([record(RecordType.END_REQUEST, r.requestId, encodeEndRequestBody(0, ProtocolStatus.OVERLOADED))]));
         }
         if (r.type === RecordType.STDIN && r.content.length === 0 && plan(index, requests) === 'serve')
-          socket.write(encodeRecords([
-            ...streamRecords(RecordType.STDOUT, r.requestId, Buffer.from(`Content-Type: text/plain\r\n\r\nconnection ${index}`)),
-            record(RecordType.END_REQUEST, r.requestId, encodeEndRequestBody(0, ProtocolStatus.REQUEST_COMPLETE)),
-          ]));
+          socket.write(
+            encodeRecords([
+              ...streamRecords(RecordType.STDOUT, r.requestId, Buffer.from(`Content-Type: text/plain\r\n\r\nconnection ${index}`)),
+              record(RecordType.END_REQUEST, r.requestId, encodeEndRequestBody(0, ProtocolStatus.REQUEST_COMPLETE)),
+            ]),
+          );
       }
     });
   });
@@ -346,8 +353,16 @@ test("an exception in the caller's own stderr reader is not charged to the appli
     finished: Promise.resolve(0),
   });
   const { where } = await startApp(t, { transport: 'unix', path: join(dir, 'app.sock') }, noisy);
-  const { ended } = client(t, where).request({ params: {}, onStderr: () => { throw new TypeError('a bug of ours'); } });
-  const error = await ended.then(() => undefined, (e: Error) => e);
+  const { ended } = client(t, where).request({
+    params: {},
+    onStderr: () => {
+      throw new TypeError('a bug of ours');
+    },
+  });
+  const error = await ended.then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(error, 'the request fails');
   assert.ok(!(error instanceof FastCgiProtocolError), `not a protocol error: ${error.name}: ${error.message}`);
   assert.match(error.message, /a bug of ours/);

@@ -51,12 +51,19 @@ test('every record list round-trips through encode → parse, however it is cut'
 
 test('every stream round-trips: 65535-byte records, then the empty one', limits, () => {
   fc.assert(
-    fc.property(fc.oneof(bytes(100), fc.nat({ max: 200_000 }).map((n) => Buffer.alloc(n, n))), cuts, (data, at) => {
-      const parsed = parseAll(chunk(encodeRecords(streamRecords(RecordType.STDIN, 1, data)), at));
-      assert.deepEqual(Buffer.concat(parsed.map((r) => r.content)), data);
-      assert.equal(parsed.at(-1)!.content.length, 0);
-      assert.ok(parsed.slice(0, -1).every((r) => r.content.length > 0 && r.content.length <= 65535));
-    }),
+    fc.property(
+      fc.oneof(
+        bytes(100),
+        fc.nat({ max: 200_000 }).map((n) => Buffer.alloc(n, n)),
+      ),
+      cuts,
+      (data, at) => {
+        const parsed = parseAll(chunk(encodeRecords(streamRecords(RecordType.STDIN, 1, data)), at));
+        assert.deepEqual(Buffer.concat(parsed.map((r) => r.content)), data);
+        assert.equal(parsed.at(-1)!.content.length, 0);
+        assert.ok(parsed.slice(0, -1).every((r) => r.content.length > 0 && r.content.length <= 65535));
+      },
+    ),
     { numRuns: 50 },
   );
 });
@@ -85,7 +92,10 @@ function onlyFastCgiErrors(fn: () => void): void {
 
 test('random bytes: the parser raises only FastCgiError and never emits more than it got', limits, () => {
   // Half the inputs start with a valid version byte, so headers get past the first check.
-  const input = fc.oneof(bytes(300), bytes(300).map((b) => Buffer.concat([Buffer.of(1), b])));
+  const input = fc.oneof(
+    bytes(300),
+    bytes(300).map((b) => Buffer.concat([Buffer.of(1), b])),
+  );
   fc.assert(
     fc.property(input, cuts, (data, at) => {
       const parser = new RecordParser();

@@ -40,15 +40,31 @@ test('name-value lengths: Go TestSize', () => {
 test('records: Go TestStreams, single empty record and a 66000-byte stream', () => {
   assert.deepEqual(encodeRecords([record(RecordType.STDOUT, 1)]), hex('01 06 0001 0000 00 00'));
   const raw = Buffer.concat([
-    hex('01 05 012c ffff 01 00'), Buffer.alloc(65535 + 1),
-    hex('01 05 012c 01d1 07 00'), Buffer.alloc(465 + 7),
+    hex('01 05 012c ffff 01 00'),
+    Buffer.alloc(65535 + 1),
+    hex('01 05 012c 01d1 07 00'),
+    Buffer.alloc(465 + 7),
     hex('01 05 012c 0000 00 00'),
   ]);
   const records = streamRecords(RecordType.STDIN, 300, Buffer.alloc(66000));
-  assert.deepEqual(records.map((r) => [r.content.length, r.paddingLength]), [[65535, 1], [465, 7], [0, 0]]);
+  assert.deepEqual(
+    records.map((r) => [r.content.length, r.paddingLength]),
+    [
+      [65535, 1],
+      [465, 7],
+      [0, 0],
+    ],
+  );
   assert.deepEqual(encodeRecords(records), raw);
   const parsed = [...new RecordParser().push(raw)];
-  assert.deepEqual(parsed.map((r) => [r.type, r.requestId, r.content.length]), [[5, 300, 65535], [5, 300, 465], [5, 300, 0]]);
+  assert.deepEqual(
+    parsed.map((r) => [r.type, r.requestId, r.content.length]),
+    [
+      [5, 300, 65535],
+      [5, 300, 465],
+      [5, 300, 0],
+    ],
+  );
   assert.deepEqual(streamRecords(RecordType.STDERR, 1, Buffer.from('x'), false).length, 1);
 });
 
@@ -118,9 +134,17 @@ test('params: 1- and 4-byte lengths both ways, UTF-8, spec example bytes', () =>
     Buffer.from('\x0b\x02SERVER_PORT80\x0b\x0eSERVER_ADDR199.170.183.42', 'latin1'),
   );
   const long = 'v'.repeat(200);
-  const bytes = encodeParams([['A', long], ['é', 'ü'], ['', '']]);
+  const bytes = encodeParams([
+    ['A', long],
+    ['é', 'ü'],
+    ['', ''],
+  ]);
   assert.deepEqual(bytes.subarray(0, 6), hex('01 800000c8 41'));
-  assert.deepEqual(decodeParams(bytes), [['A', long], ['é', 'ü'], ['', '']]);
+  assert.deepEqual(decodeParams(bytes), [
+    ['A', long],
+    ['é', 'ü'],
+    ['', ''],
+  ]);
 });
 
 test('params: a declared 2 GB length is refused, not allocated; cut pairs are errors', () => {
@@ -138,10 +162,7 @@ test('describeRecord: one line with type, id, lengths and decoded content', () =
   const begin = record(RecordType.BEGIN_REQUEST, 1, encodeBeginRequestBody(Role.RESPONDER, 1));
   assert.equal(describeRecord(begin, 'recv'), 'recv BEGIN_REQUEST id=1 content=8 padding=0 role=RESPONDER flags=KEEP_CONN');
   const params = record(RecordType.PARAMS, 1, encodeParams({ QUERY_STRING: 'a=1', HTTP_USER_AGENT: 'x y' }));
-  assert.equal(
-    describeRecord(params, 'recv'),
-    'recv PARAMS id=1 content=37 padding=3 QUERY_STRING=a=1 HTTP_USER_AGENT="x y"',
-  );
+  assert.equal(describeRecord(params, 'recv'), 'recv PARAMS id=1 content=37 padding=3 QUERY_STRING=a=1 HTTP_USER_AGENT="x y"');
   const end = record(RecordType.END_REQUEST, 1, encodeEndRequestBody(0, ProtocolStatus.REQUEST_COMPLETE));
   assert.equal(describeRecord(end, 'send'), 'send END_REQUEST id=1 content=8 padding=0 appStatus=0 protocolStatus=REQUEST_COMPLETE');
   assert.equal(describeRecord(record(RecordType.STDOUT, 2), 'send'), 'send STDOUT id=2 content=0 padding=0 (end of stream)');

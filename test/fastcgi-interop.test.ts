@@ -22,7 +22,7 @@ const app = createApp(
   async ({ params, stdin }) => {
     const hash = createHash('sha256');
     let length = 0;
-    for await (const chunk of stdin) (hash.update(chunk), (length += chunk.length));
+    for await (const chunk of stdin) hash.update(chunk), (length += chunk.length);
     const json = JSON.stringify({ params, length, sha256: hash.digest('hex') });
     return { stdout: Readable.from([`Content-Type: application/json\r\n\r\n${json}`]), finished: Promise.resolve(0) };
   },

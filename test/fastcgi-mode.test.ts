@@ -54,10 +54,14 @@ describe('fastcgi mode: the pool', () => {
     process.kill(victim!.pid, 'SIGKILL');
     assert.equal((await doomed).status, 502);
     for (let i = 0; i < 5; i++) assert.equal((await get(server, 'cgi-bin/hello.js')).status, 200);
-    await eventually(async () => {
-      const now = await workers(server);
-      return now.length === 2 && !now.some((w) => w.pid === victim!.pid);
-    }, 5000, 'the pool respawned its worker');
+    await eventually(
+      async () => {
+        const now = await workers(server);
+        return now.length === 2 && !now.some((w) => w.pid === victim!.pid);
+      },
+      5000,
+      'the pool respawned its worker',
+    );
     await server.waitForError(new RegExp(`worker ${victim!.pid} killed by SIGKILL; respawning`), mark);
     await server.waitForError(/\/cgi-bin\/slow\.js.*closed the connection before END_REQUEST/, mark);
   });
@@ -90,7 +94,11 @@ describe('fastcgi mode: the pool', () => {
     await server.waitForError(/killing worker \d+: \/cgi-bin\/block\.js timed out .*did not answer ABORT_REQUEST/, mark);
     // Readiness, not a deadline: on a busy machine a fresh Node worker can take seconds to start.
     let now: number[] = [];
-    await eventually(async () => (now = (await workers(server)).map((w) => w.pid)).filter((pid) => !before.includes(pid)).length === 1, 30_000, 'a fresh worker');
+    await eventually(
+      async () => (now = (await workers(server)).map((w) => w.pid)).filter((pid) => !before.includes(pid)).length === 1,
+      30_000,
+      'a fresh worker',
+    );
     const gone = before.filter((pid) => !now.includes(pid));
     assert.equal(gone.length, 1, 'exactly the worker that ran block.js was replaced');
     await eventually(() => gone.every((pid) => !isAlive(pid)), 30_000, 'the killed worker gone');
@@ -147,8 +155,17 @@ describe('fastcgi mode: the pool', () => {
     let pool!: Awaited<ReturnType<typeof startPool>>;
     const server = await startTestServer(async ({ logger }) => {
       pool = await startPool({
-        name: 'garbage', command: [process.execPath, garbageWorker], env: {}, ownWorkers: true, retires: false,
-        pm: 'static', size: 1, minSpare: 1, idleTimeoutMs: 10_000, logger, trace: false,
+        name: 'garbage',
+        command: [process.execPath, garbageWorker],
+        env: {},
+        ownWorkers: true,
+        retires: false,
+        pm: 'static',
+        size: 1,
+        minSpare: 1,
+        idleTimeoutMs: 10_000,
+        logger,
+        trace: false,
       });
       return { name: 'fastcgi', run: (request) => pool.run(request), close: () => pool.close() };
     });

@@ -83,8 +83,8 @@ describe('FastCGI: STDOUT in records of any size, cut anywhere, arrives whole', 
 
       it(`an HTTP client of --fastcgi-connect gets the whole body: ${shape}`, async () => {
         const { address, server } = await responder(recordSize, writeSize);
-        const web = await startTestServer(({ cgiBin, logger }) =>
-          createFastCgiMode({ cgiBin, logger, connect: address, pm: 'static', maxRequests: 0, trace: false }),
+        const web = await startTestServer(
+          ({ cgiBin, logger }) => createFastCgiMode({ cgiBin, logger, connect: address, pm: 'static', maxRequests: 0, trace: false }),
           { 'app.js': 'export default () => {};\n' }, // a file for /cgi-bin/app.js to name; the application answers for it
         );
         after(() => server.close());

@@ -32,7 +32,10 @@ function folder(files: Record<string, string> = {}): string {
 
 /** `webhist serve --port 0 ...`: its URL once ready, and everything it printed. */
 function serve(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; bin?: string } = {}) {
-  const child = spawn(process.execPath, [options.bin ?? bin, 'serve', '--port', '0', ...args], { cwd: options.cwd ?? packageRoot, env: options.env ?? process.env });
+  const child = spawn(process.execPath, [options.bin ?? bin, 'serve', '--port', '0', ...args], {
+    cwd: options.cwd ?? packageRoot,
+    env: options.env ?? process.env,
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -122,7 +125,7 @@ describe('webhist run tells the truth', () => {
   });
 
   it('gives the DOCUMENT_ROOT serve gives, in the clone and in a folder of your own', async () => {
-    const printenv = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho \"DOCUMENT_ROOT=$DOCUMENT_ROOT\"\n";
+    const printenv = '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n\'\necho "DOCUMENT_ROOT=$DOCUMENT_ROOT"\n';
     const own = folder({ 'cgi-bin/root.cgi': printenv });
     for (const cwd of [packageRoot, own]) {
       const script = cwd === own ? 'cgi-bin/root.cgi' : 'cgi-bin/printenv.js';
@@ -166,7 +169,10 @@ describe('messages that send a learner the right way', () => {
       assert.equal((await fetch(`${url}cgi-bin/crlf.pl`)).status, mode === 'cgi' ? 500 : 502);
       assert.equal((await fetch(`${url}cgi-bin/missing.cgi`)).status, mode === 'cgi' ? 500 : 502);
       await until(() => server.errors().includes('no-such-interpreter'), `${mode}: the error log names the interpreter`);
-      assert.match(server.errors(), /crlf\.pl: its #! line ends in \\r \(the file has Windows CRLF line ends\), so the system looks for an interpreter named "\/usr\/bin\/perl\\r"/);
+      assert.match(
+        server.errors(),
+        /crlf\.pl: its #! line ends in \\r \(the file has Windows CRLF line ends\), so the system looks for an interpreter named "\/usr\/bin\/perl\\r"/,
+      );
       assert.match(server.errors(), /missing\.cgi: the interpreter on its #! line, \/usr\/bin\/no-such-interpreter, does not exist/);
       assert.doesNotMatch(server.errors(), /spawn \S+ ENOENT/);
       server.child.kill('SIGTERM');
@@ -184,7 +190,11 @@ describe('messages that send a learner the right way', () => {
     ];
     for (const [program, head, code, expected] of cases) {
       const script = program.startsWith('/') ? program : '/s/a.pl';
-      assert.match(explainSpawnFailure(program, script, head === undefined ? undefined : Buffer.from(head), Object.assign(new Error(`spawn x ${code}`), { code })), expected, `${program} ${code}`);
+      assert.match(
+        explainSpawnFailure(program, script, head === undefined ? undefined : Buffer.from(head), Object.assign(new Error(`spawn x ${code}`), { code })),
+        expected,
+        `${program} ${code}`,
+      );
     }
   });
 
@@ -278,7 +288,11 @@ describe('help that reads like the README', () => {
 describe('webhist outside the clone', () => {
   it('installed with npm install -g (as npm link does) and run in a folder with a cgi-bin: that cgi-bin and that folder', async (t) => {
     const prefix = folder();
-    const npm = spawnSync('npm', ['install', '-g', '.', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: packageRoot, encoding: 'utf8', timeout: 120_000 });
+    const npm = spawnSync('npm', ['install', '-g', '.', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: packageRoot,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     if (npm.error) return t.skip(`npm is not on PATH (${npm.error.message})`);
     assert.equal(npm.status, 0, npm.stderr);
     const linked = join(prefix, 'bin/webhist');

@@ -124,7 +124,10 @@ describe('→ php-fpm (pm = static, pm.max_children = 2)', { skip: missing('php-
 
 describe('our pool running php-cgi (serve --mode fastcgi)', { skip: missing('php-cgi') }, () => {
   it('runs .php in a persistent php-cgi holding the listening socket as fd 0, gone after stop', async () => {
-    const server = await startTestServer(({ cgiBin, logger }) => createFastCgiMode({ cgiBin, logger, workers: 1, pm: 'static', maxRequests: 0, trace: false }), scripts);
+    const server = await startTestServer(
+      ({ cgiBin, logger }) => createFastCgiMode({ cgiBin, logger, workers: 1, pm: 'static', maxRequests: 0, trace: false }),
+      scripts,
+    );
     let pid = 0;
     try {
       const base = server.url.replace(/\/$/, '');

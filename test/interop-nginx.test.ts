@@ -32,7 +32,11 @@ describe('nginx fastcgi_pass → webhist worker', { skip: missing('nginx') }, ()
     await writeFile(join(root, 'cgi-bin/pids.sh'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\necho "$$ $PPID"\n');
     let socket: string;
     ({ peer: worker, socket } = await startWebhistWorker(tmp.dir, ['--cgi-bin', join(root, 'cgi-bin')]));
-    ({ ports, errorLog } = await startNginx(tmp.dir, root, variants.map(({ keepConn }) => ({ pass: `unix:${socket}`, keepConn }))));
+    ({ ports, errorLog } = await startNginx(
+      tmp.dir,
+      root,
+      variants.map(({ keepConn }) => ({ pass: `unix:${socket}`, keepConn })),
+    ));
   });
   after(async () => {
     await stopAll(); // throws if nginx or the worker left a process behind
@@ -109,7 +113,9 @@ describe('nginx fastcgi_pass → webhist worker', { skip: missing('nginx') }, ()
   });
 
   it('nginx logged no upstream trouble (nothing at error level or worse)', () => {
-    const bad = errorLog().split('\n').filter((line) => /\[(error|crit|alert|emerg)\]/.test(line));
+    const bad = errorLog()
+      .split('\n')
+      .filter((line) => /\[(error|crit|alert|emerg)\]/.test(line));
     assert.deepEqual(bad, []);
   });
 });

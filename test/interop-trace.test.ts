@@ -23,11 +23,17 @@ it('one GET: BEGIN_REQUEST, PARAMS, the empty PARAMS and STDIN, STDOUT, END_REQU
   //      NAME=value ...
   assert.match(trace, /^recv END_REQUEST id=1 content=8 padding=0 appStatus=0 protocolStatus=REQUEST_COMPLETE\n\n/m);
   assert.match(trace, /^recv STDOUT id=1 content=\d+ padding=\d+ "Content-Type: text\/plain\\r\\n\\r\\nHell"…$/m, 'STDOUT bytes shown short');
-  assert.ok(trace.split('\n').every((line) => line.length <= 100 || !/^(send|recv|     )/.test(line)), 'folded at 100 columns');
+  assert.ok(
+    trace.split('\n').every((line) => line.length <= 100 || !/^(send|recv| {5})/.test(line)),
+    'folded at 100 columns',
+  );
   const records = [...trace.replaceAll('\n     ', ' ').matchAll(/^(send|recv) (\w+) id=(\d+) content=(\d+) padding=\d+ ?(.*)$/gm)].map(
     ([, direction, type, id, content, detail]) => ({ direction, type, id, empty: content === '0', detail: detail! }),
   );
-  assert.ok(records.some((r) => r.direction === 'send' && r.type === 'GET_VALUES' && r.id === '0'), 'the client asks GET_VALUES');
+  assert.ok(
+    records.some((r) => r.direction === 'send' && r.type === 'GET_VALUES' && r.id === '0'),
+    'the client asks GET_VALUES',
+  );
   const id = records.find((r) => r.type === 'BEGIN_REQUEST')?.id;
   const request = records.filter((r) => r.id === id);
   assert.deepEqual(

@@ -43,12 +43,17 @@ describe('lesson 1: a request is just text', { concurrency: true }, () => {
     }));
 
   it('says CR LF when request.txt was saved with LF alone', () =>
-    failsSaying(1, { 'request.txt': { text: 'GET /about.html HTTP/1.1\nHost: localhost\n\n', executable: false } }, /ends in LF \(\\n\) alone; HTTP lines end in CR LF/));
+    failsSaying(
+      1,
+      { 'request.txt': { text: 'GET /about.html HTTP/1.1\nHost: localhost\n\n', executable: false } },
+      /ends in LF \(\\n\) alone; HTTP lines end in CR LF/,
+    ));
 
   it('says Host when the request has none', () =>
     failsSaying(1, { 'request.txt': { text: 'GET /about.html HTTP/1.1\r\n\r\n', executable: false } }, /no Host field; HTTP\/1\.1 requires one/));
 
-  it('says which link is missing', () => failsSaying(1, { 'site/about.html': page('About', '/index.html') }, /no link back to the home page: add <a href="\/">/));
+  it('says which link is missing', () =>
+    failsSaying(1, { 'site/about.html': page('About', '/index.html') }, /no link back to the home page: add <a href="\/">/));
 });
 
 describe('lesson 2: a backend is just a program', { concurrency: true }, () => {
@@ -83,15 +88,29 @@ printf 'Content-Type: text/plain\\r\\n\\r\\n'
 ${greeting}
 `;
 
-  it('a near miss: no newline after the greeting', () => failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!' "$(printf '%s' "$name" | tr '+' ' ')"`) }, /lacks the newline at the end\. echo adds one; printf needs \\n/));
+  it('a near miss: no newline after the greeting', () =>
+    failsSaying(
+      2,
+      { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!' "$(printf '%s' "$name" | tr '+' ' ')"`) },
+      /lacks the newline at the end\. echo adds one; printf needs \\n/,
+    ));
 
-  it('a near miss: + left as it came', () => failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$name"`) }, /Grace\+Hopper.*a \+ in a query string stands for a space/));
+  it('a near miss: + left as it came', () =>
+    failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$name"`) }, /Grace\+Hopper.*a \+ in a query string stands for a space/));
 
   it('a near miss: 200 where there is no name', () =>
-    failsSaying(2, { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$(printf '%s' "$name" | tr '+' ' ')"`, 'true') }, /expected status 400, got 200 OK\. With no name there is nobody to greet: print the header line "Status: 400 Bad Request"/));
+    failsSaying(
+      2,
+      { 'cgi-bin/greet.sh': sh(`printf 'Hello, %s!\\n' "$(printf '%s' "$name" | tr '+' ' ')"`, 'true') },
+      /expected status 400, got 200 OK\. With no name there is nobody to greet: print the header line "Status: 400 Bad Request"/,
+    ));
 
   it('a near miss: no empty line after the header', () =>
-    failsSaying(2, { 'cgi-bin/greet.sh': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nHello, Ada Lovelace!\\n'\n` }, /no empty line after the header lines[\s\S]*expected status 200, got 502 Bad Gateway \(the server could not read the script's output as a CGI response; the error log says: /));
+    failsSaying(
+      2,
+      { 'cgi-bin/greet.sh': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nHello, Ada Lovelace!\\n'\n` },
+      /no empty line after the header lines[\s\S]*expected status 200, got 502 Bad Gateway \(the server could not read the script's output as a CGI response; the error log says: /,
+    ));
 });
 
 describe('lesson 3: forms, POST, redirects', { concurrency: true }, () => {
@@ -121,14 +140,21 @@ export default async function ({ env, stdin, stdout }) {
 
   it('passes as a JavaScript handler keeping its entries in a JSON-lines file', () => passes(3, guestbook()));
 
-  it('a near miss: entries printed unescaped', () => failsSaying(3, guestbook({ escape: false }), /the page contains <script>alert\(".*"\) as it was sent: .*Escape & < > "/));
+  it('a near miss: entries printed unescaped', () =>
+    failsSaying(3, guestbook({ escape: false }), /the page contains <script>alert\(".*"\) as it was sent: .*Escape & < > "/));
 
-  it('a near miss: 200 after a POST', () => failsSaying(3, guestbook({ postStatus: '200 OK' }), /expected status 303, got 200 OK\. After a POST, answer "Status: 303 See Other"/));
+  it('a near miss: 200 after a POST', () =>
+    failsSaying(3, guestbook({ postStatus: '200 OK' }), /expected status 303, got 200 OK\. After a POST, answer "Status: 303 See Other"/));
 
   it('a near miss: the name copied into Location', () =>
-    failsSaying(3, guestbook({ location: "env.SCRIPT_NAME + '?thanks=' + form.get('name')" }), /there should be no Set-Cookie header field, but there is one: "session=.*"\. A name written into a header line .* keep visitors' input out of your headers/));
+    failsSaying(
+      3,
+      guestbook({ location: "env.SCRIPT_NAME + '?thanks=' + form.get('name')" }),
+      /there should be no Set-Cookie header field, but there is one: "session=.*"\. A name written into a header line .* keep visitors' input out of your headers/,
+    ));
 
-  it('a near miss: 405 without Allow', () => failsSaying(3, guestbook({ allow: false }), /no Allow header field; expected \/\^GET,\\s\*POST\$\/\. A 405 says which methods would work/));
+  it('a near miss: 405 without Allow', () =>
+    failsSaying(3, guestbook({ allow: false }), /no Allow header field; expected \/\^GET,\\s\*POST\$\/\. A 405 says which methods would work/));
 });
 
 describe('lesson 4: server push', { concurrency: true }, () => {
@@ -147,13 +173,13 @@ ${close ? "out.write('--T-minus--\\r\\n')" : ''}
 
   it('passes in Python, flushing each part, with a quoted boundary', () => passes(4, python(true)));
 
-  it('a near miss: buffered output (every part arrives at the end)', () => failsSaying(4, python(false), /the gaps between parts were \d+, \d+, \d+ ms: .*flush each part as you write it/));
+  it('a near miss: buffered output (every part arrives at the end)', () =>
+    failsSaying(4, python(false), /the gaps between parts were \d+, \d+, \d+ ms: .*flush each part as you write it/));
 
   it('a near miss: no closing boundary', () => failsSaying(4, python(true, false), /the body never closes: after the last part write --T-minus--/));
 });
 
 describe('lesson 5: FastCGI by hand', { concurrency: true }, () => {
-
   it('passes with a responder of another shape: records read by an async generator, no padding, GET_VALUES unanswered', () =>
     passes(5, {
       'fcgi/responder.mjs': {
@@ -206,13 +232,25 @@ createServer(async (socket) => {
     }));
 
   it('a near miss: every length read as one byte', () =>
-    failsSaying(5, nearMiss(5, 'fcgi/responder.mjs', [['if (bytes[at] < 128) return bytes[at++];', 'return bytes[at++];']]), /HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes \(§3\.4\)/));
+    failsSaying(
+      5,
+      nearMiss(5, 'fcgi/responder.mjs', [['if (bytes[at] < 128) return bytes[at++];', 'return bytes[at++];']]),
+      /HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes \(§3\.4\)/,
+    ));
 
   it('a near miss: the connection closed after every request', () =>
-    failsSaying(5, nearMiss(5, 'fcgi/responder.mjs', [['if (!request.keep) socket.end();', 'socket.end();']]), /closed the connection after 1 request\(s\), although FCGI_KEEP_CONN asked it to keep it open/));
+    failsSaying(
+      5,
+      nearMiss(5, 'fcgi/responder.mjs', [['if (!request.keep) socket.end();', 'socket.end();']]),
+      /closed the connection after 1 request\(s\), although FCGI_KEEP_CONN asked it to keep it open/,
+    ));
 
   it('a near miss: the responder does not start', () =>
-    failsSaying(5, nearMiss(5, 'fcgi/responder.mjs', [["server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"]]), /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/));
+    failsSaying(
+      5,
+      nearMiss(5, 'fcgi/responder.mjs', [["server.listen(Number(process.env.PORT), '127.0.0.1');", "throw new Error('not today');"]]),
+      /your responder \(node fcgi\/responder\.mjs, PORT=\d+\): it exited before it listened on port \d+: Node\.js v24|your responder .*it exited before it listened/,
+    ));
 });
 
 describe('lesson 6: the script inside the server', { concurrency: true }, () => {
@@ -274,7 +312,6 @@ export default async function ({ env, stdout }) {
 });
 
 describe('lesson 7: gateways and frameworks', { concurrency: true }, () => {
-
   it('passes written another way: a small router class, the items in SQLite', () =>
     passes(7, {
       'app.py': {
@@ -323,14 +360,21 @@ application = App()
     ));
 
   it('a near miss: the body read to its end (works under CGI, hangs under wsgiref)', () =>
-    failsSaying(7, nearMiss(7, 'app.py', [["environ['wsgi.input'].read(length)", "environ['wsgi.input'].read()"]]), /under wsgiref, POST \/items: no complete response within \d+s\. .*read exactly int\(environ\.get\('CONTENT_LENGTH'\) or 0\) bytes/));
+    failsSaying(
+      7,
+      nearMiss(7, 'app.py', [["environ['wsgi.input'].read(length)", "environ['wsgi.input'].read()"]]),
+      /under wsgiref, POST \/items: no complete response within \d+s\. .*read exactly int\(environ\.get\('CONTENT_LENGTH'\) or 0\) bytes/,
+    ));
 
   it('a near miss: Location written for the CGI mount only', () =>
-    failsSaying(7, nearMiss(7, 'app.py', [["f\"{environ.get('SCRIPT_NAME', '')}/items/", 'f"/cgi-bin/items.py/items/']]), /under wsgiref, POST \/items: Location is "\/cgi-bin\/items\.py\/items\/\d+"; expected \/items\/\d+: the mount point \(environ\['SCRIPT_NAME'\], "" here\)/));
+    failsSaying(
+      7,
+      nearMiss(7, 'app.py', [["f\"{environ.get('SCRIPT_NAME', '')}/items/", 'f"/cgi-bin/items.py/items/']]),
+      /under wsgiref, POST \/items: Location is "\/cgi-bin\/items\.py\/items\/\d+"; expected \/items\/\d+: the mount point \(environ\['SCRIPT_NAME'\], "" here\)/,
+    ));
 });
 
 describe('lesson 8: the server is the program', { concurrency: true }, () => {
-
   it('passes written another way: callbacks and a route table, entries in a tab-separated file', () =>
     passes(8, {
       'server.mjs': {
@@ -382,14 +426,23 @@ http.createServer((req, res) => {
     failsSaying(
       8,
       nearMiss(8, 'server.mjs', [
-        ["await appendFile(book, `${JSON.stringify({ name: form.get('name') ?? '', message: form.get('message') ?? '' })}\\n`);", "kept.push({ name: form.get('name') ?? '', message: form.get('message') ?? '' });"],
+        [
+          "await appendFile(book, `${JSON.stringify({ name: form.get('name') ?? '', message: form.get('message') ?? '' })}\\n`);",
+          "kept.push({ name: form.get('name') ?? '', message: form.get('message') ?? '' });",
+        ],
         ['async function entries() {', 'const kept = [];\nasync function entries() {\n  return kept;'],
       ]),
       /the page after a restart should contain "Grace [^"]+"[\s\S]*keep the entries in a file beside server\.mjs, not in an array/,
     ));
 
   it('a near miss: entries written into the page unescaped', () =>
-    failsSaying(8, nearMiss(8, 'server.mjs', [["const escapeHtml = (text) => String(text).replace(/&/g, '&amp;')", "const escapeHtml = (text) => String(text); String('').replace(/&/g, '&amp;')"]]), /your page contains .*<script>alert.* as it was sent: .*Escape & < > "/));
+    failsSaying(
+      8,
+      nearMiss(8, 'server.mjs', [
+        ["const escapeHtml = (text) => String(text).replace(/&/g, '&amp;')", "const escapeHtml = (text) => String(text); String('').replace(/&/g, '&amp;')"],
+      ]),
+      /your page contains .*<script>alert.* as it was sent: .*Escape & < > "/,
+    ));
 
   it('a near miss: the name copied into Location, and no catch — Node refuses the CR LF by throwing, and the error ends the whole server', () =>
     failsSaying(
@@ -489,9 +542,15 @@ export default async function ({ env, stdin, stdout }) {
     });
     assert.equal(result.status, 'fail');
     const byMode = Object.fromEntries(result.modes.map((m) => [m.mode, m.checks]));
-    assert.ok(byMode.embedded!.every((c) => c.status === 'pass'), reasons(result));
+    assert.ok(
+      byMode.embedded!.every((c) => c.status === 'pass'),
+      reasons(result),
+    );
     assert.equal(byMode.cgi![0]!.status, 'fail');
-    assert.match(reasons(result), /fastcgi: eight notes made at once.*: (the same id twice\. .*a counter in memory is per process \(four FastCGI workers count four times over\).*Keep the notes in files|note \d+ was made .* four FastCGI workers are four processes, each with its own memory.*a file beside the script)/);
+    assert.match(
+      reasons(result),
+      /fastcgi: eight notes made at once.*: (the same id twice\. .*a counter in memory is per process \(four FastCGI workers count four times over\).*Keep the notes in files|note \d+ was made .* four FastCGI workers are four processes, each with its own memory.*a file beside the script)/,
+    );
   });
 
   it('a near miss: DELETE answered 200 with the note', () =>
@@ -504,13 +563,20 @@ export default async function ({ env, stdin, stdout }) {
   it('a near miss: 405 without Allow', () =>
     failsSaying(
       9,
-      nearMiss(9, 'cgi-bin/notes.js', [[", { Allow: 'GET, POST' }", ''], [", { Allow: 'GET, PUT, DELETE' }", '']], true),
+      nearMiss(
+        9,
+        'cgi-bin/notes.js',
+        [
+          [", { Allow: 'GET, POST' }", ''],
+          [", { Allow: 'GET, PUT, DELETE' }", ''],
+        ],
+        true,
+      ),
       /other methods: 405 with Allow.*no Allow header field; expected .*A 405 says what would work here: Allow: GET, POST \(RFC 9110 §15\.5\.6\)/,
     ));
 });
 
 describe('lesson 10: waiting for news', { concurrency: true }, () => {
-
   it('passes in Perl: the spool read with a line count, waiting by select()', () =>
     passes(10, {
       'cgi-bin/chat.py': { text: '', executable: false },
@@ -551,13 +617,25 @@ while (1) {
     }));
 
   it('a near miss: a look at the spool every 5 seconds', () =>
-    failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [['time.sleep(0.1)', 'time.sleep(5)']], true), /the held GET answered \d+ ms after the POST; news should reach a waiting client at once — look at the spool every 0\.1 s or so/));
+    failsSaying(
+      10,
+      nearMiss(10, 'cgi-bin/chat.py', [['time.sleep(0.1)', 'time.sleep(5)']], true),
+      /the held GET answered \d+ ms after the POST; news should reach a waiting client at once — look at the spool every 0\.1 s or so/,
+    ));
 
   it('a near miss: answering at once, always (polling, not long polling)', () =>
-    failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [['    if time.monotonic() >= deadline:', '    if True:']], true), /GET \?since=\d+&timeout=2 answered after \d+ ms; with nothing new it should wait for news up to 2 seconds[\s\S]*with --max-concurrency 10 there is no slot for an eleventh\. If it was answered, the ten were not waiting/));
+    failsSaying(
+      10,
+      nearMiss(10, 'cgi-bin/chat.py', [['    if time.monotonic() >= deadline:', '    if True:']], true),
+      /GET \?since=\d+&timeout=2 answered after \d+ ms; with nothing new it should wait for news up to 2 seconds[\s\S]*with --max-concurrency 10 there is no slot for an eleventh\. If it was answered, the ten were not waiting/,
+    ));
 
   it('a near miss: messages numbered from 0', () =>
-    failsSaying(10, nearMiss(10, 'cgi-bin/chat.py', [["f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"]], true), /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/));
+    failsSaying(
+      10,
+      nearMiss(10, 'cgi-bin/chat.py', [["f'{since + i + 1} {text}\\n'", "f'{since + i} {text}\\n'"]], true),
+      /the new messages are numbered \d+, \d+; they are messages \d+ and \d+ of the spool \(number = line in the spool, counting from 1\)/,
+    ));
 });
 
 describe('lesson 11: one-way streams', { concurrency: true }, () => {
@@ -578,13 +656,25 @@ done
     }));
 
   it('a near miss: no flush (every event waits in a buffer)', () =>
-    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['        out.flush()\n', '']], true), /no event came in 4\.5 s: an event is "id: 1", "data: tick 1" and an empty line; flush after each/));
+    failsSaying(
+      11,
+      nearMiss(11, 'cgi-bin/events.py', [['        out.flush()\n', '']], true),
+      /no event came in 4\.5 s: an event is "id: 1", "data: tick 1" and an empty line; flush after each/,
+    ));
 
   it('a near miss: Last-Event-ID ignored', () =>
-    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['n = int(last) if last.isdigit() else 0', 'n = 0']], true), /after Last-Event-ID: 41 the first event is id "1", data "tick 1"; expected id 42, "tick 42": the header arrives as HTTP_LAST_EVENT_ID/));
+    failsSaying(
+      11,
+      nearMiss(11, 'cgi-bin/events.py', [['n = int(last) if last.isdigit() else 0', 'n = 0']], true),
+      /after Last-Event-ID: 41 the first event is id "1", data "tick 1"; expected id 42, "tick 42": the header arrives as HTTP_LAST_EVENT_ID/,
+    ));
 
   it('a near miss: three ticks, then the script ends', () =>
-    failsSaying(11, nearMiss(11, 'cgi-bin/events.py', [['    while True:', '    for _ in range(3):']], true), /the stream ended after \d\.\d s \(the server runs with --timeout 2s\), after \d event\(s\): an event stream is one response that goes on — keep writing an event every second and never exit/));
+    failsSaying(
+      11,
+      nearMiss(11, 'cgi-bin/events.py', [['    while True:', '    for _ in range(3):']], true),
+      /the stream ended after \d\.\d s \(the server runs with --timeout 2s\), after \d event\(s\): an event stream is one response that goes on — keep writing an event every second and never exit/,
+    ));
 });
 
 describe('lesson 12: both ways, and RPC over HTTP', { concurrency: true }, () => {

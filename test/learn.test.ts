@@ -31,7 +31,12 @@ async function tempDir(): Promise<string> {
 }
 
 function webhist(cwd: string, ...args: string[]) {
-  return spawnSync(process.execPath, [webhistBin, ...args], { cwd, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' } });
+  return spawnSync(process.execPath, [webhistBin, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
+  });
 }
 
 function oneLineError(result: ReturnType<typeof webhist>, pattern: RegExp) {
@@ -44,7 +49,10 @@ function oneLineError(result: ReturnType<typeof webhist>, pattern: RegExp) {
 describe('every lesson', () => {
   it('has lessons, numbered 1, 2, 3… without gaps', () => {
     assert.ok(lessons.length >= 2);
-    assert.deepEqual(lessons.map((l) => l.number), lessons.map((_, i) => i + 1));
+    assert.deepEqual(
+      lessons.map((l) => l.number),
+      lessons.map((_, i) => i + 1),
+    );
   });
 
   for (const l of lessons) {
@@ -52,7 +60,8 @@ describe('every lesson', () => {
       assert.deepEqual(describeProblems(l, l.name), []);
       const readme = await readFile(join(l.dir, 'README.md'), 'utf8');
       assert.equal(readme.split('\n')[0], `# ${l.number}. ${l.title}`);
-      for (const section of ['## The story', '## Try it', '## Tasks', '## Tests', '## Break it', '## Read next']) assert.ok(readme.includes(`\n${section}\n`), `${l.name}: no "${section}"`);
+      for (const section of ['## The story', '## Try it', '## Tasks', '## Tests', '## Break it', '## Read next'])
+        assert.ok(readme.includes(`\n${section}\n`), `${l.name}: no "${section}"`);
       assert.match(readme, /\b1[89]\d\d|20[0-2]\d\b/, 'the story has dates');
       for (const source of l.sources) assert.ok(readme.includes(source.url), `${l.name}: README does not link ${source.url}`);
       assert.ok(existsSync(join(l.dir, 'solution', 'WHY.md')), 'the solution says why');
@@ -73,7 +82,11 @@ describe('every lesson', () => {
     };
     await Promise.all([worker(), worker(), worker()]);
     for (const { l, from, result } of runs) {
-      assert.deepEqual(result.modes.map((m) => m.mode), l.modes, `${l.name} ${from}: every mode ran`);
+      assert.deepEqual(
+        result.modes.map((m) => m.mode),
+        l.modes,
+        `${l.name} ${from}: every mode ran`,
+      );
       if (from === 'solution') assert.equal(result.status, 'pass', `${l.name}'s solution fails:\n${reasons(result)}`);
       else assert.equal(result.status, 'fail', `${l.name}'s starter passes (or errs: ${result.error})`);
     }
@@ -120,7 +133,10 @@ describe('the checker, through the built bin', () => {
     assert.equal(webhist(dir, 'learn', 'solution', '2').status, 0);
 
     assert.match(webhist(dir, 'learn', 'reset', '2').stdout, /attempt is kept in .*\.attempt-1/);
-    assert.equal(await readFile(join(dir, 'webhist-lessons', `${lesson(2).name}.attempt-1`, 'cgi-bin', 'greet.sh'), 'utf8'), await readFile(join(lesson(2).dir, 'solution', 'cgi-bin', 'greet.sh'), 'utf8'));
+    assert.equal(
+      await readFile(join(dir, 'webhist-lessons', `${lesson(2).name}.attempt-1`, 'cgi-bin', 'greet.sh'), 'utf8'),
+      await readFile(join(lesson(2).dir, 'solution', 'cgi-bin', 'greet.sh'), 'utf8'),
+    );
     assert.equal(await readFile(mine, 'utf8'), await readFile(join(lesson(2).dir, 'starter', 'cgi-bin', 'greet.sh'), 'utf8'));
   });
 
@@ -175,7 +191,8 @@ describe('the engine', () => {
     await mkdir(join(dir, 'cgi-bin'), { recursive: true });
     await writeFile(join(dir, 'cgi-bin', 'hi.sh'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhi\\n'\n", { mode: 0o755 });
     // A peer that prints its port, as lesson 7's wsgiref server does.
-    const peer = "require('node:http').createServer((q, s) => s.end('peer ' + q.url)).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port) })";
+    const peer =
+      "require('node:http').createServer((q, s) => s.end('peer ' + q.url)).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port) })";
     await writeFile(
       join(dir, 'check.ts'),
       `import { readFileSync } from 'node:fs';
@@ -193,7 +210,17 @@ export default {
 };
 `,
     );
-    const probe: Lesson = { number: 1, slug: 'probe', title: 'Probe', era: '2026', modes: ['cgi'], tasks: [{ title: 'probe', hints: ['h'] }], sources: [], dir, name: '01-probe' };
+    const probe: Lesson = {
+      number: 1,
+      slug: 'probe',
+      title: 'Probe',
+      era: '2026',
+      modes: ['cgi'],
+      tasks: [{ title: 'probe', hints: ['h'] }],
+      sources: [],
+      dir,
+      name: '01-probe',
+    };
     const result = await verifyLesson(probe, dir, { seed: 1 });
     assert.equal(result.status, 'pass', reasons(result));
     assert.match(result.modes[0]!.checks[0]!.exchanges.map((e) => e.curl).join('\n'), /curl -i http:\/\/127\.0\.0\.1:\d+\/x\n/);
@@ -219,10 +246,14 @@ export default {
     await writeFile(join(dir, 'a.sh'), 'one');
     let runs = 0;
     let seen: () => void = () => {};
-    const watching = watchFolder(dir, async () => {
-      runs++;
-      seen();
-    }, 100);
+    const watching = watchFolder(
+      dir,
+      async () => {
+        runs++;
+        seen();
+      },
+      100,
+    );
     after(() => watching.close());
     await new Promise<void>((r) => (seen = r));
     await watching.settled();

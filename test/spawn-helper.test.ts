@@ -91,10 +91,14 @@ describe('CGI mode when its spawn helper dies', { skip }, () => {
       assert.equal(await res.text(), 'Hello, world from sh\n');
     }
     let second: number | null = null;
-    await eventually(async () => {
-      second = await helperPid();
-      return second !== null && second !== first;
-    }, 10_000, 'a new spawn helper');
+    await eventually(
+      async () => {
+        second = await helperPid();
+        return second !== null && second !== first;
+      },
+      10_000,
+      'a new spawn helper',
+    );
     assert.equal((await fetch(`${server.url}cgi-bin/hello.sh`)).status, 200);
   });
 });
@@ -133,7 +137,13 @@ describe('a CGI server killed with SIGKILL', { skip }, () => {
       const [, url] = await server.waitFor(/on (http:\/\/\S+)/);
       const { spawnHelper } = await (await fetch(`${url}webhist/status?json`)).json();
       const environ = await readFile(`/proc/${spawnHelper}/environ`, 'latin1');
-      assert.deepEqual(environ.split('\0').filter(Boolean).map((entry) => entry.split('=')[0]), ['PATH']);
+      assert.deepEqual(
+        environ
+          .split('\0')
+          .filter(Boolean)
+          .map((entry) => entry.split('=')[0]),
+        ['PATH'],
+      );
     } finally {
       await stop([server]);
     }
@@ -176,7 +186,7 @@ describe('a program whose child left its process group', { skip }, () => {
   it("ends its request at the program's exit, and the helper closes the program's pipes", async () => {
     const mode = await createCgiMode({ spawn: 'helper' });
     const server = await startTestServer(mode, {
-      'escape.sh': "setsid sleep 30 &\necho $! > \"$TMP/escapee.pid\"\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n",
+      'escape.sh': 'setsid sleep 30 &\necho $! > "$TMP/escapee.pid"\nprintf \'Content-Type: text/plain\\r\\n\\r\\nok\\n\'\n',
     });
     const helper = mode.status?.().spawnHelper as number;
     const descriptors = () => readdirSync(`/proc/${helper}/fd`).length;

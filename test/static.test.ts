@@ -99,7 +99,7 @@ function raw(method: string, target: string, headers: Record<string, string> = {
       resolve({ status: Number(statusLine.split(' ')[1]), headers: parsed, body: text.slice(split + 4) });
     });
     // write, not end: a client's half-close makes Node's server (httpAllowHalfOpen off) hang up.
-    socket.write(head.join('\r\n') + '\r\n\r\n');
+    socket.write(`${head.join('\r\n')}\r\n\r\n`);
   });
 }
 
@@ -130,9 +130,19 @@ describe('serving', () => {
   type Headers = Record<string, string | undefined>;
   type Case = [method: string, target: string, status: number, headers: Headers, body: string];
   const cases: Case[] = [
-    ['GET', '/a.txt', 200, {
-      'content-type': text, 'content-length': '6', etag: ETAG, 'last-modified': LAST_MODIFIED, 'accept-ranges': 'none',
-    }, 'hello\n'],
+    [
+      'GET',
+      '/a.txt',
+      200,
+      {
+        'content-type': text,
+        'content-length': '6',
+        etag: ETAG,
+        'last-modified': LAST_MODIFIED,
+        'accept-ranges': 'none',
+      },
+      'hello\n',
+    ],
     ['HEAD', '/a.txt', 200, { 'content-type': text, 'content-length': '6', etag: ETAG }, ''],
     ['GET', '/a.txt?x=1', 200, { 'content-length': '6' }, 'hello\n'],
     ['GET', '/', 200, { 'content-type': 'text/html; charset=utf-8' }, '<h1>home</h1>\n'],
@@ -219,8 +229,7 @@ describe('conditional requests (RFC 9110 §13)', () => {
     ['If-None-Match: a list holding the tag', 'GET', { 'If-None-Match': `"x,y", W/"z", ${ETAG}` }, 304],
     ['If-None-Match: *', 'GET', { 'If-None-Match': '*' }, 304],
     ['If-None-Match: another tag', 'GET', { 'If-None-Match': '"other"' }, 200],
-    ['If-None-Match fails, so If-Modified-Since is ignored', 'GET',
-      { 'If-None-Match': '"other"', 'If-Modified-Since': LAST_MODIFIED }, 200],
+    ['If-None-Match fails, so If-Modified-Since is ignored', 'GET', { 'If-None-Match': '"other"', 'If-Modified-Since': LAST_MODIFIED }, 200],
     ['If-Modified-Since: Last-Modified', 'GET', { 'If-Modified-Since': LAST_MODIFIED }, 304],
     ['If-Modified-Since: an hour before', 'GET', { 'If-Modified-Since': earlier }, 200],
     ['If-Modified-Since: not a date', 'GET', { 'If-Modified-Since': 'yesterday' }, 200],
@@ -230,8 +239,7 @@ describe('conditional requests (RFC 9110 §13)', () => {
     ['If-Match: another tag', 'GET', { 'If-Match': '"other"' }, 412],
     ['If-Unmodified-Since: an hour before', 'GET', { 'If-Unmodified-Since': earlier }, 412],
     ['If-Unmodified-Since: Last-Modified', 'GET', { 'If-Unmodified-Since': LAST_MODIFIED }, 200],
-    ['If-Match holds, so If-Unmodified-Since is ignored', 'GET',
-      { 'If-Match': ETAG, 'If-Unmodified-Since': earlier }, 200],
+    ['If-Match holds, so If-Unmodified-Since is ignored', 'GET', { 'If-Match': ETAG, 'If-Unmodified-Since': earlier }, 200],
   ];
   for (const [name, method, headers, status] of cases) {
     test(`${name} → ${status}`, async () => {

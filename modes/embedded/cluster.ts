@@ -136,11 +136,14 @@ export async function superviseProcesses({ processes, stuckAfterMs, host, port: 
       const how = member.killedAsStuck ? 'was killed' : `died (${signal ? `killed by ${signal}` : `exit status ${code}`})`;
       // One that dies right after starting would die again: wait a moment rather than fork-loop.
       const soon = Date.now() - member.startedAt < 1000;
-      setTimeout(() => {
-        if (stopping) return;
-        const next = fork();
-        logger.error('warn', 'supervisor', `process ${member.pid} ${how}: started process ${next.pid} in its place; the others kept serving`);
-      }, soon ? 1000 : 0);
+      setTimeout(
+        () => {
+          if (stopping) return;
+          const next = fork();
+          logger.error('warn', 'supervisor', `process ${member.pid} ${how}: started process ${next.pid} in its place; the others kept serving`);
+        },
+        soon ? 1000 : 0,
+      );
     });
   });
 

@@ -79,32 +79,42 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
   ];
   const phpCgi = findProgram('php-cgi');
   if (phpCgi) {
-    pools.push(await startPool({
-      ...common,
-      // php-cgi serves one request at a time (it answers FCGI_MPXS_CONNS=0): it needs a process
-      // for every request in flight, as php-fpm's children do.
-      size: options.workers ?? PHP_CGI_WORKERS,
-      multiplexed: false,
-      // Started on the first .php request, not before: most scripts here are not PHP, and four
-      // idle php-cgi processes would be counted against every benchmark of the other pool.
-      pm: 'ondemand',
-      name: 'php-cgi',
-      command: [phpCgi],
-      // php-cgi forks its own children unless told not to; the manager is the one to do that here.
-      env: { ...workerEnv, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(options.maxRequests || 0) },
-      ownWorkers: false,
-    }));
+    pools.push(
+      await startPool({
+        ...common,
+        // php-cgi serves one request at a time (it answers FCGI_MPXS_CONNS=0): it needs a process
+        // for every request in flight, as php-fpm's children do.
+        size: options.workers ?? PHP_CGI_WORKERS,
+        multiplexed: false,
+        // Started on the first .php request, not before: most scripts here are not PHP, and four
+        // idle php-cgi processes would be counted against every benchmark of the other pool.
+        pm: 'ondemand',
+        name: 'php-cgi',
+        command: [phpCgi],
+        // php-cgi forks its own children unless told not to; the manager is the one to do that here.
+        env: { ...workerEnv, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(options.maxRequests || 0) },
+        ownWorkers: false,
+      }),
+    );
   }
   const [webhist, php] = pools as [Pool, Pool | undefined];
   return {
     name: 'fastcgi',
-    refuses: (script) => (extname(script.file) === '.php' && !php ? 'php-cgi is not installed, so .php scripts cannot run (apt-get install php-cgi)' : undefined),
+    refuses: (script) =>
+      extname(script.file) === '.php' && !php ? 'php-cgi is not installed, so .php scripts cannot run (apt-get install php-cgi)' : undefined,
     run: (request) => (extname(request.script.file) === '.php' ? php! : webhist).run(request),
     status: () => ({
       mode: 'fastcgi',
       pm: options.pm,
       maxRequests: options.maxRequests,
-      pools: pools.map((pool) => ({ name: pool.name, pm: pool.pm, maxChildren: pool.size, address: pool.address, inFlight: pool.inFlight, workers: pool.workers() })),
+      pools: pools.map((pool) => ({
+        name: pool.name,
+        pm: pool.pm,
+        maxChildren: pool.size,
+        address: pool.address,
+        inFlight: pool.inFlight,
+        workers: pool.workers(),
+      })),
     }),
     async close() {
       await Promise.all(pools.map((pool) => pool.close()));

@@ -50,10 +50,7 @@ export interface WorkerInfo extends WorkerProcess {
   scripts?: string[];
 }
 
-export type ToManager =
-  | { type: 'demand'; inFlight: number }
-  | { type: 'kill'; pid: number; reason: string }
-  | { type: 'stop' };
+export type ToManager = { type: 'demand'; inFlight: number } | { type: 'kill'; pid: number; reason: string } | { type: 'stop' };
 
 /**
  * What one of our own workers says to its manager, once in its life: past --max-requests it

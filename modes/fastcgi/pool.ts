@@ -126,8 +126,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
           // The counts of workers that have gone go with them.
           for (const pid of served.keys()) if (!message.workers.some((w) => w.pid === pid)) served.delete(pid);
           processes = message.workers;
-        }
-        else logger.error(message.level, `fastcgi pool ${name}`, message.message);
+        } else logger.error(message.level, `fastcgi pool ${name}`, message.message);
       });
     });
     await ready;
@@ -199,17 +198,25 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     // nobody else anything, since the child serves one request; a Node worker may be serving
     // many, so it is killed only if it cannot even answer ABORT_REQUEST: its event loop is
     // stuck in a handler that never yields, and its other requests are stuck with it.
-    request.signal.addEventListener('abort', () => {
-      const cut = request.signal.reason;
-      // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
-      // worker owes nothing.
-      // A plain program's worker answers as soon as it has killed the program's process group; one
-      // that cannot answer even that is stopped (SIGSTOP) or stuck, and is replaced all the same.
-      if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout') return;
-      void sent.response.released(ABORT_ANSWER_MS).then((answered) => {
-        if (!answered) kill(sent.response.appPid, `${script.name} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s (stuck in a handler that never yields, or stopped)`);
-      });
-    }, { once: true });
+    request.signal.addEventListener(
+      'abort',
+      () => {
+        const cut = request.signal.reason;
+        // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
+        // worker owes nothing.
+        // A plain program's worker answers as soon as it has killed the program's process group; one
+        // that cannot answer even that is stopped (SIGSTOP) or stuck, and is replaced all the same.
+        if (!live.has(entry) || !(cut instanceof RequestCut) || cut.why !== 'timeout') return;
+        void sent.response.released(ABORT_ANSWER_MS).then((answered) => {
+          if (!answered)
+            kill(
+              sent.response.appPid,
+              `${script.name} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s (stuck in a handler that never yields, or stopped)`,
+            );
+        });
+      },
+      { once: true },
+    );
     // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
     sent.response.ended.catch((error: unknown) => {
       if (error instanceof FastCgiProtocolError) kill(sent.response.appPid, `it broke the FastCGI protocol: ${error.message}`);

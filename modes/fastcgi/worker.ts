@@ -83,7 +83,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** SCRIPT_FILENAME → the script, checked against the disk at most once a second (as the server does). */
   const findScript = revalidateEvery(1000, async (filename: string): Promise<Script | Refusal> => {
     const file = await realpath(filename).catch(() => undefined);
-    if (file === undefined || file === cgiBin || !isInside(cgiBin, file)) return { status: 404, message: `no script at ${JSON.stringify(filename)} inside this worker's cgi-bin` };
+    if (file === undefined || file === cgiBin || !isInside(cgiBin, file))
+      return { status: 404, message: `no script at ${JSON.stringify(filename)} inside this worker's cgi-bin` };
     return describeScript(file, `/cgi-bin/${basename(file)}`).catch((error: Error) => {
       if (error instanceof ScriptError) return { status: 500, message: error.message };
       throw error;
@@ -210,7 +211,8 @@ class StderrLines {
   line(text: string): void {
     if (this.stream.destroyed || this.stream.readableEnded) return;
     if (this.stream.readableLength >= STDERR_KEPT_BYTES) {
-      if (this.#dropped++ === 0) this.#logger.error('warn', this.#script, `the web server is not reading its stderr: lines past ${STDERR_KEPT_BYTES / 1024} KiB unsent are dropped`);
+      if (this.#dropped++ === 0)
+        this.#logger.error('warn', this.#script, `the web server is not reading its stderr: lines past ${STDERR_KEPT_BYTES / 1024} KiB unsent are dropped`);
       return;
     }
     this.#flushDropped();

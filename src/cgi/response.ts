@@ -46,10 +46,7 @@ const OPENING_BYTES = 240;
  * ends its headers cannot make the server buffer without bound. On rejection the stream is left
  * as it is: the caller ends the script and destroys the stream.
  */
-export function readCgiHead(
-  stdout: Readable,
-  limits: { maxLine?: number; maxHead?: number } = {},
-): Promise<CgiHead> {
+export function readCgiHead(stdout: Readable, limits: { maxLine?: number; maxHead?: number } = {}): Promise<CgiHead> {
   const parser = headParser(limits.maxLine ?? 8192, limits.maxHead ?? 64 * 1024);
   let opening: Buffer = Buffer.alloc(0);
   return new Promise((resolve, reject) => {
@@ -156,8 +153,7 @@ function headParser(maxLine: number, maxHead: number) {
     const text = quote(line.toString('latin1', 0, 61));
     throw new CgiOutputError(`header line ${fields.length + 1} is longer than ${maxLine} bytes: ${text}`);
   };
-  const tooLong = () =>
-    new CgiOutputError(`the script's headers run past ${maxHead} bytes without the blank line that ends them`);
+  const tooLong = () => new CgiOutputError(`the script's headers run past ${maxHead} bytes without the blank line that ends them`);
   return { fields, feed };
 }
 
@@ -189,10 +185,7 @@ function trimBlanks(line: string, from: number): string {
 
 /** Up to 60 characters, JSON-quoted, with DEL and C1 controls escaped too: safe for a log. */
 function quote(text: string): string {
-  const quoted = JSON.stringify(text.slice(0, 60)).replace(
-    /[\x7f-\x9f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  const quoted = JSON.stringify(text.slice(0, 60)).replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return text.length > 60 ? `${quoted}...` : quoted;
 }
 

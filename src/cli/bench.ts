@@ -71,8 +71,14 @@ export const benchCommand = new Command('bench')
   .option('--scripts <list>', 'cgi-bin scripts to request, comma-separated', list(script), defaults.scripts)
   .option('--connections <list>', 'concurrent keep-alive connections, comma-separated', list(parseInteger(1, 10_000)), defaults.connections)
   .option('--sizes <list>', 'KB sizes for a size sweep with big.js and static files, e.g. 0,10,100 (none by default)', list(parseInteger(0, 100_000)), [])
-  .addOption(new Option('--duration <time>', 'measured window per scenario and run').default(defaults.duration, formatDuration(defaults.duration)).argParser(parseTimeLimit))
-  .addOption(new Option('--warmup <time>', 'load before the window, not counted').default(defaults.warmup, formatDuration(defaults.warmup)).argParser(parseDuration))
+  .addOption(
+    new Option('--duration <time>', 'measured window per scenario and run')
+      .default(defaults.duration, formatDuration(defaults.duration))
+      .argParser(parseTimeLimit),
+  )
+  .addOption(
+    new Option('--warmup <time>', 'load before the window, not counted').default(defaults.warmup, formatDuration(defaults.warmup)).argParser(parseDuration),
+  )
   .option('--runs <n>', 'repetitions of every scenario (interleaved); the report gives medians', parseInteger(1, 100), defaults.runs)
   .option('--json <file>', 'write every number, with command, commit and machine, as JSON (schema: bench/README.md)')
   .option('--html <file>', 'write a self-contained HTML report with charts')
@@ -99,5 +105,10 @@ Examples:
   .action(async (options: BenchOptions) => {
     await requireWritable(options.html, '--html');
     await requireWritable(options.json, '--json');
-    await (await import('../../bench/harness/command.ts')).runBenchCommand({ ...options, peers: options.peers ?? false, accessLog: Boolean(options.accessLog), validate: Boolean(options.validate) });
+    await (await import('../../bench/harness/command.ts')).runBenchCommand({
+      ...options,
+      peers: options.peers ?? false,
+      accessLog: Boolean(options.accessLog),
+      validate: Boolean(options.validate),
+    });
   });

@@ -63,7 +63,9 @@ const list = oneLine(async (options: Common) => {
     process.stdout.write(`${mark} ${String(lesson.number).padStart(2)}  ${paint.dim(lesson.era.padEnd(11))} ${lesson.title}\n`);
   }
   const next = current ?? lessons[0]!.number;
-  process.stdout.write(`\n${paint.dim(`Read one: webhist learn show ${next}   Begin: webhist learn start ${next}   Progress: ${relative(process.cwd(), workspace.progressFile)}`)}\n`);
+  process.stdout.write(
+    `\n${paint.dim(`Read one: webhist learn show ${next}   Begin: webhist learn start ${next}   Progress: ${relative(process.cwd(), workspace.progressFile)}`)}\n`,
+  );
 });
 
 const show = oneLine(async (number: string | undefined, options: Common) => {
@@ -80,7 +82,9 @@ const start = oneLine(async (number: string, options: Common) => {
   process.stdout.write(`${paint.bold(`Lesson ${lesson.number}: ${lesson.title}`)} in ${paint.cyan(`${where}/`)}\n`);
   if (copied.length) for (const file of copied) process.stdout.write(`  + ${file}\n`);
   else process.stdout.write(`  ${paint.dim('(every starter file is already there; nothing was overwritten)')}\n`);
-  process.stdout.write(`\nRead it: ${paint.cyan(`webhist learn show ${lesson.number}`)}   Check your work: ${paint.cyan(`webhist learn verify ${lesson.number}`)}\n`);
+  process.stdout.write(
+    `\nRead it: ${paint.cyan(`webhist learn show ${lesson.number}`)}   Check your work: ${paint.cyan(`webhist learn verify ${lesson.number}`)}\n`,
+  );
 });
 
 interface VerifyOptions extends Common {
@@ -143,7 +147,9 @@ const solution = oneLine(async (number: string, options: Common & { force: boole
   const lesson = findLesson(catalogue(), number);
   const passed = (await workspace.readProgress()).lessons[lesson.number]?.passed;
   if (!passed && !options.force) {
-    throw new UsageError(`lesson ${lesson.number} has not passed yet: try \`webhist learn hint ${lesson.number}\`, or see the answer anyway with \`webhist learn solution ${lesson.number} --force\``);
+    throw new UsageError(
+      `lesson ${lesson.number} has not passed yet: try \`webhist learn hint ${lesson.number}\`, or see the answer anyway with \`webhist learn solution ${lesson.number} --force\``,
+    );
   }
   const root = join(lesson.dir, 'solution');
   let why = '';
@@ -181,7 +187,9 @@ const watchLesson = oneLine(async (number: string | undefined, options: VerifyOp
     process.stdout.write(process.stdout.isTTY ? '\x1bc' : '\n');
     try {
       const result = await verifyOnce(lesson, workspace, options);
-      process.stdout.write(result.status === 'error' ? `${paint.red('✗')} ${result.error}\n` : formatResult(result, paint, { verbose: options.verbose, last: isLast(lesson) }));
+      process.stdout.write(
+        result.status === 'error' ? `${paint.red('✗')} ${result.error}\n` : formatResult(result, paint, { verbose: options.verbose, last: isLast(lesson) }),
+      );
     } catch (error) {
       process.stdout.write(`${paint.red('✗')} ${(error as Error).message}\n`);
     }
@@ -202,13 +210,25 @@ export const learnCommand = new Command('learn')
   .description('the guided history lessons: read, start, check your work over real HTTP')
   .addCommand(new Command('list').description('every lesson, with ✓ done, ▶ current, · not yet').addOption(dirOption()).action(list), { isDefault: true })
   .addCommand(new Command('show').description("a lesson's text, for the terminal").argument('[lesson]', 'its number').addOption(dirOption()).action(show))
-  .addCommand(new Command('start').description("copy a lesson's starter files into the workspace (never overwrites)").argument('<lesson>', 'its number').addOption(dirOption()).action(start))
   .addCommand(
-    verifyOptions(new Command('verify').description("check your files over real HTTP; exit 0 pass, 1 fail").argument('[lesson]', 'its number (default: the current lesson)'))
+    new Command('start')
+      .description("copy a lesson's starter files into the workspace (never overwrites)")
+      .argument('<lesson>', 'its number')
+      .addOption(dirOption())
+      .action(start),
+  )
+  .addCommand(
+    verifyOptions(
+      new Command('verify')
+        .description('check your files over real HTTP; exit 0 pass, 1 fail')
+        .argument('[lesson]', 'its number (default: the current lesson)'),
+    )
       .option('--json', 'one JSON object (status pass/fail/error, an entry per check)', false)
       .action(verify),
   )
-  .addCommand(new Command('hint').description('the next hint for the first failing task').argument('[lesson]', 'its number').addOption(dirOption()).action(hint))
+  .addCommand(
+    new Command('hint').description('the next hint for the first failing task').argument('[lesson]', 'its number').addOption(dirOption()).action(hint),
+  )
   .addCommand(
     new Command('solution')
       .description('the reference solution and why it works, once you have passed')
@@ -217,5 +237,13 @@ export const learnCommand = new Command('learn')
       .option('--force', 'show it before passing', false)
       .action(solution),
   )
-  .addCommand(new Command('reset').description('back to the starter files; your attempt is kept beside them').argument('<lesson>', 'its number').addOption(dirOption()).action(reset))
-  .addCommand(verifyOptions(new Command('watch').description('verify again on every save (Enter checks by hand)').argument('[lesson]', 'its number')).action(watchLesson));
+  .addCommand(
+    new Command('reset')
+      .description('back to the starter files; your attempt is kept beside them')
+      .argument('<lesson>', 'its number')
+      .addOption(dirOption())
+      .action(reset),
+  )
+  .addCommand(
+    verifyOptions(new Command('watch').description('verify again on every save (Enter checks by hand)').argument('[lesson]', 'its number')).action(watchLesson),
+  );

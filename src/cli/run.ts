@@ -40,7 +40,7 @@ export const runCommand = new Command('run')
   .option('--data <string>', 'the request body')
   .option('--data-file <file>', 'the request body, from a file')
   .addOption(new Option('--timeout <duration>', 'kill the script after this long (504)').default(30_000, formatDuration(30_000)).argParser(parseTimeLimit))
-  .option('--docroot <dir>', "DOCUMENT_ROOT (default: what serve would use here)")
+  .option('--docroot <dir>', 'DOCUMENT_ROOT (default: what serve would use here)')
   .option('--json', 'print one JSON object instead: env, stdout, stderr, exit and the response (bodies as text, or base64)')
   .addHelpText(
     'after',
@@ -58,7 +58,9 @@ Examples:
     if (options.data !== undefined && options.dataFile) throw new UsageError('give --data or --data-file, not both');
     const body = options.dataFile
       ? await readFile(options.dataFile).catch((error: NodeJS.ErrnoException) => {
-          throw new UsageError(`--data-file ${options.dataFile}: ${error.code === 'ENOENT' ? 'no such file' : error.code === 'EISDIR' ? 'a directory, not a file' : error.message}`);
+          throw new UsageError(
+            `--data-file ${options.dataFile}: ${error.code === 'ENOENT' ? 'no such file' : error.code === 'EISDIR' ? 'a directory, not a file' : error.message}`,
+          );
         })
       : Buffer.from(options.data ?? '');
     const name = `/cgi-bin/${basename(file)}`;
@@ -110,8 +112,18 @@ Examples:
 
     if (options.json) {
       const { status, reason, headers, body: responseBody, complete, note } = outcome;
-      const response = { status, reason, headers, body: responseBody && encoded(responseBody), complete, note, rendered: encoded(Buffer.from(render(outcome), 'latin1')) };
-      process.stdout.write(`${JSON.stringify({ env, stdin: encoded(body), stdout: encoded(output), stderr, exit, timedOut: signal.aborted, response }, null, 2)}\n`);
+      const response = {
+        status,
+        reason,
+        headers,
+        body: responseBody && encoded(responseBody),
+        complete,
+        note,
+        rendered: encoded(Buffer.from(render(outcome), 'latin1')),
+      };
+      process.stdout.write(
+        `${JSON.stringify({ env, stdin: encoded(body), stdout: encoded(output), stderr, exit, timedOut: signal.aborted, response }, null, 2)}\n`,
+      );
       return;
     }
     section(`environment the script received (${Object.keys(env).length} variables)`);
@@ -165,7 +177,13 @@ async function interpret(chunks: Buffer[], run: { exitedOk: boolean; timedOut: b
   const pieces: Buffer[] = [];
   for await (const chunk of stream) pieces.push(chunk as Buffer);
   if (plan.kind === 'local-redirect') {
-    return { headers: [], pieces: [], framing: 'none', complete: true, note: `a local redirect, RFC 3875 §6.2.2: the server answers GET ${plan.location} instead, as if the client had asked for it` };
+    return {
+      headers: [],
+      pieces: [],
+      framing: 'none',
+      complete: true,
+      note: `a local redirect, RFC 3875 §6.2.2: the server answers GET ${plan.location} instead, as if the client had asked for it`,
+    };
   }
   const body = Buffer.concat(pieces);
   const ended = run.exitedOk && !run.timedOut;
@@ -177,15 +195,20 @@ async function interpret(chunks: Buffer[], run: { exitedOk: boolean; timedOut: b
     const promised = Number(declared);
     if (!/^\d{1,15}$/.test(declared.trim())) return errorOutcome(502, `error log: the script printed an invalid Content-Length: ${JSON.stringify(declared)}`);
     const complete = ended && body.length === promised;
-    const note = body.length > promised
-      ? `the script printed more than its Content-Length: the server sends ${promised} bytes and closes the connection`
-      : complete ? undefined : `${failure} after ${body.length} of the ${promised} bytes promised: the server closes the connection here, short of Content-Length`;
+    const note =
+      body.length > promised
+        ? `the script printed more than its Content-Length: the server sends ${promised} bytes and closes the connection`
+        : complete
+          ? undefined
+          : `${failure} after ${body.length} of the ${promised} bytes promised: the server closes the connection here, short of Content-Length`;
     return { ...base, body: body.subarray(0, promised), headers: plan.headers, framing: 'content-length', complete, note };
   }
   // node:http frames a body it cannot measure in advance as chunked (RFC 9112 §7.1); an empty one
   // that ended cleanly as Content-Length: 0.
   if (!body.length && ended) return { ...base, headers: [...plan.headers, ['Content-Length', '0']], framing: 'content-length', complete: true };
-  const note = ended ? undefined : `${failure} after its headers: no last chunk; the server closes the connection, and the client can tell the body is incomplete`;
+  const note = ended
+    ? undefined
+    : `${failure} after its headers: no last chunk; the server closes the connection, and the client can tell the body is incomplete`;
   return { ...base, headers: [...plan.headers, ['Transfer-Encoding', 'chunked']], framing: 'chunked', complete: ended, note };
 }
 
@@ -197,7 +220,19 @@ const gatewayAnswers = {
 
 function errorOutcome(status: 502 | 504, note: string): Outcome {
   const body = Buffer.from(`${status} ${gatewayAnswers[status]}\n`);
-  return { status, reason: STATUS_CODES[status], headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]], pieces: [body], body, framing: 'content-length', complete: true, note };
+  return {
+    status,
+    reason: STATUS_CODES[status],
+    headers: [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Content-Length', String(body.length)],
+    ],
+    pieces: [body],
+    body,
+    framing: 'content-length',
+    complete: true,
+    note,
+  };
 }
 
 /** RFC 3875 §5: an nph- script's bytes go to the client as they are; its status line is its own. */

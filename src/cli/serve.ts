@@ -69,12 +69,18 @@ export const serveCommand = new Command('serve')
     'directory of static files (default beside a ./cgi-bin: ./public if there is one, else the current folder; otherwise the shipped docs)',
   )
   .addOption(
-    new Option('--timeout <duration>', 'time a request has to get its response head, its body upload included (408 if that was late); past it the script is killed (504)')
+    new Option(
+      '--timeout <duration>',
+      'time a request has to get its response head, its body upload included (408 if that was late); past it the script is killed (504)',
+    )
       .default(30_000, formatDuration(30_000))
       .argParser(parseTimeLimit),
   )
   .addOption(
-    new Option('--idle-timeout <duration>', "once a response has begun, the longest a script may go without writing; past it the response is cut and the script killed (nginx's fastcgi_read_timeout)")
+    new Option(
+      '--idle-timeout <duration>',
+      "once a response has begun, the longest a script may go without writing; past it the response is cut and the script killed (nginx's fastcgi_read_timeout)",
+    )
       .default(60_000, formatDuration(60_000))
       .argParser(parseTimeLimit),
   )
@@ -104,10 +110,27 @@ export const serveCommand = new Command('serve')
       .default('helper')
       .argParser(parseChoice(['helper', 'node'] as const)),
   )
-  .option('--log-buffer <size>', "write the access log in batches of this size, or each second (nginx's buffer=); 0 = line by line; default 64k, or 0 on a terminal", parseSize)
-  .option('--processes <n>', 'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)', parseInteger(1, 256), 1)
-  .option('--workers <n>', 'fastcgi mode: worker processes per pool (pm.max_children); default: one per core less one for handlers (each serves many requests at once), 4 for php-cgi (one at a time)', parseInteger(1, 256))
-  .addOption(new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)').choices(pmPolicies).default('static'))
+  .option(
+    '--log-buffer <size>',
+    "write the access log in batches of this size, or each second (nginx's buffer=); 0 = line by line; default 64k, or 0 on a terminal",
+    parseSize,
+  )
+  .option(
+    '--processes <n>',
+    'embedded mode: server processes sharing the port, a stuck or dead one replaced (node:cluster, like Apache prefork)',
+    parseInteger(1, 256),
+    1,
+  )
+  .option(
+    '--workers <n>',
+    'fastcgi mode: worker processes per pool (pm.max_children); default: one per core less one for handlers (each serves many requests at once), 4 for php-cgi (one at a time)',
+    parseInteger(1, 256),
+  )
+  .addOption(
+    new Option('--pm <policy>', 'fastcgi mode: static (always --workers), dynamic (grow with load), ondemand (start at first request)')
+      .choices(pmPolicies)
+      .default('static'),
+  )
   .option('--max-requests <n>', 'fastcgi mode: a worker retires after this many requests; 0 = never (pm.max_requests)', parseInteger(0), 0)
   .option('--request-timeout <duration>', "fastcgi mode: php-fpm's name for --timeout (request_terminate_timeout)", parseTimeLimit)
   .option(

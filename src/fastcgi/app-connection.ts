@@ -7,15 +7,7 @@
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { FastCgiError, Flags, NULL_REQUEST_ID, PID_VALUE, ProtocolStatus, RecordType, Role, ValueName, nameOf } from './protocol.ts';
-import {
-  RecordParser,
-  decodeBeginRequestBody,
-  encodeEndRequestBody,
-  encodeUnknownTypeBody,
-  record,
-  streamRecords,
-  type FcgiRecord,
-} from './records.ts';
+import { RecordParser, decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody, record, streamRecords, type FcgiRecord } from './records.ts';
 import { ParamsCollector, decodeParams, encodeParams, type Pair } from './params.ts';
 import { RecordWriter } from './writer.ts';
 import type { AppHandler, AppRequest, AppSettings } from './app-contract.ts';
@@ -130,10 +122,13 @@ export class AppConnection {
     if (due === undefined || (this.#timer && this.#timerDue <= due)) return;
     clearTimeout(this.#timer);
     this.#timerDue = due;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#expire();
-    }, Math.max(0, due - Date.now())).unref();
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#expire();
+      },
+      Math.max(0, due - Date.now()),
+    ).unref();
   }
 
   /** The timer fired: close the connection if a limit has passed, else watch on. */
@@ -212,10 +207,13 @@ export class AppConnection {
     const { role, flags } = decodeBeginRequestBody(r.content);
     const keepConn = (flags & Flags.KEEP_CONN) !== 0;
     const refusal =
-      role !== Role.RESPONDER && role !== Role.AUTHORIZER && role !== Role.FILTER ? ProtocolStatus.UNKNOWN_ROLE
-      : !this.#settings.multiplex && this.#requests.size > 0 ? ProtocolStatus.CANT_MPX_CONN
-      : this.#draining || this.#counts.requests >= this.#settings.maxReqs ? ProtocolStatus.OVERLOADED
-      : undefined;
+      role !== Role.RESPONDER && role !== Role.AUTHORIZER && role !== Role.FILTER
+        ? ProtocolStatus.UNKNOWN_ROLE
+        : !this.#settings.multiplex && this.#requests.size > 0
+          ? ProtocolStatus.CANT_MPX_CONN
+          : this.#draining || this.#counts.requests >= this.#settings.maxReqs
+            ? ProtocolStatus.OVERLOADED
+            : undefined;
     if (refusal !== undefined) {
       this.#writer.send([record(RecordType.END_REQUEST, r.requestId, encodeEndRequestBody(0, refusal))]);
       if (!keepConn) this.#closeWhenIdle = true;

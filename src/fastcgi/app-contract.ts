@@ -69,5 +69,4 @@ export interface AppOptions {
   log?: (message: string) => void;
 }
 
-export type AppSettings = Required<Omit<AppOptions, 'webServerAddrs' | 'onRecord'>> &
-  Pick<AppOptions, 'webServerAddrs' | 'onRecord'>;
+export type AppSettings = Required<Omit<AppOptions, 'webServerAddrs' | 'onRecord'>> & Pick<AppOptions, 'webServerAddrs' | 'onRecord'>;

@@ -56,10 +56,12 @@ export function createApp(handler: AppHandler, options: AppOptions = {}): FastCg
       // First of all: a peer that resets the connection must never crash the process.
       socket.on('error', (error) => settings.log(`fastcgi: connection error: ${error.message}`));
       // At the limit, an idle connection makes room (closed now, it is counted until its 'close').
-      const refusal =
-        closing ? 'fastcgi: refusing a connection: the application is closing'
+      const refusal = closing
+        ? 'fastcgi: refusing a connection: the application is closing'
         : (notAllowed(socket, settings) ??
-          (counts.connections >= settings.maxConns && !evictIdlest(live, settings) ? `fastcgi: refusing a connection: FCGI_MAX_CONNS (${settings.maxConns}) reached, none of them idle` : undefined));
+          (counts.connections >= settings.maxConns && !evictIdlest(live, settings)
+            ? `fastcgi: refusing a connection: FCGI_MAX_CONNS (${settings.maxConns}) reached, none of them idle`
+            : undefined));
       if (refusal) {
         settings.log(refusal);
         socket.destroy();
@@ -95,7 +97,9 @@ function evictIdlest(live: Set<AppConnection>, settings: AppSettings): boolean {
     if (since !== undefined && (idlest === undefined || since < idlest.idleSince!)) idlest = connection;
   }
   if (!idlest) return false;
-  settings.log(`fastcgi: FCGI_MAX_CONNS (${settings.maxConns}) reached: closing the connection idle the longest (${Math.round((Date.now() - idlest.idleSince!) / 1000)} s) for a new one`);
+  settings.log(
+    `fastcgi: FCGI_MAX_CONNS (${settings.maxConns}) reached: closing the connection idle the longest (${Math.round((Date.now() - idlest.idleSince!) / 1000)} s) for a new one`,
+  );
   live.delete(idlest); // no longer a candidate, nor counted once its socket closes
   idlest.evict();
   return true;

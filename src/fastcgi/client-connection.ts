@@ -120,10 +120,19 @@ export class ClientConnection {
     const ended = new Promise<EndRequest>((res, rej) => ((resolve = res), (reject = rej)));
     ended.catch(() => {}); // the client decides what a failure means; never an unhandled rejection
     const pending: Pending = {
-      id, ended, stdout, resolve, reject,
+      id,
+      ended,
+      stdout,
+      resolve,
+      reject,
       stderr: onStderr && new LineSplitter(onStderr),
-      inputOpen: true, unanswered: false, settled: false, answered: false,
-      reused: this.#served > 0, grace: undefined, onRelease: undefined,
+      inputOpen: true,
+      unanswered: false,
+      settled: false,
+      answered: false,
+      reused: this.#served > 0,
+      grace: undefined,
+      onRelease: undefined,
     };
     this.#pending.set(id, pending);
     this.#socket.ref();
@@ -286,10 +295,11 @@ export class ClientConnection {
     for (const p of this.#pending.values()) {
       clearTimeout(p.grace);
       p.unanswered = this.#connected && !protocolError && p.reused && !p.answered;
-      const why =
-        !this.#connected ? `fastcgi: cannot connect to ${this.#name}: ${this.#error?.message ?? 'closed'}`
-        : protocolError ? this.#error!.message
-        : `fastcgi: ${this.#name} closed the connection before END_REQUEST of request ${p.id}${this.#error ? ` (${this.#error.message})` : ''}`;
+      const why = !this.#connected
+        ? `fastcgi: cannot connect to ${this.#name}: ${this.#error?.message ?? 'closed'}`
+        : protocolError
+          ? this.#error!.message
+          : `fastcgi: ${this.#name} closed the connection before END_REQUEST of request ${p.id}${this.#error ? ` (${this.#error.message})` : ''}`;
       this.#fail(p, protocolError ? new FastCgiProtocolError(why) : new FastCgiError(why));
       p.onRelease?.(false);
     }

@@ -165,7 +165,7 @@ export class FastCgiClient {
       fail(signal.reason);
       return response;
     }
-    const abort = () => current && current.connection.abort(current.attempt, signal!.reason, this.#settings.abortGraceMs);
+    const abort = () => current?.connection.abort(current.attempt, signal!.reason, this.#settings.abortGraceMs);
     signal?.addEventListener('abort', abort, { once: true });
     const forget = () => signal?.removeEventListener('abort', abort);
     ended.then(forget, forget);
@@ -183,8 +183,7 @@ export class FastCgiClient {
         ...streamRecords(RecordType.PARAMS, attempt.id, params),
       ];
       let piped = 0; // input already in memory joins BEGIN_REQUEST and PARAMS in one write
-      for (let input = inputs[0]; input && Buffer.isBuffer(input[1]); input = inputs[++piped])
-        records.push(...streamRecords(input[0], attempt.id, input[1]));
+      for (let input = inputs[0]; input && Buffer.isBuffer(input[1]); input = inputs[++piped]) records.push(...streamRecords(input[0], attempt.id, input[1]));
       connection.send(records);
       if (piped < inputs.length) void this.#pipe(connection, attempt, inputs, piped);
       const replayable = () => !retried && inputs.every(([, input]) => Buffer.isBuffer(input));
@@ -269,10 +268,9 @@ export class FastCgiClient {
     if (connection.inFlight > 0) return;
     let idle = 0;
     let open = 0;
-    for (const c of this.#connections) if (c.reusable) (open++, c.inFlight === 0 && idle++);
+    for (const c of this.#connections) if (c.reusable) open++, c.inFlight === 0 && idle++;
     const surplus = this.#multiplex ? open > this.#settings.spread : idle > this.#settings.maxIdle;
-    if (this.#closed || !this.#settings.keepConn || !connection.reusable || surplus)
-      void connection.close();
+    if (this.#closed || !this.#settings.keepConn || !connection.reusable || surplus) void connection.close();
     else connection.idle();
   }
 

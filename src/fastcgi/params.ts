@@ -83,8 +83,7 @@ export function readPairs(bytes: Buffer, maxBytes = DEFAULT_MAX_PARAMS_BYTES): {
 
 /** Decodes a whole PARAMS stream or GET_VALUES body; a pair cut short is an error. */
 export function decodeParams(bytes: Buffer, maxBytes = DEFAULT_MAX_PARAMS_BYTES): Pair[] {
-  if (bytes.length > maxBytes)
-    throw new FastCgiError(`fastcgi: ${bytes.length} bytes of name-value pairs, over the limit of ${maxBytes}`);
+  if (bytes.length > maxBytes) throw new FastCgiError(`fastcgi: ${bytes.length} bytes of name-value pairs, over the limit of ${maxBytes}`);
   const { pairs, rest } = readPairs(bytes, maxBytes);
   if (rest > 0) throw new FastCgiError(`fastcgi: the last name-value pair is cut short (${rest} bytes left over)`);
   return pairs;
@@ -105,8 +104,7 @@ export class ParamsCollector {
 
   push(content: Buffer): void {
     this.#size += content.length;
-    if (this.#size > this.#maxBytes)
-      throw new FastCgiError(`fastcgi: PARAMS stream exceeds the limit of ${this.#maxBytes} bytes`);
+    if (this.#size > this.#maxBytes) throw new FastCgiError(`fastcgi: PARAMS stream exceeds the limit of ${this.#maxBytes} bytes`);
     this.#chunks.push(content);
   }
 

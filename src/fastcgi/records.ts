@@ -4,14 +4,7 @@
  * (FCGI_BeginRequestBody §5.1, FCGI_EndRequestBody §5.5, FCGI_UnknownTypeBody §4.2); and an
  * incremental parser that turns bytes, cut anywhere, back into records.
  */
-import {
-  FCGI_VERSION_1,
-  FastCgiError,
-  HEADER_LENGTH,
-  MAX_CONTENT_LENGTH,
-  MAX_PADDING_LENGTH,
-  type ProtocolStatus,
-} from './protocol.ts';
+import { FCGI_VERSION_1, FastCgiError, HEADER_LENGTH, MAX_CONTENT_LENGTH, MAX_PADDING_LENGTH, type ProtocolStatus } from './protocol.ts';
 
 export interface FcgiRecord {
   /** A RecordType, or any other byte a peer sent. */
@@ -28,16 +21,9 @@ const EMPTY = Buffer.alloc(0);
  * A record ready to encode. Padding defaults to what Go and libfcgi send, enough to end the
  * record on a multiple of 8 bytes (§3.3 recommends it); any 0-255 may be given.
  */
-export function record(
-  type: number,
-  requestId: number,
-  content: Buffer = EMPTY,
-  paddingLength = -content.length & 7,
-): FcgiRecord {
-  if (content.length > MAX_CONTENT_LENGTH)
-    throw new RangeError(`fastcgi: record content of ${content.length} bytes exceeds ${MAX_CONTENT_LENGTH}`);
-  if (!Number.isInteger(requestId) || requestId < 0 || requestId > 0xffff)
-    throw new RangeError(`fastcgi: request id ${requestId} is not a 16-bit number`);
+export function record(type: number, requestId: number, content: Buffer = EMPTY, paddingLength = -content.length & 7): FcgiRecord {
+  if (content.length > MAX_CONTENT_LENGTH) throw new RangeError(`fastcgi: record content of ${content.length} bytes exceeds ${MAX_CONTENT_LENGTH}`);
+  if (!Number.isInteger(requestId) || requestId < 0 || requestId > 0xffff) throw new RangeError(`fastcgi: request id ${requestId} is not a 16-bit number`);
   if (!Number.isInteger(paddingLength) || paddingLength < 0 || paddingLength > MAX_PADDING_LENGTH)
     throw new RangeError(`fastcgi: padding length ${paddingLength} is not 0-255`);
   return { type, requestId, content, paddingLength };
@@ -49,8 +35,7 @@ export function record(
  */
 export function streamRecords(type: number, requestId: number, data: Buffer, end = true): FcgiRecord[] {
   const records: FcgiRecord[] = [];
-  for (let at = 0; at < data.length; at += MAX_CONTENT_LENGTH)
-    records.push(record(type, requestId, data.subarray(at, at + MAX_CONTENT_LENGTH)));
+  for (let at = 0; at < data.length; at += MAX_CONTENT_LENGTH) records.push(record(type, requestId, data.subarray(at, at + MAX_CONTENT_LENGTH)));
   if (end) records.push(record(type, requestId));
   return records;
 }
@@ -82,8 +67,7 @@ export function encodeBeginRequestBody(role: number, flags: number): Buffer {
 }
 
 export function decodeBeginRequestBody(content: Buffer): { role: number; flags: number } {
-  if (content.length !== 8)
-    throw new FastCgiError(`fastcgi: BEGIN_REQUEST body is ${content.length} bytes, want 8`);
+  if (content.length !== 8) throw new FastCgiError(`fastcgi: BEGIN_REQUEST body is ${content.length} bytes, want 8`);
   return { role: content.readUInt16BE(0), flags: content[2]! };
 }
 
@@ -96,8 +80,7 @@ export function encodeEndRequestBody(appStatus: number, protocolStatus: Protocol
 }
 
 export function decodeEndRequestBody(content: Buffer): { appStatus: number; protocolStatus: number } {
-  if (content.length !== 8)
-    throw new FastCgiError(`fastcgi: END_REQUEST body is ${content.length} bytes, want 8`);
+  if (content.length !== 8) throw new FastCgiError(`fastcgi: END_REQUEST body is ${content.length} bytes, want 8`);
   return { appStatus: content.readUInt32BE(0), protocolStatus: content[4]! };
 }
 
@@ -109,8 +92,7 @@ export function encodeUnknownTypeBody(type: number): Buffer {
 }
 
 export function decodeUnknownTypeBody(content: Buffer): { type: number } {
-  if (content.length !== 8)
-    throw new FastCgiError(`fastcgi: UNKNOWN_TYPE body is ${content.length} bytes, want 8`);
+  if (content.length !== 8) throw new FastCgiError(`fastcgi: UNKNOWN_TYPE body is ${content.length} bytes, want 8`);
   return { type: content[0]! };
 }
 
@@ -206,8 +188,7 @@ export class RecordParser {
   /** Called when the peer closes: throws if it closed in the middle of a record. */
   end(): void {
     if (this.#failure) throw this.#failure;
-    if (this.#headerFilled > 0 || this.#content !== undefined)
-      throw new FastCgiError('fastcgi: connection closed in the middle of a record');
+    if (this.#headerFilled > 0 || this.#content !== undefined) throw new FastCgiError('fastcgi: connection closed in the middle of a record');
   }
 
   /** Reads a header at `at` of `h`; a wrong version fails the parser for good. */

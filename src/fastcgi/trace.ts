@@ -21,13 +21,7 @@ export type Direction = 'recv' | 'send';
 /** Called for every record decoded or encoded, when tracing is on. */
 export type TraceRecord = (record: FcgiRecord, direction: Direction) => void;
 
-const STREAMS: ReadonlySet<number> = new Set([
-  RecordType.PARAMS,
-  RecordType.STDIN,
-  RecordType.STDOUT,
-  RecordType.STDERR,
-  RecordType.DATA,
-]);
+const STREAMS: ReadonlySet<number> = new Set([RecordType.PARAMS, RecordType.STDIN, RecordType.STDOUT, RecordType.STDERR, RecordType.DATA]);
 
 /** Bytes of a stream record shown: enough to recognise a header or a line, not a whole body. */
 const PREVIEW_BYTES = 32;

@@ -20,12 +20,7 @@ export type CopyEnd = { how: 'ended' } | { how: 'stopped' } | { how: 'broken'; e
  * `signal` aborts. After 'full', the source is paused until `drained()` settles. A source that
  * has already ended gives { how: 'ended' } at once; one destroyed before its end, 'broken'.
  */
-export function copyChunks(
-  source: Readable,
-  deliver: (chunk: Buffer) => Delivered,
-  drained: () => Promise<unknown>,
-  signal?: AbortSignal,
-): Promise<CopyEnd> {
+export function copyChunks(source: Readable, deliver: (chunk: Buffer) => Delivered, drained: () => Promise<unknown>, signal?: AbortSignal): Promise<CopyEnd> {
   if (source.readableEnded) return Promise.resolve({ how: 'ended' });
   if (source.destroyed) return Promise.resolve({ how: 'broken', error: source.errored ?? undefined });
   if (signal?.aborted) return Promise.resolve({ how: 'stopped' });

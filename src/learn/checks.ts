@@ -71,7 +71,10 @@ export interface CheckContext extends SetupContext {
   /** Another `webhist serve` in this mode on the learner's folders, with more options (stopped when this mode's checks end). */
   serve(args: string[]): Promise<{ url: string; port: number }>;
   /** Bytes written as they are (several writes with `gapMs` between), the responses to `methods` parsed. */
-  raw(bytes: Buffer | Buffer[], options: { methods: string[]; timeoutMs?: number; gapMs?: number; label?: string }): Promise<{ exchange: Exchange; responses: Response[] }>;
+  raw(
+    bytes: Buffer | Buffer[],
+    options: { methods: string[]; timeoutMs?: number; gapMs?: number; label?: string },
+  ): Promise<{ exchange: Exchange; responses: Response[] }>;
   /** `webhist run` on a learner's file: the exact bytes it printed. */
   runScript(path: string, args: string[]): Promise<Buffer>;
   /** The server's error-log lines written since this check began. */
@@ -90,7 +93,11 @@ export interface CheckContext extends SetupContext {
   /** Requests straight to a FastCGI application, one after another on one kept connection. */
   fastcgi(port: number, requests: ProbeRequest[]): Promise<ProbeResult>;
   /** Runs a program to its end (bounded in time) and records its command line. */
-  exec(command: string, args: string[], options?: { env?: Record<string, string>; input?: Buffer }): Promise<{ stdout: Buffer; stderr: string; exitCode?: number; missing: boolean }>;
+  exec(
+    command: string,
+    args: string[],
+    options?: { env?: Record<string, string>; input?: Buffer },
+  ): Promise<{ stdout: Buffer; stderr: string; exitCode?: number; missing: boolean }>;
 }
 
 /** One request as the report shows it. */
@@ -122,7 +129,8 @@ export function describeDifference(expected: string, actual: string): string {
   if (i === actual.length && i < expected.length) {
     return `it ends too early: after ${spell(actual.slice(Math.max(0, i - 20)))} expected ${spell(expected.slice(i, i + 20))}`;
   }
-  if (i === expected.length && i < actual.length) return `there is more than expected: ${spell(actual.slice(i, i + 40))} after ${spell(expected.slice(Math.max(0, i - 20)))}`;
+  if (i === expected.length && i < actual.length)
+    return `there is more than expected: ${spell(actual.slice(i, i + 40))} after ${spell(expected.slice(Math.max(0, i - 20)))}`;
   return `at character ${i + 1} expected ${spell(expected.slice(i, i + 20))}, got ${spell(actual.slice(i, i + 20))}`;
 }
 

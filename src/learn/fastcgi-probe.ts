@@ -86,6 +86,8 @@ export function probe(port: number, requests: ProbeRequest[], timeoutMs = 10_000
           : `the responder closed the connection after ${answers.length} request(s), although FCGI_KEEP_CONN asked it to keep it open (§5.1: then the web server closes it)`,
       ),
     );
-    socket.on('error', (error: NodeJS.ErrnoException) => finish(error.code === 'ECONNREFUSED' ? 'the responder refused the connection: is it listening on PORT?' : error.message));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      finish(error.code === 'ECONNREFUSED' ? 'the responder refused the connection: is it listening on PORT?' : error.message),
+    );
   });
 }

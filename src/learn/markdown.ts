@@ -67,7 +67,10 @@ export function renderMarkdown(source: string, paint: Paint, width = 100): strin
         break;
     }
   }
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
 }
 
 function inline(token: Token, paint: Paint): string {

@@ -119,7 +119,11 @@ export async function serve(mode: string, args: string[]): Promise<Served> {
 }
 
 /** `webhist run --json SCRIPT …`: one request through a CGI script, no server. */
-export async function runScript(file: string, args: string[], timeoutMs = 10_000): Promise<{ stdout: Buffer; stderr: string[]; exit: unknown } | { error: string }> {
+export async function runScript(
+  file: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ stdout: Buffer; stderr: string[]; exit: unknown } | { error: string }> {
   const result = await execa(process.execPath, [webhistBin, 'run', '--json', '--timeout', `${timeoutMs}ms`, file, ...args], {
     env: cleanEnv(),
     extendEnv: false,
@@ -132,7 +136,12 @@ export async function runScript(file: string, args: string[], timeoutMs = 10_000
   try {
     json = JSON.parse(String(result.stdout));
   } catch {
-    return { error: String(result.stderr).replace(/^webhist: /, '').trim() || `webhist run exited ${result.exitCode}` };
+    return {
+      error:
+        String(result.stderr)
+          .replace(/^webhist: /, '')
+          .trim() || `webhist run exited ${result.exitCode}`,
+    };
   }
   return { stdout: Buffer.from(json.stdout.data, json.stdout.encoding), stderr: json.stderr, exit: json.exit };
 }

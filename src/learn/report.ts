@@ -59,11 +59,27 @@ function formatExchange(exchange: Recorded, paint: Paint): string[] {
   if (exchange.label) out.push(paint.dim(`# ${exchange.label}`));
   if (exchange.curl) out.push(paint.cyan(`$ ${exchange.curl}`));
   if (exchange.command) out.push(paint.cyan(`$ ${exchange.command}`));
-  if (exchange.sent) out.push(paint.dim(`> sent (${exchange.sent.length} bytes)`), ...showBytes(exchange.sent).split('\n').map((l) => `> ${l}`));
+  if (exchange.sent)
+    out.push(
+      paint.dim(`> sent (${exchange.sent.length} bytes)`),
+      ...showBytes(exchange.sent)
+        .split('\n')
+        .map((l) => `> ${l}`),
+    );
   if (exchange.received) {
-    const ended = exchange.ended === 'timeout' ? '; then nothing more, until the checker gave up' : exchange.ended === 'closed' ? '; then the server closed the connection' : '';
+    const ended =
+      exchange.ended === 'timeout'
+        ? '; then nothing more, until the checker gave up'
+        : exchange.ended === 'closed'
+          ? '; then the server closed the connection'
+          : '';
     out.push(paint.dim(`< ${exchange.command ? 'printed on stdout' : 'received'} (${exchange.received.length} bytes${ended})`));
-    if (exchange.received.length) out.push(...showBytes(exchange.received).split('\n').map((l) => `< ${l}`));
+    if (exchange.received.length)
+      out.push(
+        ...showBytes(exchange.received)
+          .split('\n')
+          .map((l) => `< ${l}`),
+      );
   }
   if (exchange.error) out.push(paint.red(`! ${exchange.error}`));
   return out;

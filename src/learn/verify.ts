@@ -106,7 +106,15 @@ function lessonFile(lesson: Lesson, n: number, path: string): string {
   return join(root, name, path);
 }
 
-async function verifyMode(lesson: Lesson, suite: Suite, mode: ModeName, dir: string, files: Record<string, string>, random: () => number, scriptTimeoutMs: number): Promise<ModeResult> {
+async function verifyMode(
+  lesson: Lesson,
+  suite: Suite,
+  mode: ModeName,
+  dir: string,
+  files: Record<string, string>,
+  random: () => number,
+  scriptTimeoutMs: number,
+): Promise<ModeResult> {
   const result: ModeResult = { mode, notes: [], checks: [], errorLog: [] };
   const started: Started[] = [];
   const empty: string[] = [];
@@ -199,7 +207,12 @@ async function runCheck(
         if (error instanceof ParseError) fail(`the response is not valid HTTP: ${error.message}`);
         throw error;
       }
-      if (!response) fail(ex.ended === 'timeout' ? `no complete response within ${(options?.timeoutMs ?? scriptTimeoutMs + 5000) / 1000}s` : 'the connection closed before a complete response');
+      if (!response)
+        fail(
+          ex.ended === 'timeout'
+            ? `no complete response within ${(options?.timeoutMs ?? scriptTimeoutMs + 5000) / 1000}s`
+            : 'the connection closed before a complete response',
+        );
       return response!;
     },
     async raw(bytes, options) {
@@ -221,7 +234,11 @@ async function runCheck(
     async runScript(path, args) {
       const file = join(setup.dir, path);
       const ran = await runScript(file, args, scriptTimeoutMs);
-      exchanges.push({ command: ['webhist run', path, ...args.map((a) => (/^[\w./:=%-]+$/.test(a) ? a : `'${a}'`))].join(' '), received: 'stdout' in ran ? ran.stdout : undefined, error: 'error' in ran ? ran.error : undefined });
+      exchanges.push({
+        command: ['webhist run', path, ...args.map((a) => (/^[\w./:=%-]+$/.test(a) ? a : `'${a}'`))].join(' '),
+        received: 'stdout' in ran ? ran.stdout : undefined,
+        error: 'error' in ran ? ran.error : undefined,
+      });
       if ('error' in ran) fail(ran.error);
       return (ran as { stdout: Buffer }).stdout;
     },
@@ -242,7 +259,8 @@ async function runCheck(
       const shown = typeof expected === 'string' ? JSON.stringify(expected) : String(expected);
       if (!values) fail(`no ${name} header field; expected ${shown}${advice ? `. ${advice}` : ''}`);
       const value = values![0]!;
-      if (typeof expected === 'string' ? value !== expected : !expected.test(value)) fail(`${name} is ${JSON.stringify(value)}; expected ${shown}${advice ? `. ${advice}` : ''}`);
+      if (typeof expected === 'string' ? value !== expected : !expected.test(value))
+        fail(`${name} is ${JSON.stringify(value)}; expected ${shown}${advice ? `. ${advice}` : ''}`);
       return value;
     },
     noHeader(response, name, advice) {
@@ -251,7 +269,9 @@ async function runCheck(
     },
     body(response, expected, advice) {
       if (response.text === expected) return;
-      fail(`the body should be ${JSON.stringify(expected)} but is ${JSON.stringify(truncate(response.text))}: ${describeDifference(expected, response.text)}${advice ? `. ${advice}` : ''}`);
+      fail(
+        `the body should be ${JSON.stringify(expected)} but is ${JSON.stringify(truncate(response.text))}: ${describeDifference(expected, response.text)}${advice ? `. ${advice}` : ''}`,
+      );
     },
     contains(text, part, what, advice) {
       if (!text.includes(part)) fail(`${what} should contain ${JSON.stringify(part)} but is ${JSON.stringify(truncate(text))}${advice ? `. ${advice}` : ''}`);
@@ -271,10 +291,21 @@ async function runCheck(
       return result;
     },
     async exec(command, args, options = {}) {
-      const ran = await execa(command, args, { env: options.env, extendEnv: false, input: options.input ?? '', reject: false, timeout: scriptTimeoutMs + 5000, encoding: 'buffer' });
+      const ran = await execa(command, args, {
+        env: options.env,
+        extendEnv: false,
+        input: options.input ?? '',
+        reject: false,
+        timeout: scriptTimeoutMs + 5000,
+        encoding: 'buffer',
+      });
       const missing = (ran as { code?: string }).code === 'ENOENT';
       const stdout = Buffer.from(ran.stdout ?? []);
-      exchanges.push({ command: [command, ...args].join(' '), received: missing ? undefined : stdout, error: missing ? `${command}: not installed` : undefined });
+      exchanges.push({
+        command: [command, ...args].join(' '),
+        received: missing ? undefined : stdout,
+        error: missing ? `${command}: not installed` : undefined,
+      });
       return { stdout, stderr: Buffer.from(ran.stderr ?? []).toString('utf8'), exitCode: ran.exitCode, missing };
     },
   };
@@ -325,4 +356,3 @@ function canConnect(port: number): Promise<boolean> {
     socket.on('error', () => resolve(false));
   });
 }
-

@@ -48,7 +48,9 @@ export function encodeRequest(host: string, request: Request, keepAlive = false)
   const fields: Record<string, string> = { Host: host, 'User-Agent': 'webhist-learn', ...request.headers };
   if (!keepAlive && !hasField(fields, 'connection')) fields.Connection = 'close';
   if (body && !hasField(fields, 'content-length')) fields['Content-Length'] = String(body.length);
-  const head = `${method} ${request.path} HTTP/1.1\r\n${Object.entries(fields).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const head = `${method} ${request.path} HTTP/1.1\r\n${Object.entries(fields)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
   return body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1');
 }
 
@@ -107,7 +109,9 @@ export function exchange(
       if (options.complete?.(Buffer.concat(arrivals.map((a) => a.bytes)))) finish('complete');
     });
     socket.on('end', () => finish('closed'));
-    socket.on('error', (error: NodeJS.ErrnoException) => finish('error', error.code === 'ECONNREFUSED' ? 'the connection was refused (is the server running?)' : error.message));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      finish('error', error.code === 'ECONNREFUSED' ? 'the connection was refused (is the server running?)' : error.message),
+    );
   });
 }
 

@@ -126,7 +126,13 @@ export async function requireFile(dir: string, path: string, executable: boolean
   const file = join(dir, path);
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new WorkspaceError(`${path}: no such file in ${dir}`);
-  if (executable && !(await access(file, constants.X_OK).then(() => true, () => false))) {
+  if (
+    executable &&
+    !(await access(file, constants.X_OK).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     throw new WorkspaceError(`${path} is not executable: a web server runs it as a program; run \`chmod +x ${join(dir, path)}\``);
   }
 }

@@ -20,7 +20,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { CgiRequest, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { callWebSocket, type Handler, type WebSocketHandler } from '../script/handler.ts';
@@ -39,7 +39,6 @@ export interface HandlerRunnerOptions {
   /** Start the watchdog thread (about 20 MB: a V8 instance of its own). Default true. */
   watchdog?: boolean;
 }
-
 
 /** One script file across its versions. */
 interface Loaded {

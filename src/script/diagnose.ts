@@ -21,10 +21,11 @@ export function explainSpawnFailure(program: string, script: string, head: Buffe
   const shebang = startedItself && firstLine.startsWith('#!') ? firstLine.slice(2).trim() : undefined;
   switch (error.code) {
     case 'ENOENT':
-      if (!startedItself) return `cannot start ${script}: its interpreter ${program} is not installed (or not on the PATH a script gets: /usr/local/bin:/usr/bin:/bin)`;
+      if (!startedItself)
+        return `cannot start ${script}: its interpreter ${program} is not installed (or not on the PATH a script gets: /usr/local/bin:/usr/bin:/bin)`;
       if (shebang === undefined) return `cannot start ${script}: the file went away`;
       if (firstLine.endsWith('\r')) {
-        return `cannot start ${script}: its #! line ends in \\r (the file has Windows CRLF line ends), so the system looks for an interpreter named ${JSON.stringify(shebang.split(/\s/)[0] + '\r')}; save it with LF line ends (dos2unix ${script})`;
+        return `cannot start ${script}: its #! line ends in \\r (the file has Windows CRLF line ends), so the system looks for an interpreter named ${JSON.stringify(`${shebang.split(/\s/)[0]}\r`)}; save it with LF line ends (dos2unix ${script})`;
       }
       return `cannot start ${script}: the interpreter on its #! line, ${shebang.split(/\s/)[0]}, does not exist`;
     case 'ENOEXEC':

@@ -21,13 +21,7 @@ const lessonIndexPath = '/lessons/index.json';
  * Answers the request if it is one of the above and resolves to the status sent; resolves to
  * undefined to leave it to the static server. `method` is GET or HEAD.
  */
-export async function serveDocument(
-  req: IncomingMessage,
-  res: ServerResponse,
-  docroot: string,
-  path: string,
-  method: string,
-): Promise<number | undefined> {
+export async function serveDocument(req: IncomingMessage, res: ServerResponse, docroot: string, path: string, method: string): Promise<number | undefined> {
   if (path === lessonIndexPath) {
     return send(res, method, 'application/json', `${JSON.stringify(await listLessons(docroot), null, 2)}\n`);
   }

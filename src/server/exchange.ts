@@ -26,9 +26,7 @@ export function exchangeFor(req: IncomingMessage, res: ServerResponse): Exchange
 
 export function splitTarget(target: string): Pick<Exchange, 'target' | 'rawPath' | 'query'> {
   const q = target.indexOf('?');
-  return q < 0
-    ? { target, rawPath: target, query: '' }
-    : { target, rawPath: target.slice(0, q), query: target.slice(q + 1) };
+  return q < 0 ? { target, rawPath: target, query: '' } : { target, rawPath: target.slice(0, q), query: target.slice(q + 1) };
 }
 
 /**

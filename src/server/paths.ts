@@ -87,7 +87,7 @@ export function decodeAndNormalize(rawPath: string): string | undefined {
       stack.push(segment);
     }
   }
-  return '/' + stack.join('/');
+  return `/${stack.join('/')}`;
 }
 
 /**
@@ -106,7 +106,7 @@ export async function resolveScript(cgiBinDir: string, rest: string): Promise<Sc
     const found = await locate(root, join(dir, segment));
     if (found === undefined) return undefined;
     if (found.stat.isFile()) {
-      const scriptPath = '/' + segments.slice(0, i + 1).join('/');
+      const scriptPath = `/${segments.slice(0, i + 1).join('/')}`;
       return { file: found.file, scriptPath, pathInfo: rest.slice(scriptPath.length) };
     }
     if (!found.stat.isDirectory()) return undefined; // a FIFO, socket or device is no script
@@ -128,7 +128,7 @@ export async function resolveStatic(docroot: string, path: string): Promise<Stat
   const found = await locate(root, join(root, ...segments));
   if (found === undefined) return undefined;
   if (found.stat.isDirectory()) {
-    if (!path.endsWith('/')) return { redirect: path + '/' };
+    if (!path.endsWith('/')) return { redirect: `${path}/` };
     // index.html may itself be a symlink leading out: locate checks it like any other.
     const index = await locate(root, join(found.file, 'index.html'));
     return index?.stat.isFile() ? index : undefined;

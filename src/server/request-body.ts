@@ -8,9 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 
-export type RequestBody =
-  | { ok: true; body: Readable; length: number | undefined }
-  | { ok: false; status: 400 | 408 | 413; message: string };
+export type RequestBody = { ok: true; body: Readable; length: number | undefined } | { ok: false; status: 400 | 408 | 413; message: string };
 
 export async function takeBody(req: IncomingMessage, maxBody: number, signal: AbortSignal): Promise<RequestBody> {
   const tooLarge = { ok: false, status: 413, message: `request body larger than --max-body (${maxBody} bytes)` } as const;

@@ -69,8 +69,7 @@ async function fcgiRequest(target: Target, params: Record<string, string>, ms = 
 
 // Concurrent: each test has its own server, and most of their time is spent waiting.
 describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
-  it('#11 PARAMS cannot set NODE_OPTIONS, LD_PRELOAD or PATH for the programs the worker runs', {
-  }, async () => {
+  it('#11 PARAMS cannot set NODE_OPTIONS, LD_PRELOAD or PATH for the programs the worker runs', {}, async () => {
     const target = await worker({ scripts: { 'env.sh': "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec /usr/bin/env\n" } });
     try {
       const injected = { NODE_OPTIONS: '--title=injected', LD_PRELOAD: '/nonexistent/injected.so', PATH: '/injected/bin' };
@@ -84,8 +83,7 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     }
   });
 
-  it("#6 a program's stderr flood to a web server that stopped reading does not grow the worker without bound", {
-  }, async () => {
+  it("#6 a program's stderr flood to a web server that stopped reading does not grow the worker without bound", {}, async () => {
     const target = await worker({
       scripts: {
         'flood.sh':
@@ -111,8 +109,7 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     }
   });
 
-  it('#12 idle connections past FCGI_MAX_CONNS do not lock out real requests', {
-  }, async () => {
+  it('#12 idle connections past FCGI_MAX_CONNS do not lock out real requests', {}, async () => {
     const target = await worker({});
     const idle: Socket[] = [];
     try {
@@ -128,8 +125,7 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     }
   });
 
-  it('#12 connections holding unfinished PARAMS are closed, and their memory let go', {
-  }, async () => {
+  it('#12 connections holding unfinished PARAMS are closed, and their memory let go', {}, async () => {
     const target = await worker({});
     const stalled: Socket[] = [];
     try {
@@ -159,7 +155,7 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     }
   });
 
-  it('(fastcgi) Ctrl-C (SIGINT to the terminal\'s process group) lets the request in flight finish, and says nothing of a dead manager', async () => {
+  it("(fastcgi) Ctrl-C (SIGINT to the terminal's process group) lets the request in flight finish, and says nothing of a dead manager", async () => {
     const server = await serve('fastcgi', { args: ['--workers', '1'] });
     try {
       assert.equal(await statusOf(server.port, '/cgi-bin/hello.js'), 200);
@@ -176,8 +172,7 @@ describe('#15 attack: FastCGI worker and pool', { concurrency: true }, () => {
     }
   });
 
-  it('#5 (fastcgi) a killed process manager is replaced, or the failure is loud: scripts still answer', {
-  }, async () => {
+  it('#5 (fastcgi) a killed process manager is replaced, or the failure is loud: scripts still answer', {}, async () => {
     const server = await serve('fastcgi', { args: ['--workers', '2'] });
     try {
       assert.equal(await statusOf(server.port, '/cgi-bin/hello.js'), 200);

@@ -87,8 +87,7 @@ describe('#15 attack: scripts and spawn failures', { concurrency: true }, () => 
 
   for (const mode of ['embedded', 'fastcgi'] as const) {
     for (const script of Object.keys(throwing)) {
-      it(`#4 (${mode}) a handler whose callback fails (${script}) costs no other request and the server keeps serving`, {
-      }, async () => {
+      it(`#4 (${mode}) a handler whose callback fails (${script}) costs no other request and the server keeps serving`, {}, async () => {
         const server = await serve(mode, { scripts: throwing, args: mode === 'embedded' ? ['--processes', '1'] : ['--workers', '1'] });
         try {
           // A request in flight on the same process when the bug strikes.
@@ -109,14 +108,19 @@ describe('#15 attack: scripts and spawn failures', { concurrency: true }, () => 
 
   for (const mode of ['embedded', 'fastcgi'] as const) {
     it(`#4 (${mode}) a callback that throws before its handler printed anything fails that request at once, and the log names the script`, async () => {
-      const script = "export default async function () {\n  await new Promise(() => setTimeout(() => { throw new Error('late.js: a bug in a callback') }, 10));\n}\n";
+      const script =
+        "export default async function () {\n  await new Promise(() => setTimeout(() => { throw new Error('late.js: a bug in a callback') }, 10));\n}\n";
       const server = await serve(mode, { scripts: { 'late.js': script }, args: ['--timeout', '20s'] });
       try {
         const answer = await rawRequest(server.port, get('/cgi-bin/late.js'), 10_000);
         // Embedded: the server's own code failed (500). FastCGI: the application ended the request
         // with no response, which a web server answers 502, as nginx does.
         assert.equal(answer.status, mode === 'embedded' ? 500 : 502, 'answered when the callback failed, not at --timeout');
-        await eventually(() => /late\.js.*a callback of its handler failed: Error: late\.js: a bug in a callback/.test(server.launched.output()), 5000, 'the error log to name late.js');
+        await eventually(
+          () => /late\.js.*a callback of its handler failed: Error: late\.js: a bug in a callback/.test(server.launched.output()),
+          5000,
+          'the error log to name late.js',
+        );
         assert.equal(await statusOf(server.port, '/cgi-bin/hello.js'), 200);
       } finally {
         await server.stop();
@@ -124,8 +128,7 @@ describe('#15 attack: scripts and spawn failures', { concurrency: true }, () => 
     });
   }
 
-  it(`#4 (embedded --processes 1) a throw in a handler's timer leaves a server that answers`, {
-  }, async () => {
+  it(`#4 (embedded --processes 1) a throw in a handler's timer leaves a server that answers`, {}, async () => {
     const server = await serve('embedded', { scripts: throwing, args: ['--processes', '1'] });
     try {
       await rawRequest(server.port, get('/cgi-bin/timer-throw.js'), 5000).catch(() => undefined);

@@ -15,12 +15,14 @@ import { packageRoot, shippedCgiBin } from '../../src/package-root.ts';
 import { readProcessTable, treeOf, treeRssBytes } from '../../src/proc.ts';
 
 import { get, rawRequest } from '../support/http.ts';
+import { modeNames, type ModeName } from '../../src/mode.ts';
 
 export { eventually, get, rawRequest, type RawResponse } from '../support/http.ts';
 
 export const webhistBin = join(packageRoot, 'bin/webhist.js');
-export const modes = ['cgi', 'fastcgi', 'embedded'] as const;
-export type ModeName = (typeof modes)[number];
+/** Every mode, as the server names them (src/mode.ts). */
+export const modes = modeNames;
+export type { ModeName };
 
 export interface Target {
   launched: Launched;

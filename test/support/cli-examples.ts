@@ -63,7 +63,10 @@ export async function refusal(example: CliExample): Promise<string | undefined> 
   if (!command) return `webhist has no command "${name}"`;
   if (example.synopsis) {
     const known = new Set(allOptions(command));
-    const unknown = args.filter((word) => /^\[?--[\w-]+/.test(word)).map((word) => word.replace(/^\[?(--[\w-]+).*$/, '$1')).filter((flag) => !known.has(flag));
+    const unknown = args
+      .filter((word) => /^\[?--[\w-]+/.test(word))
+      .map((word) => word.replace(/^\[?(--[\w-]+).*$/, '$1'))
+      .filter((flag) => !known.has(flag));
     return unknown.length ? `webhist ${name} has no option ${unknown.join(', ')}` : undefined;
   }
   quiet(command);

@@ -219,7 +219,11 @@ export class TranscriptRunner {
 
   #linesOf(output: string): string[] {
     const local = this.#port === undefined ? output : output.replace(new RegExp(`\\b(127\\.0\\.0\\.1|localhost):${this.#port}\\b`, 'g'), '$1:8080');
-    return local.replace(/\n$/, '').split('\n').map((line) => line.trimEnd()).filter((line, _i, all) => line !== '' || all.length > 1);
+    return local
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .filter((line, _i, all) => line !== '' || all.length > 1);
   }
 }
 
@@ -237,8 +241,5 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /** The block's text with each step's output replaced where it no longer matches. */
 export function updatedBlock(results: StepResult[]): string[] {
-  return results.flatMap((result) => [
-    ...`$ ${result.command}`.split('\n'),
-    ...(result.matches ? result.expected : result.actual),
-  ]);
+  return results.flatMap((result) => [...`$ ${result.command}`.split('\n'), ...(result.matches ? result.expected : result.actual)]);
 }

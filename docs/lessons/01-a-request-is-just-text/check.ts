@@ -23,12 +23,20 @@ export default {
     {
       task: 1,
       title: 'GET / answers 200 text/html with site/index.html, which links to /about.html',
-      run: (t) => expectPage(t, '/', 'site/index.html', /href\s*=\s*["']?\/?about\.html/i, 'site/index.html has no link to /about.html: add <a href="/about.html">…</a>'),
+      run: (t) =>
+        expectPage(t, '/', 'site/index.html', /href\s*=\s*["']?\/?about\.html/i, 'site/index.html has no link to /about.html: add <a href="/about.html">…</a>'),
     },
     {
       task: 1,
       title: 'GET /about.html answers 200 text/html with site/about.html, which links back to /',
-      run: (t) => expectPage(t, '/about.html', 'site/about.html', /href\s*=\s*["']\/["']/i, 'site/about.html has no link back to the home page: add <a href="/">Home</a>'),
+      run: (t) =>
+        expectPage(
+          t,
+          '/about.html',
+          'site/about.html',
+          /href\s*=\s*["']\/["']/i,
+          'site/about.html has no link back to the home page: add <a href="/">Home</a>',
+        ),
     },
     {
       task: 2,
@@ -37,10 +45,19 @@ export default {
         const request = await onDisk(t, 'request.txt');
         const text = request.toString('latin1');
         const firstLine = text.split(/\r?\n/)[0] ?? '';
-        t.expect(/^GET \/about\.html HTTP\/1\.1$/.test(firstLine), `the request line is ${JSON.stringify(firstLine)}; it should be "GET /about.html HTTP/1.1" (method, path, version, one space apart; RFC 9112 §3)`);
-        t.expect(!/(^|[^\r])\n/.test(text), 'a line in request.txt ends in LF (\\n) alone; HTTP lines end in CR LF (\\r\\n, RFC 9112 §2.2): write the file with printf and \\r\\n');
+        t.expect(
+          /^GET \/about\.html HTTP\/1\.1$/.test(firstLine),
+          `the request line is ${JSON.stringify(firstLine)}; it should be "GET /about.html HTTP/1.1" (method, path, version, one space apart; RFC 9112 §3)`,
+        );
+        t.expect(
+          !/(^|[^\r])\n/.test(text),
+          'a line in request.txt ends in LF (\\n) alone; HTTP lines end in CR LF (\\r\\n, RFC 9112 §2.2): write the file with printf and \\r\\n',
+        );
         t.expect(/\r\nhost:[ \t]*\S/i.test(text), 'request.txt has no Host field; HTTP/1.1 requires one (RFC 9112 §3.2): add "Host: localhost"');
-        t.expect(text.endsWith('\r\n\r\n'), 'request.txt does not end with an empty line (\\r\\n\\r\\n), so the server would wait for more header fields forever');
+        t.expect(
+          text.endsWith('\r\n\r\n'),
+          'request.txt does not end with an empty line (\\r\\n\\r\\n), so the server would wait for more header fields forever',
+        );
         const { responses } = await t.raw(request, { methods: ['GET'], label: 'the bytes of request.txt, as they are' });
         t.expect(responses[0], 'no complete response came back');
         t.status(responses[0]!, 200);
@@ -58,12 +75,17 @@ export default {
       task: 3,
       title: 'HEAD / answers the same header fields as GET and no body',
       async run(t) {
-        const { responses, exchange } = await t.raw(Buffer.from(`HEAD / HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\nConnection: close\r\n\r\n`), { methods: ['HEAD'] });
+        const { responses, exchange } = await t.raw(Buffer.from(`HEAD / HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\nConnection: close\r\n\r\n`), {
+          methods: ['HEAD'],
+        });
         t.expect(responses[0], 'no response to HEAD');
         t.status(responses[0]!, 200);
         t.header(responses[0]!, 'Content-Length', String((await onDisk(t, 'site/index.html')).length), 'HEAD says how long the GET body would be');
         const headEnd = exchange.received.indexOf('\r\n\r\n') + 4;
-        t.expect(exchange.received.length === headEnd, `${exchange.received.length - headEnd} bytes came after the head; a response to HEAD has no body (RFC 9110 §9.3.2)`);
+        t.expect(
+          exchange.received.length === headEnd,
+          `${exchange.received.length - headEnd} bytes came after the head; a response to HEAD has no body (RFC 9110 §9.3.2)`,
+        );
       },
     },
     {

@@ -7,20 +7,27 @@ import type { CheckContext, Response, Suite } from '../../../src/learn/checks.ts
 const script = '/cgi-bin/greet.sh';
 
 /** Names with a space, a hyphen, an apostrophe or a letter beyond ASCII: each must survive the query string. */
-const people = ['Radia Perlman', 'Tim Berners-Lee', 'Margaret Hamilton', 'Rob McCool', 'Brian O\'Neil', 'Émile Baudot', 'Ida Noddack', 'Grace Hopper'];
+const people = ['Radia Perlman', 'Tim Berners-Lee', 'Margaret Hamilton', 'Rob McCool', "Brian O'Neil", 'Émile Baudot', 'Ida Noddack', 'Grace Hopper'];
 
 /** The form encoding of a value (as a browser sends it): space as + or %20, other bytes as %XX. */
 function encode(value: string, spaceAsPlus: boolean): string {
-  return encodeURIComponent(value).replace(/'/g, '%27').replace(/%20/g, spaceAsPlus ? '+' : '%20');
+  return encodeURIComponent(value)
+    .replace(/'/g, '%27')
+    .replace(/%20/g, spaceAsPlus ? '+' : '%20');
 }
 
 function expectGreeting(t: CheckContext, response: Response, name: string) {
   const expected = `Hello, ${name}!\n`;
   t.status(response, 200);
   t.header(response, 'Content-Type', /^text\/plain/, 'print "Content-Type: text/plain" as the first header line');
-  if (response.text === expected.slice(0, -1)) t.fail(`the body is ${JSON.stringify(response.text)}: it lacks the newline at the end. echo adds one; printf needs \\n`);
-  if (response.text.includes('+') && !name.includes('+')) t.fail(`the body is ${JSON.stringify(response.text)}: a + in a query string stands for a space (forms encode spaces that way); turn + into a space before decoding %XX`);
-  if (/%[0-9A-F]{2}/i.test(response.text)) t.fail(`the body is ${JSON.stringify(response.text)}: %XX is a byte written in hex; decode it (%20 is a space, %C3%89 the two bytes of É in UTF-8)`);
+  if (response.text === expected.slice(0, -1))
+    t.fail(`the body is ${JSON.stringify(response.text)}: it lacks the newline at the end. echo adds one; printf needs \\n`);
+  if (response.text.includes('+') && !name.includes('+'))
+    t.fail(
+      `the body is ${JSON.stringify(response.text)}: a + in a query string stands for a space (forms encode spaces that way); turn + into a space before decoding %XX`,
+    );
+  if (/%[0-9A-F]{2}/i.test(response.text))
+    t.fail(`the body is ${JSON.stringify(response.text)}: %XX is a byte written in hex; decode it (%20 is a space, %C3%89 the two bytes of É in UTF-8)`);
   t.body(response, expected);
 }
 
@@ -35,7 +42,10 @@ export default {
         const end = /\r?\n\r?\n/.exec(out);
         if (!end) t.fail('there is no empty line after the header lines, so the server cannot tell where the body starts (RFC 3875 §6.2)');
         const head = out.slice(0, end!.index);
-        t.expect(/^content-type:[ \t]*text\/plain/im.test(head), `the header lines are ${JSON.stringify(head)}; one of them must be "Content-Type: text/plain"`);
+        t.expect(
+          /^content-type:[ \t]*text\/plain/im.test(head),
+          `the header lines are ${JSON.stringify(head)}; one of them must be "Content-Type: text/plain"`,
+        );
         const body = out.slice(end!.index + end![0].length);
         t.expect(body === 'Hello, Ada Lovelace!\n', `the body printed is ${JSON.stringify(body)}; expected "Hello, Ada Lovelace!\\n"`);
       },

@@ -16,7 +16,7 @@ async function sign(t: CheckContext, fields: Record<string, string>): Promise<Re
 
 function expectRedirect(t: CheckContext, response: Response) {
   t.status(response, 303, 'After a POST, answer "Status: 303 See Other" with a Location, so the browser fetches the page with GET (Post/Redirect/Get)');
-  const location = t.header(response, 'Location', /\S/, 'Say where to go next: Location: the guestbook\'s own path (SCRIPT_NAME)');
+  const location = t.header(response, 'Location', /\S/, "Say where to go next: Location: the guestbook's own path (SCRIPT_NAME)");
   t.expect(new URL(location, t.url).pathname === url(t), `Location is ${JSON.stringify(location)}; send the browser back to the guestbook, ${url(t)}`);
 }
 
@@ -57,8 +57,16 @@ export default {
         const message = `<script>alert("${tag}")</script> & more`;
         expectRedirect(t, await sign(t, { name: 'Mallory', message }));
         const listed = await page(t);
-        t.expect(!listed.text.includes(`<script>alert("${tag}")`), `the page contains <script>alert("${tag}") as it was sent: any visitor's browser would run it. Escape & < > " as &amp; &lt; &gt; &quot; before writing an entry into the page`);
-        t.contains(listed.text, `&lt;script&gt;alert(&quot;${tag}&quot;)&lt;/script&gt; &amp; more`, 'the page', 'Escape all four: & as &amp;, < as &lt;, > as &gt;, " as &quot;');
+        t.expect(
+          !listed.text.includes(`<script>alert("${tag}")`),
+          `the page contains <script>alert("${tag}") as it was sent: any visitor's browser would run it. Escape & < > " as &amp; &lt; &gt; &quot; before writing an entry into the page`,
+        );
+        t.contains(
+          listed.text,
+          `&lt;script&gt;alert(&quot;${tag}&quot;)&lt;/script&gt; &amp; more`,
+          'the page',
+          'Escape all four: & as &amp;, < as &lt;, > as &gt;, " as &quot;',
+        );
       },
     },
     {
@@ -66,7 +74,11 @@ export default {
       title: 'a CR LF inside name does not become a header line',
       async run(t) {
         const response = await sign(t, { name: `Eve\r\nSet-Cookie: session=${word(t)}`, message: 'hi' });
-        t.noHeader(response, 'Set-Cookie', 'A name written into a header line (Location, say) carried a CR LF and started a header of its own: keep visitors\' input out of your headers');
+        t.noHeader(
+          response,
+          'Set-Cookie',
+          "A name written into a header line (Location, say) carried a CR LF and started a header of its own: keep visitors' input out of your headers",
+        );
         t.expect([303, 400].includes(response.status), `expected 303 (or 400 for a name you refuse), got ${response.status} ${response.reason}`);
       },
     },

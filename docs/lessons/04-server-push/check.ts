@@ -35,7 +35,9 @@ async function countdown(t: CheckContext): Promise<Pushed> {
     const { sent, received, ended } = await reading;
     t.record({ label, sent, received, ended });
   } else {
-    reading = t.raw(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\n\r\n`), { methods: [], timeoutMs: 15_000, label }).then((r) => r.exchange);
+    reading = t
+      .raw(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\n\r\n`), { methods: [], timeoutMs: 15_000, label })
+      .then((r) => r.exchange);
     read.set(t.port, reading);
   }
   const exchange = await reading;
@@ -63,7 +65,9 @@ async function countdown(t: CheckContext): Promise<Pushed> {
     const partHead = split < 0 ? part : part.slice(0, split);
     result.parts.push({
       type: /^content-type:\s*(.*)$/im.exec(partHead)?.[1]?.trim() ?? '',
-      content: Buffer.from(split < 0 ? '' : part.slice(split + 4), 'latin1').toString('utf8').trim(),
+      content: Buffer.from(split < 0 ? '' : part.slice(split + 4), 'latin1')
+        .toString('utf8')
+        .trim(),
       atMs: arrivalOf(exchange.arrivals, at),
     });
     at = next < 0 ? -1 : next + 2;
@@ -80,8 +84,14 @@ export default {
       title: 'the response starts with a status line and has a multipart/x-mixed-replace Content-Type with a boundary',
       async run(t) {
         const pushed = await countdown(t);
-        t.expect(/^HTTP\/1\.[01] 200\b/.test(pushed.statusLine), `the response starts with ${JSON.stringify(pushed.statusLine)}: an nph- script writes the whole response, so its first line is the status line, e.g. "HTTP/1.0 200 OK"`);
-        t.expect(/^multipart\/x-mixed-replace\b/i.test(pushed.head['content-type'] ?? ''), `Content-Type is ${JSON.stringify(pushed.head['content-type'] ?? '(none)')}; expected multipart/x-mixed-replace;boundary=…`);
+        t.expect(
+          /^HTTP\/1\.[01] 200\b/.test(pushed.statusLine),
+          `the response starts with ${JSON.stringify(pushed.statusLine)}: an nph- script writes the whole response, so its first line is the status line, e.g. "HTTP/1.0 200 OK"`,
+        );
+        t.expect(
+          /^multipart\/x-mixed-replace\b/i.test(pushed.head['content-type'] ?? ''),
+          `Content-Type is ${JSON.stringify(pushed.head['content-type'] ?? '(none)')}; expected multipart/x-mixed-replace;boundary=…`,
+        );
         t.expect(pushed.boundary, 'the Content-Type names no boundary: add ;boundary=countdown (any word that never appears in a part)');
       },
     },
@@ -92,9 +102,15 @@ export default {
         const pushed = await countdown(t);
         t.expect(pushed.boundary, 'no boundary in the Content-Type, so no parts can be found');
         const contents = pushed.parts.map((p) => p.content);
-        t.expect(JSON.stringify(contents) === JSON.stringify(['3', '2', '1', 'liftoff']), `the parts are ${JSON.stringify(contents)}; expected ["3","2","1","liftoff"], each after a line --${pushed.boundary}, its own Content-Type line and an empty line`);
+        t.expect(
+          JSON.stringify(contents) === JSON.stringify(['3', '2', '1', 'liftoff']),
+          `the parts are ${JSON.stringify(contents)}; expected ["3","2","1","liftoff"], each after a line --${pushed.boundary}, its own Content-Type line and an empty line`,
+        );
         const untyped = pushed.parts.findIndex((p) => !/^text\/plain\b/i.test(p.type));
-        t.expect(untyped < 0, `part ${untyped + 1} has Content-Type ${JSON.stringify(pushed.parts[untyped]?.type ?? '')}; each part needs its own "Content-Type: text/plain" line`);
+        t.expect(
+          untyped < 0,
+          `part ${untyped + 1} has Content-Type ${JSON.stringify(pushed.parts[untyped]?.type ?? '')}; each part needs its own "Content-Type: text/plain" line`,
+        );
         t.expect(pushed.closed, `the body never closes: after the last part write --${pushed.boundary}-- (the boundary with two more dashes)`);
       },
     },
@@ -106,7 +122,10 @@ export default {
         t.expect(parts.length === 4, `${parts.length} parts arrived; task 2 first`);
         const gaps = parts.slice(1).map((p, i) => Math.round(p.atMs - parts[i]!.atMs));
         // A lower bound only: a slow machine makes the gaps longer, never shorter.
-        t.expect(gaps.every((gap) => gap >= 500), `the gaps between parts were ${gaps.join(', ')} ms: wait about a second between parts (sleep 1), and flush each part as you write it — buffered output arrives all at once, at the end`);
+        t.expect(
+          gaps.every((gap) => gap >= 500),
+          `the gaps between parts were ${gaps.join(', ')} ms: wait about a second between parts (sleep 1), and flush each part as you write it — buffered output arrives all at once, at the end`,
+        );
       },
     },
   ],

@@ -19,10 +19,17 @@ function parse(_t: CheckContext, text: string) {
 function expectLines(t: CheckContext, text: string, method: string, query: string, body: string, advice = '') {
   const { lines, echoed } = parse(t, text);
   const shown = JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…` : text);
-  for (const [name, want] of [['REQUEST_METHOD', method], ['QUERY_STRING', query], ['BODY_LENGTH', String(Buffer.byteLength(body))]] as const) {
+  for (const [name, want] of [
+    ['REQUEST_METHOD', method],
+    ['QUERY_STRING', query],
+    ['BODY_LENGTH', String(Buffer.byteLength(body))],
+  ] as const) {
     t.expect(lines[name] === want, `the body should have the line ${name}=${want}, but it is ${shown}${advice}`);
   }
-  t.expect(echoed === body, `after the three lines and an empty line, the body should be the request body (${Buffer.byteLength(body)} bytes), but ${echoed === undefined ? 'there is no empty line' : `${Buffer.byteLength(echoed)} bytes came back`}${advice}`);
+  t.expect(
+    echoed === body,
+    `after the three lines and an empty line, the body should be the request body (${Buffer.byteLength(body)} bytes), but ${echoed === undefined ? 'there is no empty line' : `${Buffer.byteLength(echoed)} bytes came back`}${advice}`,
+  );
 }
 
 /** CGI output's body: after the first empty line, whether the header lines end in CR LF or LF (RFC 3875 §6.3). */
@@ -58,7 +65,11 @@ export default {
       title: 'GET /cgi-bin/app?x=1 answers 200 text/plain: REQUEST_METHOD=GET, QUERY_STRING=x=1, BODY_LENGTH=0',
       async run(t) {
         const response = await t.http({ path: `${app}?x=1` });
-        t.status(response, 200, 'Answer with STDOUT records holding "Content-Type: text/plain", an empty line and the body, then an empty STDOUT record and END_REQUEST');
+        t.status(
+          response,
+          200,
+          'Answer with STDOUT records holding "Content-Type: text/plain", an empty line and the body, then an empty STDOUT record and END_REQUEST',
+        );
         t.header(response, 'Content-Type', /^text\/plain/);
         expectLines(t, response.text, 'GET', 'x=1', '');
       },
@@ -69,7 +80,8 @@ export default {
       async run(t) {
         const long = letters(t, 300);
         const response = await t.http({ path: `${app}?long=1`, headers: { 'X-Long': long } });
-        const advice = '. HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes (§3.4): when the first length byte has its top bit set, the length is those 4 bytes with the top bit cleared';
+        const advice =
+          '. HTTP_X_LONG is 300 bytes long, so its length takes 4 bytes (§3.4): when the first length byte has its top bit set, the length is those 4 bytes with the top bit cleared';
         t.status(response, 200, advice.slice(2));
         expectLines(t, response.text, 'GET', 'long=1', '', advice);
         // The same, straight to the responder, with the long pair first: misread, it garbles every pair after it.
@@ -85,7 +97,14 @@ export default {
         const body = letters(t, 70 * 1024);
         const response = await t.http({ method: 'POST', path: `${app}?post=70k`, headers: { 'Content-Type': 'text/plain' }, body });
         t.status(response, 200);
-        expectLines(t, response.text, 'POST', 'post=70k', body, '. STDIN arrives in records of at most 65535 bytes: keep every one until the empty STDIN record');
+        expectLines(
+          t,
+          response.text,
+          'POST',
+          'post=70k',
+          body,
+          '. STDIN arrives in records of at most 65535 bytes: keep every one until the empty STDIN record',
+        );
       },
     },
     {
@@ -93,10 +112,15 @@ export default {
       title: 'a 100 KB answer is split across STDOUT records of at most 65535 bytes',
       async run(t) {
         const body = letters(t, 100 * 1024);
-        const { answers, problem } = await t.fastcgi(ports.get(t.dir)!, [{ params: { REQUEST_METHOD: 'POST', QUERY_STRING: 'post=100k', CONTENT_LENGTH: String(body.length) }, stdin: Buffer.from(body) }]);
+        const { answers, problem } = await t.fastcgi(ports.get(t.dir)!, [
+          { params: { REQUEST_METHOD: 'POST', QUERY_STRING: 'post=100k', CONTENT_LENGTH: String(body.length) }, stdin: Buffer.from(body) },
+        ]);
         if (problem) t.fail(problem);
         const [answer] = answers;
-        t.expect(answer!.stdoutRecords >= 3, `the answer came in ${answer!.stdoutRecords} STDOUT record(s); 100 KB needs at least two (a record holds at most 65535 bytes) and then the empty one that ends the stream`);
+        t.expect(
+          answer!.stdoutRecords >= 3,
+          `the answer came in ${answer!.stdoutRecords} STDOUT record(s); 100 KB needs at least two (a record holds at most 65535 bytes) and then the empty one that ends the stream`,
+        );
         expectLines(t, bodyOf(answer!.stdout), 'POST', 'post=100k', body);
       },
     },
@@ -118,10 +142,19 @@ export default {
       title: "libfcgi's cgi-fcgi, a client nobody here wrote, gets the same answer",
       async run(t) {
         const body = 'from libfcgi';
-        const env = { REQUEST_METHOD: 'POST', QUERY_STRING: 'via=cgi-fcgi', CONTENT_LENGTH: String(body.length), SCRIPT_NAME: app, SERVER_PROTOCOL: 'HTTP/1.1' };
+        const env = {
+          REQUEST_METHOD: 'POST',
+          QUERY_STRING: 'via=cgi-fcgi',
+          CONTENT_LENGTH: String(body.length),
+          SCRIPT_NAME: app,
+          SERVER_PROTOCOL: 'HTTP/1.1',
+        };
         const ran = await t.exec('cgi-fcgi', ['-bind', '-connect', `127.0.0.1:${ports.get(t.dir)}`], { env, input: Buffer.from(body) });
         if (ran.missing) t.skip("cgi-fcgi is not installed (Debian's libfcgi-bin): apt-get install libfcgi-bin");
-        t.expect(ran.exitCode === 0, `cgi-fcgi exited ${ran.exitCode}: ${ran.stderr.trim() || 'it got no complete answer (STDOUT records, an empty STDOUT, END_REQUEST)'}`);
+        t.expect(
+          ran.exitCode === 0,
+          `cgi-fcgi exited ${ran.exitCode}: ${ran.stderr.trim() || 'it got no complete answer (STDOUT records, an empty STDOUT, END_REQUEST)'}`,
+        );
         const out = ran.stdout.toString('utf8');
         t.expect(/^content-type:\s*text\/plain/im.test(out), `cgi-fcgi printed ${JSON.stringify(out.slice(0, 80))}: no Content-Type line`);
         expectLines(t, bodyOf(ran.stdout), 'POST', 'via=cgi-fcgi', body);

@@ -45,17 +45,27 @@ export default {
         for (let i = 0; i < 8; i++) visits.push(await visit(t, people[i]!));
         const shown = visits.map((v) => `${v.served}@${v.pid}`).join(' ');
         if (t.mode === 'cgi') {
-          t.expect(visits.every((v) => v.served === 1), `served=N@pid: ${shown}. Under cgi every request is a new process, so N is always 1: count at module level, not in a file or the environment`);
+          t.expect(
+            visits.every((v) => v.served === 1),
+            `served=N@pid: ${shown}. Under cgi every request is a new process, so N is always 1: count at module level, not in a file or the environment`,
+          );
           t.expect(new Set(visits.map((v) => v.pid)).size === visits.length, `served=N@pid: ${shown}: a pid came back twice; print process.pid`);
           return;
         }
         const byPid = new Map<number, number[]>();
         for (const v of visits) byPid.set(v.pid, [...(byPid.get(v.pid) ?? []), v.served]);
         for (const [pid, counts] of byPid) {
-          t.expect(counts.every((n, i) => i === 0 || n === counts[i - 1]! + 1), `served=N@pid: ${shown}. Process ${pid} served ${counts.join(', ')}: each request to the same process should add exactly 1 (keep the count at module level, outside the handler)`);
+          t.expect(
+            counts.every((n, i) => i === 0 || n === counts[i - 1]! + 1),
+            `served=N@pid: ${shown}. Process ${pid} served ${counts.join(', ')}: each request to the same process should add exactly 1 (keep the count at module level, outside the handler)`,
+          );
         }
         if (t.mode === 'embedded') t.expect(byPid.size === 1, `served=N@pid: ${shown}: embedded, every request runs in the server's one process`);
-        else t.expect([...byPid.values()].some((c) => c.length > 1), `served=N@pid: ${shown}: with four workers and eight requests, some worker must have served twice`);
+        else
+          t.expect(
+            [...byPid.values()].some((c) => c.length > 1),
+            `served=N@pid: ${shown}: with four workers and eight requests, some worker must have served twice`,
+          );
       },
     },
     {
@@ -71,7 +81,9 @@ export default {
         const slowResponse = await slow;
         read(t, fast, second);
         if (slowResponse.text.startsWith(`Hello, ${second}\n`)) {
-          t.fail(`the request for ${first} (waiting 600 ms) was answered "Hello, ${second}": a name kept at module level was overwritten by ${second}'s request while the first awaited; keep it in a const inside the handler`);
+          t.fail(
+            `the request for ${first} (waiting 600 ms) was answered "Hello, ${second}": a name kept at module level was overwritten by ${second}'s request while the first awaited; keep it in a const inside the handler`,
+          );
         }
         read(t, slowResponse, first);
       },

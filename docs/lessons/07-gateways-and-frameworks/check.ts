@@ -53,10 +53,18 @@ async function list(t: CheckContext, base: string, port?: number): Promise<{ res
 async function add(t: CheckContext, base: string, name: string, port?: number): Promise<{ response: Response; item: Item; location: string }> {
   const response = await t.http({ method: 'POST', path: `${base}/items`, headers: json, body: JSON.stringify({ name }) }, { port });
   t.status(response, 201, 'A POST that makes a new resource answers 201 Created (RFC 9110 §15.3.2)');
-  const location = t.header(response, 'Location', /\S/, "201 Created says where the new item lives: ('Location', environ['SCRIPT_NAME'] + '/items/' + str(id))");
+  const location = t.header(
+    response,
+    'Location',
+    /\S/,
+    "201 Created says where the new item lives: ('Location', environ['SCRIPT_NAME'] + '/items/' + str(id))",
+  );
   t.header(response, 'Content-Type', /^application\/json/, 'The new item comes back as JSON');
   const item = parseJson(t, response, `POST ${base}/items`) as Item;
-  t.expect(item && typeof item === 'object' && item.name === name && item.id !== undefined, `POST ${base}/items should answer the new item, {"id": …, "name": ${JSON.stringify(name)}}, but answered ${JSON.stringify(response.text.slice(0, 120))}`);
+  t.expect(
+    item && typeof item === 'object' && item.name === name && item.id !== undefined,
+    `POST ${base}/items should answer the new item, {"id": …, "name": ${JSON.stringify(name)}}, but answered ${JSON.stringify(response.text.slice(0, 120))}`,
+  );
   t.expect(
     new URL(location, 'http://x').pathname === `${base}/items/${item.id}`,
     `Location is ${JSON.stringify(location)}; expected ${base}/items/${item.id}: the mount point (environ['SCRIPT_NAME'], "${base}" here) + "/items/" + the id`,
@@ -130,10 +138,17 @@ export default {
           ['POST status', cgi.added.response.status, wsgi.added.response.status],
           ['POST Content-Type', cgi.added.response.headers['content-type']?.[0], wsgi.added.response.headers['content-type']?.[0]],
           ['item fields', Object.keys(cgi.added.item).sort().join(','), Object.keys(wsgi.added.item).sort().join(',')],
-          ['Location below the mount', cgi.added.location.replace(gateway, '').replace(/\d+$/, 'ID'), new URL(wsgi.added.location, 'http://x').pathname.replace(/\d+$/, 'ID')],
+          [
+            'Location below the mount',
+            cgi.added.location.replace(gateway, '').replace(/\d+$/, 'ID'),
+            new URL(wsgi.added.location, 'http://x').pathname.replace(/\d+$/, 'ID'),
+          ],
         ];
         const differ = rows.filter(([, a, b]) => a !== b);
-        t.expect(!differ.length, `the two servers disagree: ${differ.map(([what, a, b]) => `${what}: CGI ${JSON.stringify(a)}, wsgiref ${JSON.stringify(b)}`).join('; ')}. The same app.py should answer the same under any WSGI server`);
+        t.expect(
+          !differ.length,
+          `the two servers disagree: ${differ.map(([what, a, b]) => `${what}: CGI ${JSON.stringify(a)}, wsgiref ${JSON.stringify(b)}`).join('; ')}. The same app.py should answer the same under any WSGI server`,
+        );
         t.expect(
           after.items.some((i) => i?.name === wsgiName),
           `under wsgiref the POST answered ${JSON.stringify(wsgi.added.item)}, but the next GET lists ${JSON.stringify(after.items.slice(-3))}`,

@@ -19,7 +19,12 @@ function startLearner(t: Pick<CheckContext, 'start' | 'dir'>, port: number): Sta
 const mediaType = (r: Response) => (r.headers['content-type']?.[0] ?? '(none)').split(';')[0]!.trim().toLowerCase();
 
 /** The same request to webhist (the CGI script at `cgiPath`) and to server.mjs (at `ownPath`). */
-async function both(t: CheckContext, cgiPath: string, ownPath: string, request: { method?: string; query?: string; headers?: Record<string, string>; body?: string }) {
+async function both(
+  t: CheckContext,
+  cgiPath: string,
+  ownPath: string,
+  request: { method?: string; query?: string; headers?: Record<string, string>; body?: string },
+) {
   const query = request.query ?? '';
   const reference = await t.http({ ...request, path: cgiPath + query });
   const { port, process: server } = learner.get(t.dir)!;
@@ -29,8 +34,14 @@ async function both(t: CheckContext, cgiPath: string, ownPath: string, request: 
   } catch (error) {
     // A process that died answering exits a moment after its socket closed: give it that moment.
     for (let i = 0; i < 10 && !server.exited(); i++) await new Promise((r) => setTimeout(r, 100));
-    const said = server.stderrLines().filter((line) => /Error/.test(line)).slice(-1).join('');
-    const down = server.exited() ? ' — your server is no longer running: an error thrown while answering ended the whole process (under CGI it would have cost this one request a 502)' : '';
+    const said = server
+      .stderrLines()
+      .filter((line) => /Error/.test(line))
+      .slice(-1)
+      .join('');
+    const down = server.exited()
+      ? ' — your server is no longer running: an error thrown while answering ended the whole process (under CGI it would have cost this one request a 502)'
+      : '';
     return t.fail(`server.mjs: ${(error as Error).message}${down}${said ? `; it printed: ${said}` : ''}`);
   }
   return { reference, yours };
@@ -100,9 +111,17 @@ export default {
         const message = `<script>alert("${word(t)}")</script> & more`;
         const body = new URLSearchParams({ name, message }).toString();
         const posted = await both(t, '/cgi-bin/guestbook.py', '/guestbook', { method: 'POST', headers: form, body });
-        sideBySide(t, 'POST /guestbook', [['status', posted.reference.status, posted.yours.status]], 'After a POST answer 303 See Other (Post/Redirect/Get), once the entry is kept');
+        sideBySide(
+          t,
+          'POST /guestbook',
+          [['status', posted.reference.status, posted.yours.status]],
+          'After a POST answer 303 See Other (Post/Redirect/Get), once the entry is kept',
+        );
         const location = t.header(posted.yours, 'Location', /\S/, 'Say where to go next: Location: /guestbook');
-        t.expect(new URL(location, t.url).pathname === '/guestbook', `Location is ${JSON.stringify(location)}; send the browser back to your own page, /guestbook (guestbook.py sends it to its own, ${posted.reference.headers.location?.[0]})`);
+        t.expect(
+          new URL(location, t.url).pathname === '/guestbook',
+          `Location is ${JSON.stringify(location)}; send the browser back to your own page, /guestbook (guestbook.py sends it to its own, ${posted.reference.headers.location?.[0]})`,
+        );
         const page = await both(t, '/cgi-bin/guestbook.py', '/guestbook', {});
         sideBySide(
           t,
@@ -116,7 +135,10 @@ export default {
         const escaped = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
         for (const text of [name, message]) {
           t.contains(page.reference.text, escaped(text), "webhist's guestbook.py page");
-          t.expect(!page.yours.text.includes(message), `your page contains ${JSON.stringify(message)} as it was sent: a visitor's browser would run it. Escape & < > " as &amp; &lt; &gt; &quot;, as guestbook.py's html.escape does`);
+          t.expect(
+            !page.yours.text.includes(message),
+            `your page contains ${JSON.stringify(message)} as it was sent: a visitor's browser would run it. Escape & < > " as &amp; &lt; &gt; &quot;, as guestbook.py's html.escape does`,
+          );
           t.contains(page.yours.text, escaped(text), 'your page', 'List every entry kept so far, each escaped as guestbook.py escapes it');
         }
       },
@@ -138,7 +160,12 @@ export default {
         const body = new URLSearchParams({ name: `Eve\r\nSet-Cookie: session=${word(t)}`, message: 'hi' }).toString();
         const posted = await both(t, '/cgi-bin/guestbook.py', '/guestbook', { method: 'POST', headers: form, body });
         t.noHeader(posted.yours, 'Set-Cookie', "A name written into a header carried a CR LF: keep visitors' input out of your headers");
-        sideBySide(t, 'POST with a CR LF in the name', [['status', posted.reference.status, posted.yours.status]], 'Keep the entry and answer 303 as for any other name');
+        sideBySide(
+          t,
+          'POST with a CR LF in the name',
+          [['status', posted.reference.status, posted.yours.status]],
+          'Keep the entry and answer 303 as for any other name',
+        );
       },
     },
     {
@@ -147,7 +174,10 @@ export default {
       async run(t) {
         const name = `Grace ${word(t)}`;
         const { port, process: before } = learner.get(t.dir)!;
-        const posted = await t.http({ method: 'POST', path: '/guestbook', headers: form, body: new URLSearchParams({ name, message: 'before the restart' }).toString() }, { port });
+        const posted = await t.http(
+          { method: 'POST', path: '/guestbook', headers: form, body: new URLSearchParams({ name, message: 'before the restart' }).toString() },
+          { port },
+        );
         t.status(posted, 303, 'POST /guestbook keeps the entry and answers 303 See Other (task 2)');
         await before.stop();
         const after = startLearner(t, port);
@@ -155,7 +185,12 @@ export default {
         learner.set(t.dir, { port, process: after });
         const page = await t.http({ path: '/guestbook' }, { port });
         t.status(page, 200);
-        t.contains(page.text, name, 'the page after a restart', 'The process is the server now, and processes end (a crash, a deploy): keep the entries in a file beside server.mjs, not in an array');
+        t.contains(
+          page.text,
+          name,
+          'the page after a restart',
+          'The process is the server now, and processes end (a crash, a deploy): keep the entries in a file beside server.mjs, not in an array',
+        );
       },
     },
   ],

@@ -22,7 +22,9 @@ interface Note {
 async function send(t: CheckContext, request: Request): Promise<Response> {
   const response = await t.http(request);
   if (t.mode === 'embedded' && response.status === 500 && t.errorLog().some((line) => line.includes('plain CGI program'))) {
-    t.skip(`embedded mode runs only handler scripts (a module with export default); ${basename(t.files['cgi-bin/notes.*']!)} is a plain CGI program. Write notes.js (or .mjs, .ts) with export default to be checked here too; cgi and fastcgi still hold yours to every check`);
+    t.skip(
+      `embedded mode runs only handler scripts (a module with export default); ${basename(t.files['cgi-bin/notes.*']!)} is a plain CGI program. Write notes.js (or .mjs, .ts) with export default to be checked here too; cgi and fastcgi still hold yours to every check`,
+    );
   }
   return response;
 }
@@ -38,7 +40,10 @@ function parse(t: CheckContext, response: Response, what: string): unknown {
 
 function expectNote(t: CheckContext, value: unknown, text: string, what: string): Note {
   const note = value as Note;
-  t.expect(note && typeof note === 'object' && note.text === text && note.id !== undefined && note.id !== null, `${what} should answer the note, {"id": …, "text": ${JSON.stringify(text)}}, but answered ${JSON.stringify(value)}`);
+  t.expect(
+    note && typeof note === 'object' && note.text === text && note.id !== undefined && note.id !== null,
+    `${what} should answer the note, {"id": …, "text": ${JSON.stringify(text)}}, but answered ${JSON.stringify(value)}`,
+  );
   return note;
 }
 
@@ -48,7 +53,10 @@ async function create(t: CheckContext, text: string): Promise<{ note: Note; loca
   const location = t.header(response, 'Location', /\S/, `201 says where the new note lives: Location: ${collection(t)}/ID (SCRIPT_NAME + "/" + id)`);
   const note = expectNote(t, parse(t, response, 'POST'), text, 'POST');
   const path = new URL(location, t.url).pathname;
-  t.expect(path === `${collection(t)}/${note.id}`, `Location is ${JSON.stringify(location)}; expected ${collection(t)}/${note.id}: the collection's path, "/", the note's id (it arrives back as PATH_INFO "/${note.id}")`);
+  t.expect(
+    path === `${collection(t)}/${note.id}`,
+    `Location is ${JSON.stringify(location)}; expected ${collection(t)}/${note.id}: the collection's path, "/", the note's id (it arrives back as PATH_INFO "/${note.id}")`,
+  );
   return { note, location: path };
 }
 
@@ -72,13 +80,20 @@ export default {
         const text = word(t);
         const { note, location } = await create(t, text);
         const read = await send(t, { path: location });
-        t.status(read, 200, `GET ${location} reads the note that POST just made. Under cgi and fastcgi that is another process: keep notes where every process can read them (files beside the script)`);
+        t.status(
+          read,
+          200,
+          `GET ${location} reads the note that POST just made. Under cgi and fastcgi that is another process: keep notes where every process can read them (files beside the script)`,
+        );
         expectNote(t, parse(t, read, `GET ${location}`), text, `GET ${location}`);
         const all = await send(t, { path: collection(t) });
         t.status(all, 200);
         const list = parse(t, all, `GET ${collection(t)}`);
         t.expect(Array.isArray(list), `GET ${collection(t)} should answer a JSON list of notes, not ${JSON.stringify(all.text.slice(0, 80))}`);
-        t.expect((list as Note[]).some((n) => n?.id === note.id && n.text === text), `GET ${collection(t)} does not list note ${JSON.stringify(note.id)}: ${JSON.stringify(all.text.slice(0, 160))}`);
+        t.expect(
+          (list as Note[]).some((n) => n?.id === note.id && n.text === text),
+          `GET ${collection(t)} does not list note ${JSON.stringify(note.id)}: ${JSON.stringify(all.text.slice(0, 160))}`,
+        );
       },
     },
     {
@@ -91,7 +106,10 @@ export default {
           const put = await send(t, { method: 'PUT', path: location, headers: json, body: JSON.stringify({ text }) });
           t.status(put, 200, `PUT ${location} replaces the note and answers it: "Status: 200 OK" (the ${time} time too: PUT is idempotent, RFC 9110 §9.2.2)`);
           const replaced = expectNote(t, parse(t, put, `PUT (${time} time)`), text, `PUT (${time} time)`);
-          t.expect(replaced.id === note.id, `PUT ${location} answered id ${JSON.stringify(replaced.id)}; a PUT replaces the note at that URL, keeping its id ${JSON.stringify(note.id)}`);
+          t.expect(
+            replaced.id === note.id,
+            `PUT ${location} answered id ${JSON.stringify(replaced.id)}; a PUT replaces the note at that URL, keeping its id ${JSON.stringify(note.id)}`,
+          );
         }
         const read = await send(t, { path: location });
         t.status(read, 200);
@@ -125,7 +143,12 @@ export default {
         ] as const) {
           const response = await send(t, { method, path, headers: json, body: '{"text":"x"}' });
           t.status(response, 405, `${method} ${path}: answer "Status: 405 Method Not Allowed"`);
-          t.header(response, 'Allow', allow, `A 405 says what would work here: Allow: ${path === location ? 'GET, PUT, DELETE' : 'GET, POST'} (RFC 9110 §15.5.6)`);
+          t.header(
+            response,
+            'Allow',
+            allow,
+            `A 405 says what would work here: Allow: ${path === location ? 'GET, PUT, DELETE' : 'GET, POST'} (RFC 9110 §15.5.6)`,
+          );
         }
       },
     },
@@ -140,7 +163,11 @@ export default {
           ['PUT', location, 'text=plain'],
         ] as const) {
           const response = await send(t, { method, path, headers: json, body });
-          t.status(response, 400, `${method} ${path} with ${JSON.stringify(body)}: not a JSON object with a "text" string, so "Status: 400 Bad Request" (and nothing stored)`);
+          t.status(
+            response,
+            400,
+            `${method} ${path} with ${JSON.stringify(body)}: not a JSON object with a "text" string, so "Status: 400 Bad Request" (and nothing stored)`,
+          );
         }
       },
     },

@@ -20,7 +20,10 @@ interface Line {
 
 async function post(t: CheckContext, message: string, port?: number) {
   const response = await t.http({ method: 'POST', path: chat(t), headers: form, body: new URLSearchParams({ msg: message }).toString() }, { port });
-  t.expect(response.status >= 200 && response.status < 300, `POST msg=${message} answered ${response.status} ${response.reason}; append the message to the spool and answer "Status: 204 No Content"`);
+  t.expect(
+    response.status >= 200 && response.status < 300,
+    `POST msg=${message} answered ${response.status} ${response.reason}; append the message to the spool and answer "Status: 204 No Content"`,
+  );
 }
 
 function lines(t: CheckContext, response: Response, what: string): Line[] {
@@ -65,13 +68,19 @@ export default {
         await post(t, first);
         await post(t, second);
         const listed = await t.http({ path: `${chat(t)}?since=${before}&timeout=0` });
-        if (listed.status === 204) t.fail(`after two POSTs, GET ?since=${before}&timeout=0 answered 204, nothing new: keep each POSTed message — append it as one line to a spool file beside the script — and answer the lines after the ${before === 0 ? 'start' : `${before}th`}`);
+        if (listed.status === 204)
+          t.fail(
+            `after two POSTs, GET ?since=${before}&timeout=0 answered 204, nothing new: keep each POSTed message — append it as one line to a spool file beside the script — and answer the lines after the ${before === 0 ? 'start' : `${before}th`}`,
+          );
         const got = lines(t, listed, `GET ?since=${before}`);
         t.expect(
           got.length === 2 && got[0]!.text === first && got[1]!.text === second,
           `after two POSTs, GET ?since=${before} should answer exactly the two new messages, ${JSON.stringify(`${before + 1} ${first}`)} and ${JSON.stringify(`${before + 2} ${second}`)}, but answered ${JSON.stringify(got.map((l) => `${l.n} ${l.text}`))}`,
         );
-        t.expect(got[0]!.n === before + 1 && got[1]!.n === before + 2, `the new messages are numbered ${got.map((l) => l.n).join(', ')}; they are messages ${before + 1} and ${before + 2} of the spool (number = line in the spool, counting from 1)`);
+        t.expect(
+          got[0]!.n === before + 1 && got[1]!.n === before + 2,
+          `the new messages are numbered ${got.map((l) => l.n).join(', ')}; they are messages ${before + 1} and ${before + 2} of the spool (number = line in the spool, counting from 1)`,
+        );
         const nothing = await t.http({ path: `${chat(t)}?since=${before + 2}&timeout=0` });
         t.status(nothing, 204, `GET ?since=${before + 2}&timeout=0: nothing after message ${before + 2}, and no time to wait: answer "Status: 204 No Content"`);
       },
@@ -83,7 +92,10 @@ export default {
         const last = await newest(t);
         const { response, ms } = await held(t, `since=${last}&timeout=2`);
         t.status(response, 204, `after waiting, with still no message after ${last}, answer "Status: 204 No Content"`);
-        t.expect(ms >= 1500, `GET ?since=${last}&timeout=2 answered after ${Math.round(ms)} ms; with nothing new it should wait for news up to 2 seconds before answering 204 (look again every 0.1 s until the time is up)`);
+        t.expect(
+          ms >= 1500,
+          `GET ?since=${last}&timeout=2 answered after ${Math.round(ms)} ms; with nothing new it should wait for news up to 2 seconds before answering 204 (look again every 0.1 s until the time is up)`,
+        );
       },
     },
     {
@@ -97,11 +109,20 @@ export default {
         const postedAt = performance.now();
         await post(t, message);
         const { response, ms, at } = await waiting;
-        if (at < postedAt) t.fail(`GET ?since=${last}&timeout=10 answered ${response.status} after ${Math.round(ms)} ms, before anything was posted: with nothing new, hold the request — look at the spool again every 0.1 s — until a message arrives or 10 s pass`);
+        if (at < postedAt)
+          t.fail(
+            `GET ?since=${last}&timeout=10 answered ${response.status} after ${Math.round(ms)} ms, before anything was posted: with nothing new, hold the request — look at the spool again every 0.1 s — until a message arrives or 10 s pass`,
+          );
         const got = lines(t, response, `the held GET ?since=${last}&timeout=10`);
-        t.expect(got.some((l) => l.text === message), `the held GET answered ${JSON.stringify(response.text.slice(0, 120))}, without ${JSON.stringify(message)}, posted while it waited`);
+        t.expect(
+          got.some((l) => l.text === message),
+          `the held GET answered ${JSON.stringify(response.text.slice(0, 120))}, without ${JSON.stringify(message)}, posted while it waited`,
+        );
         const after = Math.round(at - postedAt);
-        t.expect(after < 3000, `the held GET answered ${after} ms after the POST; news should reach a waiting client at once — look at the spool every 0.1 s or so, not every few seconds`);
+        t.expect(
+          after < 3000,
+          `the held GET answered ${after} ms after the POST; news should reach a waiting client at once — look at the spool every 0.1 s or so, not every few seconds`,
+        );
       },
     },
     {
@@ -116,7 +137,10 @@ export default {
         const answered = await Promise.all(waiters);
         for (const [i, { response }] of answered.entries()) {
           const got = lines(t, response, `waiter ${i + 1} of 10`);
-          t.expect(got.some((l) => l.text === message), `waiter ${i + 1} of 10 answered ${JSON.stringify(response.text.slice(0, 120))}, without ${JSON.stringify(message)}: every waiting client must hear of every new message (read the spool; do not take the message out of it)`);
+          t.expect(
+            got.some((l) => l.text === message),
+            `waiter ${i + 1} of 10 answered ${JSON.stringify(response.text.slice(0, 120))}, without ${JSON.stringify(message)}: every waiting client must hear of every new message (read the spool; do not take the message out of it)`,
+          );
         }
       },
     },
@@ -130,7 +154,11 @@ export default {
         const waiters = Array.from({ length: 10 }, () => held(t, `since=${last}&timeout=4`, small.port));
         await sleep(1500);
         const eleventh = await t.http({ path: `${chat(t)}?since=${last}&timeout=4` }, { port: small.port });
-        t.status(eleventh, 503, `ten waiting clients are ten waiting CGI processes, and with --max-concurrency 10 there is no slot for an eleventh. If it was answered, the ten were not waiting: each GET with nothing new must be held until its timeout`);
+        t.status(
+          eleventh,
+          503,
+          `ten waiting clients are ten waiting CGI processes, and with --max-concurrency 10 there is no slot for an eleventh. If it was answered, the ten were not waiting: each GET with nothing new must be held until its timeout`,
+        );
         t.header(eleventh, 'Retry-After', /^\d+$/);
         for (const [i, { response, ms }] of (await Promise.all(waiters)).entries()) {
           t.status(response, 204, `waiter ${i + 1} of 10 (timeout=4, no news) should end with 204`);

@@ -20,7 +20,10 @@ function send(res, status, type, body, headers = {}) {
 
 async function entries() {
   const text = await readFile(book, 'utf8').catch((error) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 async function bodyOf(req) {

@@ -3,8 +3,15 @@
 import { createServer } from 'node:net';
 
 // Record types (§8) and the one flag (§5.1).
-const BEGIN_REQUEST = 1, ABORT_REQUEST = 2, END_REQUEST = 3, PARAMS = 4, STDIN = 5, STDOUT = 6;
-const GET_VALUES = 9, GET_VALUES_RESULT = 10, UNKNOWN_TYPE = 11;
+const BEGIN_REQUEST = 1,
+  ABORT_REQUEST = 2,
+  END_REQUEST = 3,
+  PARAMS = 4,
+  STDIN = 5,
+  STDOUT = 6;
+const GET_VALUES = 9,
+  GET_VALUES_RESULT = 10,
+  UNKNOWN_TYPE = 11;
 const KEEP_CONN = 1;
 
 // §3.3: a header of 8 bytes, the content, then padding to a multiple of 8 (recommended).

@@ -15,7 +15,11 @@ const fileOf = (id) => new URL(`${id}.json`, store);
 
 async function ids() {
   const names = await readdir(store).catch(() => []);
-  return names.map((n) => /^(\d+)\.json$/.exec(n)?.[1]).filter(Boolean).map(Number).sort((a, b) => a - b);
+  return names
+    .map((n) => /^(\d+)\.json$/.exec(n)?.[1])
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 async function read(id) {
