@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,8 +82,22 @@ describe('webhist serve', () => {
     const url = await server.ready;
     const stuck = fetch(`${url}cgi-bin/hang.js`).catch(() => undefined);
     const pid = server.child.pid!;
+    // The script, not the spawn helper that started it: the descendant running hang.js.
     let scriptPid = 0;
-    await eventually(() => (scriptPid = descendants(pid)[0] ?? 0) > 0, 10_000, 'the script started');
+    const runsHang = (p: number) => readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('hang.js');
+    await eventually(
+      () =>
+        (scriptPid =
+          descendants(pid).find((p) => {
+            try {
+              return runsHang(p);
+            } catch {
+              return false;
+            }
+          }) ?? 0) > 0,
+      10_000,
+      'the script started',
+    );
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
     await stuck;

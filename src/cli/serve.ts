@@ -210,8 +210,6 @@ Examples:
       if (error.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${options.host}: not an address of this machine (try 127.0.0.1)`);
       throw error;
     });
-    if (cluster.isPrimary) announce(server.url, '', mode.note);
-
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
@@ -226,6 +224,8 @@ Examples:
     // In a --processes pool Ctrl-C reaches every process; the supervisor answers it with a SIGTERM each.
     process.on('SIGINT', () => cluster.isWorker || stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // Ready only once a SIGTERM would be a graceful stop: a supervisor may send one at once.
+    if (cluster.isPrimary) announce(server.url, '', mode.note);
   });
 
 /**
