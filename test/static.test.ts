@@ -8,9 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import { normalizeRequestPath } from '../src/server/paths.ts';
 import { serveStatic } from '../src/server/static.ts';
+import { createCgiMode } from '../modes/cgi/index.ts';
+import { eventually } from './support/http.ts';
+import { startTestServer } from './support/server.ts';
 import { splitTarget } from '../src/server/exchange.ts';
 
 let base: string;
@@ -272,4 +275,20 @@ test('a client that hangs up mid-body leaves no file descriptor open', { skip: n
     open.push(await readlink(join('/proc/self/fd', fd)).catch(() => ''));
   }
   assert.ok(!open.includes(join(docroot, 'big.bin')), 'big.bin is still open');
+});
+
+describe('the access log for static files', () => {
+  it('records the body bytes sent: the file for GET, the short text for a 404, "-" for HEAD', async () => {
+    const server = await startTestServer(() => createCgiMode());
+    after(() => server.stop());
+    const page = await fetch(`${server.url}sub/index.html`);
+    const size = (await page.arrayBuffer()).byteLength;
+    await (await fetch(`${server.url}no-such-file.txt`)).arrayBuffer();
+    await fetch(`${server.url}sub/index.html`, { method: 'HEAD' });
+    const line = (target: string, method = 'GET') => server.access().find((l) => l.includes(`"${method} ${target} HTTP/1.1"`));
+    await eventually(() => line('/sub/index.html', 'HEAD') !== undefined, 5000, 'three access-log lines');
+    assert.match(line('/sub/index.html') ?? '', new RegExp(`" 200 ${size}$`));
+    assert.match(line('/no-such-file.txt') ?? '', /" 404 \d+$/);
+    assert.match(line('/sub/index.html', 'HEAD') ?? '', /" 200 -$/);
+  });
 });

@@ -119,7 +119,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         target: req.url ?? '-',
         protocol: `HTTP/${req.httpVersion}`,
         status: ex.logged.status ?? res.statusCode,
-        bytes: ex.logged.bytes ?? (length === undefined ? undefined : Number(length)),
+        // A HEAD's Content-Length is what a GET would send: no body bytes went out (CLF's "-").
+        bytes: ex.logged.bytes ?? (length === undefined || req.method === 'HEAD' ? undefined : Number(length)),
         referer: req.headers.referer,
         userAgent: req.headers['user-agent'],
         durationMs: Date.now() - began,

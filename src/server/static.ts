@@ -66,10 +66,10 @@ export async function serveStatic(ex: StaticExchange, docroot: string, path: str
   if (status === 412) return sendText(res, 412, 'Precondition Failed');
   if (status === 304) {
     // §15.4.5: a 304 carries the validators a 200 would have, and no body.
-    res.writeHead(304, validators).end();
+    writeHead(res, 304, validators).end();
     return 304;
   }
-  res.writeHead(200, {
+  writeHead(res, 200, {
     'Content-Type': typeOf(target.file),
     'Content-Length': stat.size,
     'Accept-Ranges': 'none',
@@ -160,11 +160,20 @@ function typeOf(file: string): string {
 /** A short plain-text answer; on HEAD, Node sends the headers and drops the body. */
 function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): number {
   const body = `${status} ${text}\n`;
-  res.writeHead(status, {
+  writeHead(res, status, {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     ...headers,
   });
   res.end(body);
   return status;
+}
+
+/**
+ * The head, its fields set one by one rather than handed to writeHead(): node keeps only the
+ * former where res.getHeader() can read them, and the access log reads the Content-Length there.
+ */
+function writeHead(res: ServerResponse, status: number, headers: Record<string, string | number>): ServerResponse {
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  return res.writeHead(status);
 }
