@@ -5,6 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
+import { clientFrame, parseFrames } from '../../src/learn/websocket-client.ts';
 
 /** RFC 6455 §1.3's own example: this key must be answered with this accept value. */
 export const rfcKey = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -75,11 +76,9 @@ export async function converse(port: number, path: string, messages: string[], e
   return { replies, code };
 }
 
-/** A frame as a client must send it (RFC 6455 §5.2, §5.3): FIN set, masked with `mask`. */
+/** A frame as a client must send it (RFC 6455 §5.2, §5.3): FIN set, masked with `mask` (the checker's encoder). */
 export function maskedFrame(opcode: number, payload: Buffer, mask = Buffer.from([0x37, 0xfa, 0x21, 0x3d])): Buffer {
-  if (payload.length > 125) throw new Error('maskedFrame: short payloads only (7-bit length)');
-  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
+  return clientFrame(opcode, payload, mask);
 }
 
 export interface Frame {
@@ -89,27 +88,13 @@ export interface Frame {
   payload: Buffer;
 }
 
-/** The frames in `data` as a server sends them (unmasked; 7- and 16-bit lengths), and the bytes left over. */
+/** The frames complete in `data` (the checker's parser, src/learn/websocket-client.ts), and the bytes left over. */
 export function readFrames(data: Buffer): { frames: Frame[]; rest: Buffer } {
-  const frames: Frame[] = [];
-  let at = 0;
-  while (data.length - at >= 2) {
-    const fin = (data[at]! & 0x80) !== 0;
-    const opcode = data[at]! & 0x0f;
-    const masked = (data[at + 1]! & 0x80) !== 0;
-    let length = data[at + 1]! & 0x7f;
-    let header = 2;
-    if (length === 126) {
-      if (data.length - at < 4) break;
-      length = data.readUInt16BE(at + 2);
-      header = 4;
-    } else if (length === 127) throw new Error('readFrames: 64-bit lengths are not expected here');
-    if (masked) header += 4;
-    if (data.length - at < header + length) break;
-    frames.push({ fin, opcode, masked, payload: data.subarray(at + header, at + header + length) });
-    at += header + length;
-  }
-  return { frames, rest: data.subarray(at) };
+  const { frames, end } = parseFrames(data);
+  return {
+    frames: frames.map(({ fin, opcode, payload, bytes }) => ({ fin, opcode, masked: (bytes[1]! & 0x80) !== 0, payload })),
+    rest: data.subarray(end),
+  };
 }
 
 export interface RawConnection {
