@@ -16,13 +16,13 @@ import { finished } from 'node:stream/promises';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
 import { copyChunks } from '../io/copy.ts';
 import { CgiOutputError, planResponse, planWholeOutput, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
-import { RequestCut, type Mode, type ScriptExit, type ScriptRun, type StopReason } from '../mode.ts';
+import { RequestCut, type CgiRequest, type Mode, type ScriptExit, type ScriptRun, type StopReason, type WholeAttempt } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { requestRuns } from '../live-events.ts';
 import { localRedirect, replyText, type Exchange } from './exchange.ts';
 import type { Logger } from './log.ts';
 import type { ScriptLocation } from './paths.ts';
-import { bodyOverdue, noBody, takeBody } from './request-body.ts';
+import { announcesBody, bodyOverdue, noBody, type ReceivedBody, takeBody } from './request-body.ts';
 
 export interface GatewayOptions {
   mode: Mode;
@@ -115,13 +115,64 @@ export function createGateway(options: GatewayOptions) {
 
     // The slot is taken before anything awaits, and given back once the script has ended.
     running++;
+    let phase: Phase;
+    try {
+      // 2. The whole-output path, where the mode offers one (embedded) and the request has no body
+      // to wait for: a handler that ends within this turn of the event loop, its output a plain
+      // document, is answered in one piece, before any clock or stream is set up: there is nothing
+      // for them to do within one turn (no timer can fire in it). Anything else, and anything
+      // unusual in that output, takes the general path below, which starts the clock then.
+      const bodyless = ex.redirects > 0 || !announcesBody(req);
+      if (bodyless && mode.tryWhole && !script.nph) {
+        const request = scriptRequest(ex, name, location, script, noBody());
+        const attempt = mode.tryWhole(request);
+        const whole = await attempt.output;
+        if (whole && sendWhole(ex, whole)) {
+          requestRuns(req, name, thisProcess);
+          return;
+        }
+        phase = await respond(ex, name, script, { request, attempt });
+      } else phase = await respond(ex, name, script, location);
+    } finally {
+      running--;
+    }
+
+    // 9. RFC 3875 §6.2.2: the server answers the new location itself, once the first script is
+    // done (unless the client has gone meanwhile: then there is no one to answer).
+    if (phase.at === 'redirecting' && !ex.res.destroyed) await options.redispatch(phase.next);
+  }
+
+  /** The request as the mode runs it; the signal is added once the clock has started. */
+  function scriptRequest(ex: Exchange, name: string, location: ScriptLocation, script: Script, body: ReceivedBody) {
+    const { req } = ex;
+    return {
+      script,
+      env: requestEnv(options, { ...ex, headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct }, location, body.length),
+      args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
+      body: body.body,
+      logStderr: (line: string) => logger.error('stderr', name, line),
+    };
+  }
+
+  /**
+   * The general path: the clock and the client watched from here on, the body taken (unless the
+   * whole-output path `began` the script already, a request without one), the script run as a
+   * stream, its head judged and its body copied. Returns where the request ended up.
+   */
+  async function respond(
+    ex: Exchange,
+    name: string,
+    script: Script,
+    began: ScriptLocation | { request: Omit<CgiRequest, 'signal'>; attempt: WholeAttempt },
+  ): Promise<Phase> {
+    const { req, res } = ex;
     let phase: Phase = { at: 'waiting' };
-    // 2. The clock and the client, from admission on: a trickled upload counts against --timeout
+    // The clock and the client, from here on: a trickled upload counts against --timeout
     // (answered 408), and a client that leaves while its body is read stops everything at once.
     const controller = new AbortController();
     const { signal } = controller;
     const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
-    let receiving = true;
+    let receiving = !('request' in began);
     /** Set when the time ran out on the client's body rather than on the script: 408, not 504. */
     let lateBody = false;
     let timer = setTimeout(() => {
@@ -142,40 +193,41 @@ export function createGateway(options: GatewayOptions) {
     // A client that leaves before it has its whole response has gone away; one that has it has not.
     const onClose = () => phase.at === 'complete' || res.writableFinished || stopScript('client-gone');
     res.once('close', onClose);
+    // One that left while the whole-output path waited for its script has gone already.
+    if (res.destroyed) onClose();
     const release = () => {
       clearTimeout(timer);
       res.off('close', onClose);
     };
     try {
       // 3. The body: exactly CONTENT_LENGTH bytes (a local redirect is a GET and has none).
-      const body = ex.redirects ? noBody() : await takeBody(req, options.maxBody, signal);
-      receiving = false;
-      if (!body.ok) {
-        release();
-        if (res.destroyed) return;
-        logger.error('warn', name, body.message);
-        return replyText(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
-      }
+      let request: Omit<CgiRequest, 'signal'>;
+      let attempt: WholeAttempt | undefined;
+      if ('request' in began) ({ request, attempt } = began);
+      else {
+        const body = ex.redirects ? noBody() : await takeBody(req, options.maxBody, signal);
+        receiving = false;
+        if (!body.ok) {
+          release();
+          if (res.destroyed) return { at: 'answered' };
+          logger.error('warn', name, body.message);
+          replyText(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
+          return { at: 'answered' };
+        }
+        request = scriptRequest(ex, name, began, script, body);
 
-      const request = {
-        script,
-        env: requestEnv(options, { ...ex, headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct }, location, body.length),
-        args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
-        body: body.body,
-        logStderr: (line: string) => logger.error('stderr', name, line),
-      };
-
-      // 4. The whole-output path, where the mode offers one (embedded): a script that has ended
-      // within this turn of the event loop, its output a plain document, is answered in one piece.
-      // Everything else, and everything unusual in that output, takes the stream below.
-      const attempt = script.nph ? undefined : mode.tryWhole?.(request);
-      const whole = attempt && (await attempt.output);
-      if (whole && sendWhole(ex, whole)) {
-        release();
-        phase = { at: 'complete' };
-        requestRuns(req, name, thisProcess);
-        return drainUnreadBody(req, body.body);
+        // 4. The whole-output path for a request with a body, once it is in hand (see serve()).
+        const whole = script.nph ? undefined : mode.tryWhole?.(request);
+        const output = whole && (await whole.output);
+        if (output && sendWhole(ex, output)) {
+          release();
+          requestRuns(req, name, thisProcess);
+          drainUnreadBody(req, request.body);
+          return { at: 'complete' };
+        }
+        attempt = whole;
       }
+      const body = request.body;
 
       // 5. The run: the mode turns the request into CGI output bytes.
       const run = attempt ? attempt.stream(signal) : mode.run({ ...request, signal });
@@ -302,7 +354,7 @@ export function createGateway(options: GatewayOptions) {
         release();
       }
 
-      drainUnreadBody(req, body.body);
+      drainUnreadBody(req, body);
 
       // 8. The error log: a script stopped by the clock or a departed client, and how the mode
       // stopped it (a killed process group, an abandoned handler).
@@ -310,13 +362,10 @@ export function createGateway(options: GatewayOptions) {
       if (reason instanceof RequestCut && (reason.why === 'timeout' || reason.why === 'client-gone')) {
         logger.error('error', name, `${reason.message}: ${exit.ok ? 'the script was stopped' : exit.reason}`);
       } else if (!exit.ok && script.nph) logger.error('error', name, exit.reason);
+      return phase;
     } finally {
-      running--;
+      release();
     }
-
-    // 9. RFC 3875 §6.2.2: the server answers the new location itself, once the first script is
-    // done (unless the client has gone meanwhile: then there is no one to answer).
-    if (phase.at === 'redirecting' && !ex.res.destroyed) await options.redispatch(phase.next);
   }
 
   return {

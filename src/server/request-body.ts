@@ -8,11 +8,18 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 
-export type RequestBody = { ok: true; body: Readable; length: number | undefined } | { ok: false; status: 400 | 408 | 413; message: string };
+/** A body in hand (or streaming straight through): what a script is given. */
+export type ReceivedBody = { ok: true; body: Readable; length: number | undefined };
+export type RequestBody = ReceivedBody | { ok: false; status: 400 | 408 | 413; message: string };
+
+/** Whether the request's head announces a body (RFC 9112 §6.3): chunked, or a Content-Length above 0. */
+export function announcesBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
 
 export async function takeBody(req: IncomingMessage, maxBody: number, signal: AbortSignal): Promise<RequestBody> {
   const tooLarge = { ok: false, status: 413, message: `request body larger than --max-body (${maxBody} bytes)` } as const;
-  if (req.headers['transfer-encoding']) return collect(req, maxBody, tooLarge, signal);
+  if (req.headers['transfer-encoding'] !== undefined) return collect(req, maxBody, tooLarge, signal);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBody) return tooLarge;
   if (declared > 0) return { ok: true, body: req, length: declared };
@@ -62,7 +69,7 @@ export function bodyOverdue(req: IncomingMessage): boolean {
 }
 
 /** A request without a body (and a local redirect's GET): a stream that ends at once. */
-export function noBody(): RequestBody {
+export function noBody(): ReceivedBody {
   const body = new Readable({ read: () => body.push(null) });
   return { ok: true, body, length: undefined };
 }
