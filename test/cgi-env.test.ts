@@ -3,11 +3,21 @@ import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import { buildEnv, envFromParams, FIXED_PATH, searchArgs, textEnvironment, valueBytes, type EnvInput } from '../src/cgi/env.ts';
 
+/** Header lines as node's rawHeaders has them, from a record of lower-case names. */
+function raw(headers: Record<string, string[]>): string[] {
+  return Object.entries(headers).flatMap(([name, values]) => values.flatMap((value) => [name, value]));
+}
+function headersOf(input: EnvInput): Record<string, string[]> {
+  const record: Record<string, string[]> = {};
+  for (let i = 0; i < input.rawHeaders.length; i += 2) (record[input.rawHeaders[i]!] ??= []).push(input.rawHeaders[i + 1]!);
+  return record;
+}
+
 const base: EnvInput = {
   method: 'GET',
   requestUri: '/cgi-bin/hello.sh?a=1',
   query: 'a=1',
-  headers: { host: ['example.com:8080'], 'user-agent': ['curl/8.0'] },
+  rawHeaders: raw({ host: ['example.com:8080'], 'user-agent': ['curl/8.0'] }),
   httpVersion: '1.1',
   scriptName: '/cgi-bin/hello.sh',
   scriptFilename: '/srv/cgi-bin/hello.sh',
@@ -68,7 +78,7 @@ const cases: Array<{ name: string; input: Partial<EnvInput>; want: Record<string
     input: {
       method: 'POST',
       contentLength: 11,
-      headers: { host: ['h'], 'content-type': ['application/x-www-form-urlencoded'], 'content-length': ['11'] },
+      rawHeaders: raw({ host: ['h'], 'content-type': ['application/x-www-form-urlencoded'], 'content-length': ['11'] }),
     },
     want: {
       REQUEST_METHOD: 'POST',
@@ -82,40 +92,52 @@ const cases: Array<{ name: string; input: Partial<EnvInput>; want: Record<string
   { name: 'no body, no CONTENT_LENGTH', input: {}, want: { CONTENT_LENGTH: undefined, CONTENT_TYPE: undefined } },
   {
     name: 'repeated headers merged: Cookie with "; ", others with ", "',
-    input: { headers: { host: ['h'], cookie: ['nom=NOM', 'yum=YUM'], 'x-foo': ['val1', 'val2'] } },
+    input: { rawHeaders: raw({ host: ['h'], cookie: ['nom=NOM', 'yum=YUM'], 'x-foo': ['val1', 'val2'] }) },
     want: { HTTP_COOKIE: 'nom=NOM; yum=YUM', HTTP_X_FOO: 'val1, val2' },
   },
   {
     name: 'the Proxy header dropped (httpoxy)',
-    input: { headers: { host: ['h'], 'x-foo': ['a'], proxy: ['http://evil.example:3128'] } },
+    input: { rawHeaders: raw({ host: ['h'], 'x-foo': ['a'], proxy: ['http://evil.example:3128'] }) },
     want: { HTTP_X_FOO: 'a', HTTP_PROXY: undefined },
   },
   {
     name: 'Authorization withheld, its scheme given as AUTH_TYPE',
-    input: { headers: { host: ['h'], authorization: ['Basic dXNlcjpwYXNz'] } },
+    input: { rawHeaders: raw({ host: ['h'], authorization: ['Basic dXNlcjpwYXNz'] }) },
     want: { AUTH_TYPE: 'Basic', HTTP_AUTHORIZATION: undefined },
   },
   {
     name: 'Authorization passed when asked',
-    input: { headers: { host: ['h'], authorization: ['Basic dXNlcjpwYXNz'] }, passAuthorization: true },
+    input: { rawHeaders: raw({ host: ['h'], authorization: ['Basic dXNlcjpwYXNz'] }), passAuthorization: true },
     want: { AUTH_TYPE: 'Basic', HTTP_AUTHORIZATION: 'Basic dXNlcjpwYXNz' },
   },
   {
     name: 'Proxy-Authorization never passed',
-    input: { headers: { host: ['h'], 'proxy-authorization': ['Basic eDp5'] }, passAuthorization: true },
+    input: { rawHeaders: raw({ host: ['h'], 'proxy-authorization': ['Basic eDp5'] }), passAuthorization: true },
     want: { HTTP_PROXY_AUTHORIZATION: undefined, AUTH_TYPE: undefined },
   },
   {
     name: 'an Authorization without a token scheme gives no AUTH_TYPE',
-    input: { headers: { host: ['h'], authorization: ['"odd" x'] } },
+    input: { rawHeaders: raw({ host: ['h'], authorization: ['"odd" x'] }) },
     want: { AUTH_TYPE: undefined },
   },
   {
     name: 'header names beyond letters, digits and "-" dropped',
-    input: { headers: { host: ['h'], 'foo-bar': ['dash'], foo_bar: ['underscore'], 'x.y': ['dot'] } },
+    input: { rawHeaders: raw({ host: ['h'], 'foo-bar': ['dash'], foo_bar: ['underscore'], 'x.y': ['dot'] }) },
     want: { HTTP_FOO_BAR: 'dash', HTTP_X_Y: undefined, 'HTTP_X.Y': undefined },
   },
-  { name: 'an empty header value kept', input: { headers: { host: ['h'], 'x-empty': [''] } }, want: { HTTP_X_EMPTY: '' } },
+  {
+    name: 'header names as the client spelt them: one variable per name in any case, repeats merged',
+    input: { rawHeaders: ['HOST', 'Example.com', 'X-Foo', 'a', 'x-foo', 'b', 'COOKIE', 'a=1', 'Cookie', 'b=2', 'Content-Type', 'text/plain'] },
+    want: {
+      SERVER_NAME: 'example.com',
+      HTTP_HOST: 'Example.com',
+      HTTP_X_FOO: 'a, b',
+      HTTP_COOKIE: 'a=1; b=2',
+      CONTENT_TYPE: 'text/plain',
+      HTTP_CONTENT_TYPE: undefined,
+    },
+  },
+  { name: 'an empty header value kept', input: { rawHeaders: raw({ host: ['h'], 'x-empty': [''] }) }, want: { HTTP_X_EMPTY: '' } },
   {
     name: 'IPv6 remote address without brackets',
     input: { remoteAddress: '2000::3000', remotePort: 12345 },
@@ -131,21 +153,21 @@ const cases: Array<{ name: string; input: Partial<EnvInput>; want: Record<string
     input: { remoteAddress: '::ffff:127.0.0.1', serverAddress: '::FFFF:10.0.0.2' },
     want: { REMOTE_ADDR: '127.0.0.1', REMOTE_HOST: '127.0.0.1', SERVER_ADDR: '10.0.0.2' },
   },
-  { name: 'SERVER_NAME from Host without a port', input: { headers: { host: ['Example.COM'] } }, want: { SERVER_NAME: 'example.com' } },
+  { name: 'SERVER_NAME from Host without a port', input: { rawHeaders: raw({ host: ['Example.COM'] }) }, want: { SERVER_NAME: 'example.com' } },
   {
     name: 'SERVER_NAME keeps an IPv6 literal in brackets',
-    input: { headers: { host: ['[::1]:8080'] } },
+    input: { rawHeaders: raw({ host: ['[::1]:8080'] }) },
     want: { SERVER_NAME: '[::1]', HTTP_HOST: '[::1]:8080' },
   },
-  { name: 'SERVER_NAME from an IPv6 Host with no port', input: { headers: { host: ['[2001:DB8::1]'] } }, want: { SERVER_NAME: '[2001:db8::1]' } },
-  { name: 'no Host: SERVER_NAME is the server address', input: { headers: {} }, want: { SERVER_NAME: '127.0.0.1', HTTP_HOST: undefined } },
+  { name: 'SERVER_NAME from an IPv6 Host with no port', input: { rawHeaders: raw({ host: ['[2001:DB8::1]'] }) }, want: { SERVER_NAME: '[2001:db8::1]' } },
+  { name: 'no Host: SERVER_NAME is the server address', input: { rawHeaders: raw({}) }, want: { SERVER_NAME: '127.0.0.1', HTTP_HOST: undefined } },
   {
     name: 'no Host on IPv6: the server address in brackets',
-    input: { headers: {}, serverAddress: '::1' },
+    input: { rawHeaders: raw({}), serverAddress: '::1' },
     want: { SERVER_NAME: '[::1]', SERVER_ADDR: '::1' },
   },
-  { name: 'a Host that is not a host: the server address', input: { headers: { host: ['a:b:c'] } }, want: { SERVER_NAME: '127.0.0.1' } },
-  { name: 'a bracketed Host that is not IPv6: the server address', input: { headers: { host: ['[nope]:80'] } }, want: { SERVER_NAME: '127.0.0.1' } },
+  { name: 'a Host that is not a host: the server address', input: { rawHeaders: raw({ host: ['a:b:c'] }) }, want: { SERVER_NAME: '127.0.0.1' } },
+  { name: 'a bracketed Host that is not IPv6: the server address', input: { rawHeaders: raw({ host: ['[nope]:80'] }) }, want: { SERVER_NAME: '127.0.0.1' } },
   { name: 'HTTP/1.0', input: { httpVersion: '1.0' }, want: { SERVER_PROTOCOL: 'HTTP/1.0' } },
   {
     name: 'extra merged last, over the rest',
@@ -173,7 +195,7 @@ test('nothing of the server environment reaches the script', () => {
     PATH: '/opt/secret/bin:/usr/bin',
   });
   try {
-    const env = buildEnv({ ...base, headers: { host: ['h'], proxy: ['p'] }, contentLength: 3, pathInfo: '/p' });
+    const env = buildEnv({ ...base, rawHeaders: raw({ host: ['h'], proxy: ['p'] }), contentLength: 3, pathInfo: '/p' });
     const expected = new Set([...Object.keys(buildEnv(base)), 'CONTENT_LENGTH', 'PATH_TRANSLATED']);
     assert.deepEqual(
       Object.keys(env).filter((key) => !expected.has(key)),
@@ -279,7 +301,7 @@ test('envFromParams keeps everything buildEnv makes: the pool sees what CGI mode
     ...base,
     pathInfo: '/x',
     contentLength: 3,
-    headers: { ...base.headers, 'content-type': ['text/plain'], authorization: ['Basic eA=='] },
+    rawHeaders: raw({ ...headersOf(base), 'content-type': ['text/plain'], authorization: ['Basic eA=='] }),
   });
   assert.deepEqual(envFromParams(env), env);
 });

@@ -15,8 +15,11 @@ export interface EnvInput {
   requestUri: string;
   /** The query, still encoded, without its '?'; '' when there is none. */
   query: string;
-  /** node's req.headersDistinct: lower-case names, every value kept. */
-  headers: Record<string, string[] | undefined>;
+  /**
+   * The header lines as node's req.rawHeaders has them: name, value, name, value..., in the order
+   * received, names as the client spelt them, every line kept (repeats included).
+   */
+  rawHeaders: readonly string[];
   /** '1.1' */
   httpVersion: string;
   /** The URL path that names the script, e.g. /cgi-bin/hello.sh. */
@@ -47,12 +50,11 @@ export const FIXED_PATH = '/usr/local/bin:/usr/bin:/bin';
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function buildEnv(input: EnvInput): Record<string, string> {
-  const { headers } = input;
   const remoteAddress = plainAddress(input.remoteAddress);
   const env: Record<string, string> = {
     GATEWAY_INTERFACE: 'CGI/1.1', // §4.1.4
     SERVER_SOFTWARE: input.serverSoftware, // §4.1.17
-    SERVER_NAME: serverName(headers.host?.[0], input.serverAddress), // §4.1.14
+    SERVER_NAME: '', // §4.1.14: from Host, below
     SERVER_ADDR: plainAddress(input.serverAddress), // customary (Apache, nginx)
     SERVER_PORT: String(input.serverPort), // §4.1.15
     SERVER_PROTOCOL: `HTTP/${input.httpVersion}`, // §4.1.16
@@ -75,8 +77,10 @@ export function buildEnv(input: EnvInput): Record<string, string> {
     // §4.1.6: PATH_INFO mapped onto the document tree, and unset when PATH_INFO is empty.
     env.PATH_TRANSLATED = input.documentRoot.replace(/\/+$/, '') + input.pathInfo;
   }
-  // §4.1.1: the auth-scheme alone; the credentials stay out (see httpVariables).
-  const authScheme = headers.authorization?.[0]?.split(/[ \t]/, 1)[0];
+  const { host, authorization, contentType } = addHttpVariables(env, input.rawHeaders, input.passAuthorization ?? false);
+  env.SERVER_NAME = serverName(host, input.serverAddress);
+  // §4.1.1: the auth-scheme alone; the credentials stay out (see addHttpVariables).
+  const authScheme = authorization?.split(/[ \t]/, 1)[0];
   if (authScheme !== undefined && TOKEN.test(authScheme)) env.AUTH_TYPE = authScheme;
   if (input.contentLength !== undefined) {
     const length = input.contentLength;
@@ -85,9 +89,8 @@ export function buildEnv(input: EnvInput): Record<string, string> {
     }
     env.CONTENT_LENGTH = String(length); // §4.1.2: set if and only if there is a body
   }
-  const contentType = headers['content-type']?.[0];
   if (contentType) env.CONTENT_TYPE = contentType; // §4.1.3; the first, as node's req.headers
-  return Object.assign(env, httpVariables(headers, input.passAuthorization ?? false), input.extra);
+  return input.extra ? Object.assign(env, input.extra) : env;
 }
 
 /**
@@ -139,38 +142,57 @@ export function textEnvironment(env: Record<string, string>): Record<string, str
  */
 const WITHHELD = new Set(['proxy', 'proxy-authorization', 'content-length', 'content-type']);
 
-/**
- * HTTP_NAME for a header name, or null where the header is never passed on. Only letters,
- * digits and '-' make a name that every shell can read. Anything else is dropped, as Apache
- * does: were '_' kept, a client could send Foo_Bar to collide with, or pass for, the Foo-Bar a
- * front proxy set; other characters make names sh cannot use. Remembered, since every request
- * brings the same few names; bounded, since a client chooses them.
- */
-const variableNames = new Map<string, string | null>();
-function variableName(header: string): string | null {
-  let variable = variableNames.get(header);
-  if (variable === undefined) {
-    variable = /^[A-Za-z0-9-]+$/.test(header) && !WITHHELD.has(header) ? `HTTP_${header.toUpperCase().replaceAll('-', '_')}` : null;
-    if (variableNames.size < 1000) variableNames.set(header, variable);
-  }
-  return variable;
+/** What a header name (as a client spelt it) means here: its lower-case form and its variable. */
+interface HeaderName {
+  lower: string;
+  /** HTTP_NAME, or null where the header is never passed on. */
+  variable: string | null;
 }
 
-/** §4.1.18: each request header as HTTP_NAME, repeated headers merged into one value. */
-function httpVariables(headers: EnvInput['headers'], passAuthorization: boolean) {
-  const variables: Record<string, string> = {};
-  for (const name in headers) {
-    const values = headers[name];
-    const variable = variableName(name);
-    if (variable === null || !values?.length) continue;
-    // §4.1.18 says the server SHOULD remove credentials: a script that is not meant to see
-    // passwords must not find them in its environment (or in `ps e`). Apache's choice too.
-    if (name === 'authorization' && !passAuthorization) continue;
+/**
+ * Only letters, digits and '-' make a name that every shell can read. Anything else is dropped,
+ * as Apache does: were '_' kept, a client could send Foo_Bar to collide with, or pass for, the
+ * Foo-Bar a front proxy set; other characters make names sh cannot use. Remembered, since every
+ * request brings the same few names; bounded, since a client chooses them.
+ */
+const headerNames = new Map<string, HeaderName>();
+function headerName(header: string): HeaderName {
+  let known = headerNames.get(header);
+  if (known === undefined) {
+    const lower = header.toLowerCase();
+    const variable = /^[A-Za-z0-9-]+$/.test(header) && !WITHHELD.has(lower) ? `HTTP_${lower.toUpperCase().replaceAll('-', '_')}` : null;
+    known = { lower, variable };
+    if (headerNames.size < 1000) headerNames.set(header, known);
+  }
+  return known;
+}
+
+/**
+ * §4.1.18: each request header as HTTP_NAME, repeated headers merged into one value, added to
+ * `env`. Returns the first Host, Authorization and Content-Type, which other variables are made of.
+ */
+function addHttpVariables(env: Record<string, string>, rawHeaders: readonly string[], passAuthorization: boolean) {
+  let host: string | undefined;
+  let authorization: string | undefined;
+  let contentType: string | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const { lower, variable } = headerName(rawHeaders[i] as string);
+    const value = rawHeaders[i + 1] as string;
+    if (lower === 'host') host ??= value;
+    else if (lower === 'content-type') contentType ??= value;
+    else if (lower === 'authorization') {
+      authorization ??= value;
+      // §4.1.18 says the server SHOULD remove credentials: a script that is not meant to see
+      // passwords must not find them in its environment (or in `ps e`). Apache's choice too.
+      if (!passAuthorization) continue;
+    }
+    if (variable === null) continue;
     // A repeated header means the same as one with its values joined by ", " (RFC 9110 §5.3),
     // except Cookie, whose pairs are joined by "; " (RFC 6265 §5.4).
-    variables[variable] = values.join(name === 'cookie' ? '; ' : ', ');
+    const before = env[variable];
+    env[variable] = before === undefined ? value : `${before}${lower === 'cookie' ? '; ' : ', '}${value}`;
   }
-  return variables;
+  return { host, authorization, contentType };
 }
 
 /**
@@ -179,6 +201,15 @@ function httpVariables(headers: EnvInput['headers'], passAuthorization: boolean)
  * Host, or one that is not a host name or address, the address the request arrived on.
  */
 function serverName(host: string | undefined, serverAddress: string): string {
+  // Every request of a site asks with the same Host, on the same address: the last answer is kept.
+  if (host === lastServerName.host && serverAddress === lastServerName.serverAddress) return lastServerName.name;
+  const name = serverNameOf(host, serverAddress);
+  lastServerName = { host, serverAddress, name };
+  return name;
+}
+let lastServerName: { host: string | undefined; serverAddress: string; name: string } = { host: undefined, serverAddress: '', name: '' };
+
+function serverNameOf(host: string | undefined, serverAddress: string): string {
   const match = /^(?:\[([^\]]*)\]|([^:[\]]+))(?::[0-9]*)?$/.exec(host ?? '');
   const [, ipv6, name] = match ?? [];
   if (ipv6 !== undefined && isIPv6(ipv6)) return `[${ipv6.toLowerCase()}]`;
@@ -190,6 +221,18 @@ function serverName(host: string | undefined, serverAddress: string): string {
 
 /** An address as §4.1.8 writes it: IPv6 without brackets, IPv4-mapped IPv6 as plain IPv4. */
 function plainAddress(address: string): string {
+  // Two addresses per request, and most are the same few (a server's own, loopback, a proxy's).
+  let plain = plainAddresses.get(address);
+  if (plain === undefined) {
+    plain = plainAddressOf(address);
+    if (plainAddresses.size >= 1000) plainAddresses.clear();
+    plainAddresses.set(address, plain);
+  }
+  return plain;
+}
+const plainAddresses = new Map<string, string>();
+
+function plainAddressOf(address: string): string {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
   const ipv4 = /^::ffff:([0-9.]+)$/i.exec(bare)?.[1];
   return ipv4 !== undefined && isIPv4(ipv4) ? ipv4 : bare;

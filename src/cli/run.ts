@@ -73,7 +73,7 @@ Examples:
       method: options.method.toUpperCase(),
       requestUri: `${name}${options.pathInfo}${query ? `?${query}` : ''}`,
       query,
-      headers: parseHeaders(options.header, body.length),
+      rawHeaders: parseHeaders(options.header, body.length),
       httpVersion: '1.1',
       scriptName: name,
       scriptFilename: file,
@@ -282,16 +282,18 @@ function encoded(bytes: Buffer): { encoding: 'utf8' | 'base64'; data: string } {
   return isUtf8(bytes) ? { encoding: 'utf8', data: bytes.toString('utf8') } : { encoding: 'base64', data: bytes.toString('base64') };
 }
 
-function parseHeaders(fields: string[], bodyLength: number): Record<string, string[]> {
-  const headers: Record<string, string[]> = { host: ['127.0.0.1:8080'] };
+/** --header lines as a request's raw header lines (name, value, ...), with the Host and Content-Type a browser would send. */
+function parseHeaders(fields: string[], bodyLength: number): string[] {
+  const raw: string[] = [];
   for (const field of fields) {
     const colon = field.indexOf(':');
     if (colon < 1) throw new UsageError(`--header "${field}": expected 'Name: value'`);
-    const key = field.slice(0, colon).trim().toLowerCase();
-    (headers[key] ??= []).push(field.slice(colon + 1).trim());
+    raw.push(field.slice(0, colon).trim(), field.slice(colon + 1).trim());
   }
-  if (bodyLength && !headers['content-type']) headers['content-type'] = ['application/x-www-form-urlencoded'];
-  return headers;
+  const named = (name: string) => raw.some((field, i) => i % 2 === 0 && field.toLowerCase() === name);
+  if (!named('host')) raw.unshift('Host', '127.0.0.1:8080');
+  if (bodyLength && !named('content-type')) raw.push('Content-Type', 'application/x-www-form-urlencoded');
+  return raw;
 }
 
 function section(title: string): void {

@@ -147,7 +147,7 @@ export function createGateway(options: GatewayOptions) {
     const { req } = ex;
     return {
       script,
-      env: requestEnv(options, { ...ex, headers: ex.redirects ? withoutBodyHeaders(req.headersDistinct) : req.headersDistinct }, location, body.length),
+      env: requestEnv(options, { ...ex, rawHeaders: ex.redirects ? withoutBodyHeaders(req.rawHeaders) : req.rawHeaders }, location, body.length),
       args: script.kind === 'program' ? searchArgs(ex.method, ex.query) : [],
       body: body.body,
       logStderr: (line: string) => logger.error('stderr', name, line),
@@ -512,7 +512,7 @@ function discard(from: Readable, signal: AbortSignal): Promise<number> {
  */
 export function requestEnv(
   options: Pick<GatewayOptions, 'docroot' | 'passAuthorization' | 'serverSoftware'>,
-  request: Pick<Exchange, 'req' | 'method' | 'target' | 'query'> & { headers: Record<string, string[] | undefined> },
+  request: Pick<Exchange, 'req' | 'method' | 'target' | 'query'> & { rawHeaders: readonly string[] },
   location: ScriptLocation,
   contentLength?: number,
 ): Record<string, string> {
@@ -521,7 +521,7 @@ export function requestEnv(
     method: request.method,
     requestUri: request.target,
     query: request.query,
-    headers: request.headers,
+    rawHeaders: request.rawHeaders,
     httpVersion,
     scriptName: `/cgi-bin${location.scriptPath}`,
     scriptFilename: location.file,
@@ -538,7 +538,12 @@ export function requestEnv(
 }
 
 /** A local redirect is a GET of the new location: the original body's headers do not apply. */
-function withoutBodyHeaders(headers: Record<string, string[] | undefined>): Record<string, string[] | undefined> {
-  const { 'content-length': _length, 'content-type': _type, 'transfer-encoding': _te, ...rest } = headers;
-  return rest;
+function withoutBodyHeaders(rawHeaders: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (!bodyHeaders.has(name.toLowerCase())) kept.push(name, rawHeaders[i + 1] as string);
+  }
+  return kept;
 }
+const bodyHeaders = new Set(['content-length', 'content-type', 'transfer-encoding']);

@@ -176,7 +176,7 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
     const { target, query } = splitTarget(req.url ?? '/');
     const run = mode.socket!({
       script,
-      env: requestEnv(options, { req, method: 'GET', target, query, headers: req.headersDistinct }, location),
+      env: requestEnv(options, { req, method: 'GET', target, query, rawHeaders: req.rawHeaders }, location),
       args: [],
       body: stdin,
       signal: controller.signal,
