@@ -6,7 +6,44 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { decodeAndNormalize, normalizeRequestPath, resolveScript, resolveStatic } from '../src/server/paths.ts';
+import { decodeAndNormalize, isHiddenPath, isHiddenSegment, normalizeRequestPath, resolveScript, resolveStatic } from '../src/server/paths.ts';
+
+describe('isHiddenPath', () => {
+  /** The rule as written: a segment at a time, RFC 8615's /.well-known/ spared. */
+  const bySegment = (path: string) =>
+    path.split('/').some((segment, i) => segment !== '' && !(i === 1 && segment === '.well-known') && isHiddenSegment(segment));
+
+  test('hides dot names, backups and swap files, and spares /.well-known/', () => {
+    for (const path of [
+      '/.env',
+      '/.git/config',
+      '/a/.htpasswd',
+      '/page.html~',
+      '/x/page.BAK',
+      '/p.orig',
+      '/p.swp/x',
+      '/p.swo',
+      '/#page.html#',
+      '/.well-known/.git/x',
+    ]) {
+      assert.equal(isHiddenPath(path), true, path);
+    }
+    for (const path of ['/', '/index.html', '/a/b/', '/.well-known/security.txt', '/.well-known', '/a.bakery', '/a~b', '/#', '/a#b#c', '/cgi-bin/hello.sh']) {
+      assert.equal(isHiddenPath(path), false, path);
+    }
+  });
+
+  test('the one expression agrees with the rule segment by segment', () => {
+    const segment = fc.stringMatching(/^(?:[a-z]|\.|~|#|\.well-known|\.bak|\.SWP|\.orig|\.swo|well-known)*$/, { maxLength: 12 });
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 5 }), (segments) => {
+        const path = `/${segments.join('/')}`;
+        assert.equal(isHiddenPath(path), bySegment(path), path);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe('normalizeRequestPath', () => {
   const cases: [raw: string, expected: string | undefined][] = [

@@ -78,7 +78,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (isHiddenPath(path)) return replyText(ex, 404, 'Not Found');
     if (path === cgiPrefix || path.startsWith(`${cgiPrefix}/`)) {
-      const found = await findScript(path.slice(cgiPrefix.length));
+      const lookup = findScript(path.slice(cgiPrefix.length));
+      const found = lookup instanceof Promise ? await lookup : lookup;
       if (!found) return replyText(ex, 404, `Not Found: no script at ${path}`);
       if (found.script instanceof NotAScript) {
         logger.error('warn', path, found.script.message);
@@ -109,7 +110,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The live view (src/live-events.ts) sees every request but its own.
     const watched = !ex.rawPath.startsWith('/webhist/');
     if (watched) requestArrived(req, ex.method, ex.target);
-    res.once('close', () => {
+    // 'close' comes once; on() spares the wrapper once() would make for every request.
+    res.on('close', () => {
       if (watched) requestEnded(req, ex.logged.status ?? res.statusCode, res.writableFinished);
       const length = res.getHeader('content-length');
       logger.access({

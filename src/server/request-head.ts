@@ -37,7 +37,11 @@ export function checkRequestHead(req: IncomingMessage): string | undefined {
 /** The indexes in rawHeaders of the Host lines' names. */
 function hostLines(req: IncomingMessage): number[] {
   const at: number[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') at.push(i);
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    // Only a four-letter name can be Host: no lower-casing of every name of every request.
+    if (name.length === 4 && name.toLowerCase() === 'host') at.push(i);
+  }
   return at;
 }
 

@@ -6,16 +6,28 @@
  * seen up to `ttlMs` late. Keys may come from clients (PATH_INFO), so the memory is bounded.
  */
 export function revalidateEvery<V>(ttlMs: number, lookup: (key: string) => Promise<V>, maxEntries = 1024) {
-  const memory = new Map<string, { value: Promise<V>; until: number }>();
-  return (key: string): Promise<V> => {
+  const memory = new Map<string, Remembered<V>>();
+  /** The answer itself once it is known (no promise to wait a turn on), its promise until then. */
+  return (key: string): V | Promise<V> => {
     const now = performance.now();
     const known = memory.get(key);
-    if (known && known.until > now) return known.value;
+    if (known && known.until > now) return known.settled ? (known.value as V) : known.pending;
     if (memory.size >= maxEntries) memory.clear();
-    const value = lookup(key);
-    memory.set(key, { value, until: now + ttlMs });
-    // A failed lookup is not remembered: the next request asks again.
-    value.catch(() => memory.delete(key));
-    return value;
+    const pending = lookup(key);
+    const entry: Remembered<V> = { pending, settled: false, until: now + ttlMs };
+    memory.set(key, entry);
+    pending.then(
+      (value) => Object.assign(entry, { settled: true, value }),
+      // A failed lookup is not remembered: the next request asks again.
+      () => memory.delete(key),
+    );
+    return pending;
   };
+}
+
+interface Remembered<V> {
+  pending: Promise<V>;
+  settled: boolean;
+  value?: V;
+  until: number;
 }

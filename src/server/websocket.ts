@@ -49,7 +49,7 @@ export interface WebSocketFrontOptions extends Pick<GatewayOptions, 'docroot' | 
   mode: Mode;
   logger: Logger;
   /** The script a path under /cgi-bin names, as the HTTP front finds it. */
-  findScript(rest: string): Promise<FoundScript | undefined>;
+  findScript(rest: string): FoundScript | undefined | Promise<FoundScript | undefined>;
   /** The gateway's --max-concurrency slots: a WebSocket's script counts as one while it runs. */
   slots: { takeSlot(): boolean; giveSlot(): void };
 }
