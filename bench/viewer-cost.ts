@@ -106,13 +106,12 @@ async function busCost(listening: boolean): Promise<number> {
     const n = 100_000;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
-      const key = {};
       const pid = 1_000_000 + (i % 1000);
-      requestArrived(key, 'GET', '/cgi-bin/hello.js');
+      const request = requestArrived('GET', '/cgi-bin/hello.js');
       processStarted({ pid, kind: 'cgi', script: '/cgi-bin/hello.js' });
-      requestRuns(key, '/cgi-bin/hello.js', { pid }, signal);
+      requestRuns(request, '/cgi-bin/hello.js', { pid }, signal);
       processExited({ pid, status: 0 });
-      requestEnded(key, 200, true);
+      requestEnded(request, 200, true);
     }
     // request-end goes out in a microtask: let them all run inside the timing.
     await new Promise((resolve) => setImmediate(resolve));

@@ -45,8 +45,11 @@ export interface LiveProcess {
   current: string[];
 }
 
-/** A request in flight. `run` is the script's run once the gateway started one. */
-interface LiveRequest {
+/**
+ * A request in flight, as the live view follows it: the front holds it from arrival to end and
+ * hands it to whatever runs the request's script. `run` is that run once the gateway started one.
+ */
+export interface LiveRequest {
   id: number;
   startedAt: number;
   target: string;
@@ -62,7 +65,8 @@ const listeners = new Set<Listener>();
 /** While someone listens: looks for FastCGI requests whose worker became known. */
 let assignments: NodeJS.Timeout | undefined;
 const processes = new Map<number, LiveProcess>();
-const inFlight = new Map<object, LiveRequest>();
+/** By id: a small integer key costs nothing to hash, as an IncomingMessage would. */
+const inFlight = new Map<number, LiveRequest>();
 let nextId = 1;
 /** Since this process started. */
 export const totals = { requests: 0, served: 0, processesStarted: 0, processesExited: 0 };
@@ -112,21 +116,20 @@ export function liveProcesses(): LiveProcess[] {
 
 // ── requests ───────────────────────────────────────────────────────────────────────────────────
 
-/** A request arrived at the front; `key` names it until it ends (the IncomingMessage). */
-export function requestArrived(key: object, method: string, target: string): void {
-  const id = nextId++;
-  const startedAt = Date.now();
+/** A request arrived at the front: the record to pass on until it ends. */
+export function requestArrived(method: string, target: string, startedAt = Date.now()): LiveRequest {
+  const request: LiveRequest = { id: nextId++, startedAt, target };
   totals.requests++;
-  inFlight.set(key, { id, startedAt, target });
-  if (listeners.size) emit({ type: 'request-start', id, t: startedAt, method, target });
+  inFlight.set(request.id, request);
+  if (listeners.size) emit({ type: 'request-start', id: request.id, t: startedAt, method, target });
+  return request;
 }
 
 /**
  * The gateway started a script for it: `run.pid` names the process serving it, now or later
  * (a FastCGI request waits for a worker to accept it), and `signal` says if it was stopped.
  */
-export function requestRuns(key: object, script: string, run: { readonly pid?: number }, signal?: AbortSignal): void {
-  const request = inFlight.get(key);
+export function requestRuns(request: LiveRequest | undefined, script: string, run: { readonly pid?: number }, signal?: AbortSignal): void {
   if (!request) return;
   request.run = run;
   request.signal = signal;
@@ -148,10 +151,8 @@ function checkAssignments(): void {
 }
 
 /** The response closed. `finished`: the whole response was sent (not cut, nor left by the client). */
-export function requestEnded(key: object, status: number, finished: boolean): void {
-  const request = inFlight.get(key);
-  if (!request) return;
-  inFlight.delete(key);
+export function requestEnded(request: LiveRequest | undefined, status: number, finished: boolean): void {
+  if (!request || !inFlight.delete(request.id)) return;
   totals.served++;
   assign(request);
   // What served it: the process that ran its script, or this one (static files, the status page).

@@ -18,15 +18,13 @@
  * - a handler that blocks the event loop stops everything: a watchdog thread says which one
  *   (./watchdog.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
-import type { CgiRequest, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts';
+import type { CgiRequest, ProcessStatus, ScriptExit, ScriptRun, WholeAttempt } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { callWebSocket, type Handler, type WebSocketHandler } from '../script/handler.ts';
 import type { LogFormat, Logger } from '../server/log.ts';
-import type { ProcessStatus } from '../mode.ts';
-import { HandlerOutput } from './handler-output.ts';
+import { describeError, HandlerCall, type Loaded, requestScope, type Runner } from './handler-call.ts';
 import { noWatchdog, startWatchdog } from './watchdog.ts';
 
 export interface HandlerRunnerOptions {
@@ -38,43 +36,6 @@ export interface HandlerRunnerOptions {
   blockedAfterMs?: number;
   /** Start the watchdog thread (about 20 MB: a V8 instance of its own). Default true. */
   watchdog?: boolean;
-}
-
-/** One script file across its versions. */
-interface Loaded {
-  /** For the watchdog: small, stable and never 0. */
-  id: number;
-  name: string;
-  /** The version imported, or being imported. */
-  mtimeMs: number;
-  /** Set once that version is imported, so the hot path calls it without waiting on a promise. */
-  handler?: Handler;
-  /** The module itself: its WebSocket entry is called from the same instance, state shared. */
-  module: Promise<Record<string, unknown>>;
-  loading: Promise<Handler>;
-  /** Requests in flight. */
-  running: number;
-}
-
-/** Output kept whole, at most: more than this is streamed (a 64 KiB pipe buffer's worth). */
-const keepBytes = 64 * 1024;
-
-const notWhole = Promise.resolve(undefined);
-
-/**
- * Work for the end of this turn of the event loop: one setImmediate for every request that
- * began in the turn, not one each. By then a handler that waits on nothing has ended.
- */
-let turnEnd: Array<() => void> = [];
-function atEndOfTurn(work: () => void): void {
-  if (turnEnd.length === 0) {
-    setImmediate(() => {
-      const due = turnEnd;
-      turnEnd = [];
-      for (const each of due) each();
-    });
-  }
-  turnEnd.push(work);
 }
 
 export interface HandlerRunner {
@@ -94,9 +55,9 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
   const modules = new Map<string, Loaded>();
   const watchdog = watching ? startWatchdog({ blockedAfterMs, format: logFormat, fd: 2 }) : noWatchdog;
   const startedAt = Date.now();
-  let served = 0;
+  const counts = { served: 0, abandoned: 0 };
+  const runner: Runner = { logger, watchdog, counts };
   let imports = 0;
-  let abandoned = 0;
 
   /**
    * The handler for this version of the file. The server hands over the script as described
@@ -135,128 +96,16 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     return entry;
   }
 
-  /**
-   * Calls the handler for one request. Its output is kept (./handler-output.ts) until it ends,
-   * the end of this turn of the event loop comes, or it passes `keepBytes`; whichever is first
-   * decides between the whole output and a stream. `streaming` skips the wait (run()).
-   */
-  function begin({ script, env, body }: Omit<CgiRequest, 'signal'>, streaming: boolean): WholeAttempt {
-    const loaded = load(script);
-    loaded.running++;
-    watchdog.begin(loaded.id);
-    /** How the handler ended, once it has (or was cut off). */
-    let exit: ScriptExit | undefined;
-    let called = false;
-    let cutOff = false;
-    let stopWaiting: AbortSignal | undefined;
-    let tellFinished: ((exit: ScriptExit) => void) | undefined;
-    let tellWhole: ((output: Buffer | undefined) => void) | undefined;
-    const output = streaming ? notWhole : new Promise<Buffer | undefined>((resolve) => (tellWhole = resolve));
-    /** No whole output after all: whoever waits for it is told to stream. */
-    const giveUpWhole = () => {
-      tellWhole?.(undefined);
-      tellWhole = undefined;
-    };
-    const stdout = new HandlerOutput(keepBytes, giveUpWhole);
-    // A handler may destroy its stdout with an error; the gateway sees it end, the server lives.
-    stdout.on('error', () => {});
-
-    const settle = (ended: ScriptExit) => {
-      exit = ended;
-      stopWaiting?.removeEventListener('abort', onAbort);
-      served++;
-      loaded.running--;
-      watchdog.end(loaded.id);
-      tellWhole?.(ended.ok && !stdout.cut ? stdout.whole() : undefined);
-      tellWhole = undefined;
-      tellFinished?.(ended);
-    };
-    // A promise cannot be killed, and the handler shares this process, so there is no process
-    // to kill either: close its stdout (the shipped scripts stop on 'close') and move on. The
-    // handler may still settle later, or never, and is then garbage like any other.
-    function onAbort() {
-      if (exit) return;
-      cutOff = true;
-      if (called) abandoned++;
-      stdout.cutOff();
-      settle({ ok: false, reason: called ? 'a handler cannot be killed, so it was abandoned with its stdout closed' : 'its module was still being imported' });
-    }
-    /** A callback the handler left behind threw, or a promise of its rejected unawaited (containFaults). */
-    const fault: Fault = {
-      logger,
-      script: loaded.name,
-      fail(error) {
-        if (exit) return false;
-        if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-        settle({ ok: false, serverFault: !stdout.wrote, reason: `a callback of its handler failed: ${describeError(error)}` });
-        return true;
-      },
-    };
-    const call = (handler: Handler) => {
-      if (cutOff) return;
-      called = true;
-      let result: unknown;
-      watchdog.enter(loaded.id);
-      try {
-        // Everything the handler starts runs in this request's async context, so a fault in it,
-        // however late, is charged to this script and this request.
-        result = requestScope.run(fault, handler, { env, stdin: body, stdout });
-      } catch (error) {
-        result = Promise.reject(error);
-      } finally {
-        watchdog.leave();
-      }
-      Promise.resolve(result).then(
-        () => {
-          if (cutOff) return void abandoned--;
-          if (exit) return; // a callback of it failed first (containFaults)
-          // The response is complete when the handler settles, whatever it left running.
-          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-          settle({ ok: true });
-        },
-        (error: unknown) => {
-          if (cutOff) {
-            abandoned--;
-            return logger.error('warn', loaded.name, `its abandoned handler failed later: ${describeError(error)}`);
-          }
-          if (exit) return logger.error('warn', loaded.name, `its handler failed as well: ${describeError(error)}`);
-          if (!stdout.writableEnded && !stdout.destroyed) stdout.end();
-          settle({ ok: false, serverFault: !stdout.wrote, reason: `its handler failed: ${describeError(error)}` });
-        },
-      );
-    };
-
-    if (loaded.handler) call(loaded.handler);
-    else {
-      loaded.loading.then(call, (error: unknown) => {
-        if (cutOff) return;
-        stdout.end();
-        settle({ ok: false, serverFault: true, reason: `cannot be imported: ${describeError(error)}` });
-      });
-    }
-    // Still running when the event loop comes round: it waits on something, so it streams.
-    if (tellWhole) atEndOfTurn(giveUpWhole);
-
-    return {
-      output,
-      stream(signal) {
-        giveUpWhole();
-        const out = stdout.stream();
-        if (exit) return { stdout: out, finished: Promise.resolve(exit), pid: process.pid };
-        const finished = new Promise<ScriptExit>((resolve) => (tellFinished = resolve));
-        stopWaiting = signal;
-        signal.addEventListener('abort', onAbort, { once: true });
-        if (signal.aborted) onAbort();
-        return { stdout: out, finished, pid: process.pid };
-      },
-    };
+  /** Calls the handler for one request (./handler-call.ts); `streaming` skips keeping its output whole. */
+  function begin(request: Omit<CgiRequest, 'signal'>, streaming: boolean): HandlerCall {
+    return new HandlerCall(runner, load(request.script), request, streaming);
   }
 
   function status(): ProcessStatus {
     const { rss, heapUsed } = process.memoryUsage();
     const scripts = [...modules.values()].filter((m) => m.running > 0).map((m) => m.name);
     const state = scripts.length > 0 ? 'busy' : 'idle';
-    return { pid: process.pid, state, served, scripts, startedAt, abandoned, imports, rssBytes: rss, heapUsedBytes: heapUsed };
+    return { pid: process.pid, state, ...counts, scripts, startedAt, imports, rssBytes: rss, heapUsedBytes: heapUsed };
   }
 
   /**
@@ -289,7 +138,7 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
       )
       .then((exit) => {
         loaded.running--;
-        served++;
+        counts.served++;
         stdout.end();
         return exit;
       });
@@ -304,16 +153,6 @@ export function createHandlerRunner({ logger, logFormat = 'clf', blockedAfterMs 
     close: () => watchdog.close(),
   };
 }
-
-/** The request whose handler code is running, however deep in its callbacks (AsyncLocalStorage). */
-interface Fault {
-  /** The runner's log: each server in a process (tests run several) keeps its own. */
-  logger: Logger;
-  script: string;
-  /** Ends the request as failed; false when it had already ended. */
-  fail(error: unknown): boolean;
-}
-const requestScope = new AsyncLocalStorage<Fault>();
 
 /**
  * A bug in a handler's callback (a `throw` in a timer, a rejected promise nobody awaits) is no
@@ -350,11 +189,3 @@ export function containFaults(logger: Logger, onUnknown: 'exit' | 'serve-on'): v
 }
 let faultsContained = false;
 let unknownFaults: { logger: Logger; onUnknown: 'exit' | 'serve-on' };
-
-/** An error as one log line: what it said and where it came from. */
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const at = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
-  // Without load()'s ?mtime= cache-buster: the file a learner opens has no such name.
-  return `${error.name}: ${error.message}${at ? ` (${at.trim()})` : ''}`.replace(/\?mtime=[\d.]+/g, '');
-}

@@ -3,6 +3,7 @@
  * new Exchange for the same connection: a GET of the new location, one level deeper.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LiveRequest } from '../live-events.ts';
 
 export interface Exchange {
   req: IncomingMessage;
@@ -16,6 +17,8 @@ export interface Exchange {
   query: string;
   /** How many local redirects led here. */
   redirects: number;
+  /** The request as the live view follows it (src/live-events.ts); none for the server's own pages. */
+  live?: LiveRequest;
   /** Set when the server knows better than res (NPH: the script wrote the status line). */
   logged: { status?: number; bytes?: number };
 }

@@ -128,7 +128,7 @@ export function createGateway(options: GatewayOptions) {
         const attempt = mode.tryWhole(request);
         const whole = await attempt.output;
         if (whole && sendWhole(ex, whole)) {
-          requestRuns(req, name, thisProcess);
+          requestRuns(ex.live, name, thisProcess);
           return;
         }
         phase = await respond(ex, name, script, { request, attempt });
@@ -221,7 +221,7 @@ export function createGateway(options: GatewayOptions) {
         const output = whole && (await whole.output);
         if (output && sendWhole(ex, output)) {
           release();
-          requestRuns(req, name, thisProcess);
+          requestRuns(ex.live, name, thisProcess);
           drainUnreadBody(req, request.body);
           return { at: 'complete' };
         }
@@ -231,7 +231,7 @@ export function createGateway(options: GatewayOptions) {
 
       // 5. The run: the mode turns the request into CGI output bytes.
       const run = attempt ? attempt.stream(signal) : mode.run({ ...request, signal });
-      requestRuns(req, name, run, signal);
+      requestRuns(ex.live, name, run, signal);
 
       let exit: ScriptExit;
       try {

@@ -109,10 +109,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const remoteAddress = req.socket.remoteAddress ?? '-';
     // The live view (src/live-events.ts) sees every request but its own.
     const watched = !ex.rawPath.startsWith('/webhist/');
-    if (watched) requestArrived(req, ex.method, ex.target);
+    if (watched) ex.live = requestArrived(ex.method, ex.target, began);
     // 'close' comes once; on() spares the wrapper once() would make for every request.
     res.on('close', () => {
-      if (watched) requestEnded(req, ex.logged.status ?? res.statusCode, res.writableFinished);
+      requestEnded(ex.live, ex.logged.status ?? res.statusCode, res.writableFinished);
       const length = res.getHeader('content-length');
       logger.access({
         remoteAddress,

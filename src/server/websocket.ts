@@ -28,7 +28,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Mode } from '../mode.ts';
 import { NotAScript, type Script } from '../script/describe.ts';
-import { requestArrived, requestEnded, requestRuns } from '../live-events.ts';
+import { type LiveRequest, requestArrived, requestEnded, requestRuns } from '../live-events.ts';
 import { splitTarget } from './exchange.ts';
 import { requestEnv, type FoundScript, type GatewayOptions } from './gateway.ts';
 import type { Logger } from './log.ts';
@@ -84,9 +84,9 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
     socket.on('error', () => {});
     const began = Date.now();
     const { target, rawPath } = splitTarget(req.url ?? '/');
-    requestArrived(req, req.method ?? 'GET', target);
+    const live = requestArrived(req.method ?? 'GET', target, began);
     const access = (status: number, bytes: number) => {
-      requestEnded(req, status, true);
+      requestEnded(live, status, true);
       logger.access({
         remoteAddress: req.socket.remoteAddress ?? '-',
         time: new Date(began),
@@ -156,7 +156,7 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
     wss.on('wsClientError', onClientError);
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;
-      connect(ws, req, found.location, script, name, access);
+      connect(ws, req, found.location, script, name, access, live);
     });
     wss.off('wsClientError', onClientError);
     if (!upgraded) options.slots.giveSlot();
@@ -170,6 +170,7 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
     script: Script,
     name: string,
     access: (status: number, bytes: number) => void,
+    live: LiveRequest,
   ): void {
     const controller = new AbortController();
     const stdin = new PassThrough({ highWaterMark: stdinHighWater });
@@ -182,7 +183,7 @@ export function createWebSocketFront(options: WebSocketFrontOptions) {
       signal: controller.signal,
       logStderr: (line) => logger.error('stderr', name, line),
     });
-    requestRuns(req, name, run, controller.signal);
+    requestRuns(live, name, run, controller.signal);
     const entry = { ws, stop: () => ws.close(1001, 'the server is shutting down') };
     open.add(entry);
     let sent = 0;
