@@ -397,12 +397,10 @@ export function createGateway(options: GatewayOptions) {
 function sendWhole(ex: Exchange, output: Buffer): boolean {
   const whole = planWholeOutput(output);
   if (!whole) return false;
-  const { plan, body } = whole;
+  const { plan, headerLines, body } = whole;
   if (plan.kind === 'local-redirect' || plan.status === 204 || plan.status === 304 || body.length === 0) return false;
   if (plan.contentLength !== undefined && plan.contentLength !== body.length) return false;
-  const headers: string[] = [];
-  for (const [field, value] of plan.headers) headers.push(field, value);
-  ex.res.writeHead(plan.status, plan.reason, headers);
+  ex.res.writeHead(plan.status, plan.reason, headerLines);
   ex.res.end(body);
   ex.logged.bytes = body.length;
   return true;
