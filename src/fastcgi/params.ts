@@ -18,11 +18,47 @@ const MAX_LENGTH = 0x7fffffff;
 export const DEFAULT_MAX_PARAMS_BYTES = 1024 * 1024;
 
 /**
- * Encodes pairs into one buffer; streamRecords() splits it into PARAMS records. Measured once,
- * then written in place: a request's twenty-odd variables cost one allocation, not a hundred.
+ * Encodes pairs into one buffer; streamRecords() splits it into PARAMS records. A request's
+ * environment is nearly always ASCII: then the whole stream is built as one string, a character
+ * per byte, and encoded in one call (measured: a third of the time of a byte count and a write
+ * per name and value, which the general path still does for the rest).
  */
 export function encodeParams(pairs: Iterable<Pair> | Record<string, string>): Buffer {
-  const list = Array.isArray(pairs) ? (pairs as readonly Pair[]) : Symbol.iterator in pairs ? [...pairs] : Object.entries(pairs);
+  const list = Array.isArray(pairs) ? (pairs as readonly Pair[]) : Symbol.iterator in pairs ? [...pairs] : undefined;
+  if (list) return encodeAscii(list.length, (i) => list[i]![0], (i) => list[i]![1]) ?? encodeAny(list);
+  const record = pairs as Record<string, string>;
+  const names = Object.keys(record);
+  return encodeAscii(names.length, (i) => names[i]!, (i) => record[names[i]!]!) ?? encodeAny(Object.entries(record));
+}
+
+/**
+ * The fast path: each length as the characters of its bytes (§3.4), then the name and value;
+ * encoded as latin1, one byte per character. Undefined where a name or value is not ASCII, which
+ * latin1 would not encode as UTF-8: a length byte of 0x80 or more is two bytes in UTF-8, and is
+ * counted, so one byte count of the whole says whether anything else is.
+ */
+function encodeAscii(count: number, nameAt: (i: number) => string, valueAt: (i: number) => string): Buffer | undefined {
+  let text = '';
+  let highBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const name = nameAt(i);
+    const value = valueAt(i);
+    for (const length of [name.length, value.length]) {
+      if (length <= 127) text += String.fromCharCode(length);
+      else {
+        const bytes = [(length >>> 24) | 0x80, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff];
+        for (const byte of bytes) if (byte >= 0x80) highBytes++;
+        text += String.fromCharCode(...bytes);
+      }
+    }
+    text += name + value;
+  }
+  if (Buffer.byteLength(text, 'utf8') !== text.length + highBytes) return undefined;
+  return Buffer.from(text, 'latin1');
+}
+
+/** The general path: measured once, then written in place, one allocation for the whole. */
+function encodeAny(list: readonly Pair[]): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const [name, value] of list) {
