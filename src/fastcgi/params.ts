@@ -7,6 +7,7 @@
  * Names and values are bytes on the wire; here they are UTF-8 strings, the encoding Node uses
  * when it hands a CGI program its environment, so every mode gives a script the same bytes.
  */
+import { isAscii } from 'node:buffer';
 import { FastCgiError } from './protocol.ts';
 
 export type Pair = readonly [name: string, value: string];
@@ -100,6 +101,9 @@ function writeLength(out: Buffer, at: number, length: number): number {
  */
 export function readPairs(bytes: Buffer, maxBytes = DEFAULT_MAX_PARAMS_BYTES): { pairs: Pair[]; rest: number } {
   const pairs: Pair[] = [];
+  // All ASCII (no 4-byte length either), as a request's environment nearly always is: decoded
+  // once, and each name and value cut from that string, rather than decoded one by one.
+  const text = isAscii(bytes) ? bytes.toString('latin1') : undefined;
   let at = 0;
   for (;;) {
     const name = readLength(bytes, at);
@@ -111,7 +115,8 @@ export function readPairs(bytes: Buffer, maxBytes = DEFAULT_MAX_PARAMS_BYTES): {
     const end = value.next + name.length + value.length;
     if (end > bytes.length) break;
     const nameEnd = value.next + name.length;
-    pairs.push([bytes.toString('utf8', value.next, nameEnd), bytes.toString('utf8', nameEnd, end)]);
+    if (text !== undefined) pairs.push([text.slice(value.next, nameEnd), text.slice(nameEnd, end)]);
+    else pairs.push([bytes.toString('utf8', value.next, nameEnd), bytes.toString('utf8', nameEnd, end)]);
     at = end;
   }
   return { pairs, rest: bytes.length - at };
