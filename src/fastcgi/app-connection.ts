@@ -27,7 +27,10 @@ interface Active {
   params: ParamsCollector | undefined; // until the PARAMS stream ends
   stdin: Input;
   data: Input | undefined;
-  controller: AbortController;
+  /** Made when the handler first asks for its signal: a whole response never does. */
+  controller: AbortController | undefined;
+  /** Why it was stopped, for a signal asked for after that. */
+  stopped: Error | undefined;
   /** When BEGIN_REQUEST came: its PARAMS must end within paramsTimeoutMs of it. */
   begunAt: number;
   started: boolean;
@@ -48,6 +51,8 @@ export class AppConnection {
   #requests = new Map<number, Active>();
   #pausedFor = new Set<number>();
   #closeWhenIdle = false;
+  /** A request ended before all its input came: the peer may still be sending. */
+  #inputPending = false;
   #draining = false;
   #closing = false;
   /** Since when no request has been in progress; undefined while one is. */
@@ -233,7 +238,8 @@ export class AppConnection {
       params: new ParamsCollector(this.#settings.maxParamsBytes),
       stdin: input(),
       data: role === Role.FILTER ? input() : undefined,
-      controller: new AbortController(),
+      controller: undefined,
+      stopped: undefined,
       begunAt: Date.now(),
       started: false,
       aborted: false,
@@ -277,7 +283,11 @@ export class AppConnection {
       params,
       stdin: req.stdin.stream,
       data: req.data?.stream,
-      signal: req.controller.signal,
+      get signal() {
+        req.controller ??= new AbortController();
+        if (req.stopped && !req.controller.signal.aborted) req.controller.abort(req.stopped);
+        return req.controller.signal;
+      },
     });
   }
 
@@ -316,7 +326,7 @@ export class AppConnection {
   #abort(req: Active): void {
     if (!req.started) return this.#finish(req, 0); // nothing ran yet: answer at once
     req.aborted = true;
-    req.controller.abort(new FastCgiError(`fastcgi: request ${req.id} aborted by the web server`));
+    this.#stop(req, new FastCgiError(`fastcgi: request ${req.id} aborted by the web server`));
     this.#dropInput(req);
   }
 
@@ -331,6 +341,7 @@ export class AppConnection {
       this.#idleSince = Date.now();
       this.#watch();
     }
+    if (req.params || !req.stdin.ended || (req.data && !req.data.ended)) this.#inputPending = true;
     this.#dropInput(req);
     const records: FcgiRecord[] = [];
     const stderrOpen = !req.closed.has(RecordType.STDERR);
@@ -348,6 +359,12 @@ export class AppConnection {
     this.#closeIfIdle();
   }
 
+  /** Fires the request's signal, or has it fire as soon as it is asked for. */
+  #stop(req: Active, reason: Error): void {
+    req.stopped = reason;
+    req.controller?.abort(reason);
+  }
+
   #dropInput(req: Active): void {
     req.stdin.stream.destroy();
     req.data?.stream.destroy();
@@ -362,6 +379,13 @@ export class AppConnection {
     if (!this.#closeWhenIdle || this.#requests.size > 0 || this.#closing || this.#socket.destroyed) return;
     this.#closing = true;
     this.#writer.flush();
+    if (!this.#inputPending) {
+      // The peer has sent all it had to send: nothing can arrive to reset the connection under
+      // the answer, so it is closed once written, without waiting for the peer to close too
+      // (nginx closes a connection per request: that wait was an event and a timer each).
+      this.#socket.destroySoon();
+      return;
+    }
     this.#socket.end();
     this.#socket.resume(); // keep reading (and dropping) until the peer closes too
     // nginx without keepalive closes a connection per request: thousands a second, so the timer
@@ -386,7 +410,7 @@ export class AppConnection {
   #lose(req: Active, why: string): void {
     if (req.aborted) return;
     req.aborted = true;
-    req.controller.abort(new FastCgiError(`fastcgi: request ${req.id}: ${why}`));
+    this.#stop(req, new FastCgiError(`fastcgi: request ${req.id}: ${why}`));
     this.#dropInput(req);
     if (!req.started) this.#finish(req, 0);
   }
