@@ -161,6 +161,39 @@ test('responder: spec example 2, and the last record group leaves in one write',
   await c.closed;
 });
 
+test('a whole response: its STDOUT records, the empty STDOUT and END_REQUEST in one write; a __proto__ param is data', T, async (t) => {
+  let seen: Record<string, string> | undefined;
+  const { port, sockets } = await startApp(t, ({ params }) => {
+    seen = params;
+    return { output: Buffer.from('Content-Type: text/plain\r\n\r\nwhole\n'), appStatus: 3 };
+  });
+  const c = await connect(t, port);
+  const writes: number[] = [];
+  await new Promise((resolve) => setImmediate(resolve));
+  const server = sockets[0]!;
+  const write = server.write.bind(server);
+  server.write = ((chunk: Buffer, ...rest: never[]) => (writes.push(chunk.length), write(chunk, ...rest))) as typeof server.write;
+  c.send(begin(1), ...streamRecords(RecordType.PARAMS, 1, encodeParams([['A', '1'], ['__proto__', 'x']])), record(RecordType.STDIN, 1));
+  const records = await c.until(isEnd(1));
+  assert.equal(stdoutOf(records, 1), 'Content-Type: text/plain\r\n\r\nwhole\n');
+  assert.deepEqual(
+    records.map((r) => [r.type, r.content.length > 0]),
+    [
+      [RecordType.STDOUT, true],
+      [RecordType.STDOUT, false],
+      [RecordType.END_REQUEST, true],
+    ],
+  );
+  assert.deepEqual(decodeEndRequestBody(records[2]!.content), { appStatus: 3, protocolStatus: 0 });
+  assert.equal(writes.length, 1);
+  assert.deepEqual(Object.entries(seen!), [
+    ['A', '1'],
+    ['__proto__', 'x'],
+  ]);
+  assert.equal(Object.getPrototypeOf(seen), Object.prototype, 'a plain object, its prototype untouched');
+  await c.closed;
+});
+
 test('stderr, appStatus and a failing handler', T, async (t) => {
   const { port, logs } = await startApp(t, ({ params }) => {
     if (params.FAIL) throw new Error('boom');
