@@ -96,7 +96,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const found = await findScript(params.SCRIPT_FILENAME ?? '');
     if ('status' in found) return refuse(found);
     const name = params.SCRIPT_NAME || found.name;
-    const script = { ...found, name };
+    const script = name === found.name ? found : { ...found, name };
 
     const kind = script.kind;
     let stderr: StderrLines | undefined;

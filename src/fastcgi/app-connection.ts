@@ -15,6 +15,10 @@ import type { AppHandler, AppRequest, AppSettings } from './app-contract.ts';
 /** A peer that does not close its side this long after we closed ours is cut off. */
 const LINGER_MS = 5000;
 
+const STDOUT_BIT = 1;
+const STDERR_BIT = 2;
+const outputBit = (type: number) => (type === RecordType.STDOUT ? STDOUT_BIT : STDERR_BIT);
+
 interface Input {
   stream: Readable;
   ended: boolean;
@@ -36,9 +40,9 @@ interface Active {
   started: boolean;
   aborted: boolean;
   finished: boolean;
-  /** Output stream types that carried data, and those already closed by their empty record. */
-  opened: Set<number>;
-  closed: Set<number>;
+  /** Output streams (bits of outputBit) that carried data, and those closed by their empty record. */
+  opened: number;
+  closed: number;
 }
 
 export class AppConnection {
@@ -244,8 +248,8 @@ export class AppConnection {
       started: false,
       aborted: false,
       finished: false,
-      opened: new Set(),
-      closed: new Set(),
+      opened: 0,
+      closed: 0,
     });
   }
 
@@ -276,19 +280,7 @@ export class AppConnection {
       if (name === '__proto__') Object.defineProperty(params, name, { value, writable: true, enumerable: true, configurable: true });
       else params[name] = value;
     }
-    void this.#run(req, {
-      id: req.id,
-      role: req.role,
-      keepConn: req.keepConn,
-      params,
-      stdin: req.stdin.stream,
-      data: req.data?.stream,
-      get signal() {
-        req.controller ??= new AbortController();
-        if (req.stopped && !req.controller.signal.aborted) req.controller.abort(req.stopped);
-        return req.controller.signal;
-      },
-    });
+    void this.#run(req, new RequestForHandler(req, params));
   }
 
   async #run(req: Active, request: AppRequest): Promise<void> {
@@ -316,11 +308,11 @@ export class AppConnection {
   /** Copies one output stream into records, then closes it (§6.1). */
   async #pump(req: Active, source: Readable, type: number): Promise<void> {
     const read = await this.#writer.copy(source, type, req.id, () => !req.finished && !req.aborted);
-    if (read > 0) req.opened.add(type); // (bytes dropped after the request ended count too, and then it returns below)
+    if (read > 0) req.opened |= outputBit(type); // (bytes dropped after the request ended count too, and then it returns below)
     // §6.1: STDOUT is always closed, even when empty; STDERR only if it was used.
-    if (req.finished || req.aborted || (type === RecordType.STDERR && !req.opened.has(type))) return;
+    if (req.finished || req.aborted || (type === RecordType.STDERR && !(req.opened & STDERR_BIT))) return;
     this.#writer.send([record(type, req.id)]);
-    req.closed.add(type);
+    req.closed |= outputBit(type);
   }
 
   #abort(req: Active): void {
@@ -344,15 +336,15 @@ export class AppConnection {
     if (req.params || !req.stdin.ended || (req.data && !req.data.ended)) this.#inputPending = true;
     this.#dropInput(req);
     const records: FcgiRecord[] = [];
-    const stderrOpen = !req.closed.has(RecordType.STDERR);
+    const stderrOpen = !(req.closed & STDERR_BIT);
     if (failure !== undefined && !req.aborted) {
       const message = `fastcgi: request ${req.id} failed: ${failure instanceof Error ? failure.message : String(failure)}`;
       this.#settings.log(message);
       if (stderrOpen) records.push(...streamRecords(RecordType.STDERR, req.id, Buffer.from(`${message}\n`)));
-    } else if (req.opened.has(RecordType.STDERR) && stderrOpen) {
+    } else if (req.opened & STDERR_BIT && stderrOpen) {
       records.push(record(RecordType.STDERR, req.id));
     }
-    if (!req.aborted && !req.closed.has(RecordType.STDOUT)) records.push(record(RecordType.STDOUT, req.id));
+    if (!req.aborted && !(req.closed & STDOUT_BIT)) records.push(record(RecordType.STDOUT, req.id));
     records.push(record(RecordType.END_REQUEST, req.id, encodeEndRequestBody(appStatus, ProtocolStatus.REQUEST_COMPLETE)));
     this.#writer.send(records);
     if (!req.keepConn) this.#closeWhenIdle = true;
@@ -413,5 +405,33 @@ export class AppConnection {
     this.#stop(req, new FastCgiError(`fastcgi: request ${req.id}: ${why}`));
     this.#dropInput(req);
     if (!req.started) this.#finish(req, 0);
+  }
+}
+
+/** What the handler is given: its signal made on first use (a whole response never asks). */
+class RequestForHandler implements AppRequest {
+  readonly id: number;
+  readonly role: Role;
+  readonly keepConn: boolean;
+  readonly params: Record<string, string>;
+  readonly stdin: Readable;
+  readonly data: Readable | undefined;
+  readonly #req: Active;
+
+  constructor(req: Active, params: Record<string, string>) {
+    this.id = req.id;
+    this.role = req.role;
+    this.keepConn = req.keepConn;
+    this.params = params;
+    this.stdin = req.stdin.stream;
+    this.data = req.data?.stream;
+    this.#req = req;
+  }
+
+  get signal(): AbortSignal {
+    const req = this.#req;
+    req.controller ??= new AbortController();
+    if (req.stopped && !req.controller.signal.aborted) req.controller.abort(req.stopped);
+    return req.controller.signal;
   }
 }
