@@ -107,7 +107,7 @@ export function decodeUnknownTypeBody(content: Buffer): { type: number } {
  * A record that lies whole inside the chunk is handed on as a view of it, not a copy.
  */
 export class RecordParser {
-  #header = Buffer.alloc(HEADER_LENGTH);
+  #header: Buffer | undefined; // made for a header cut across chunks, which few connections see
   #headerFilled = 0;
   #content: Buffer | undefined; // allocated once its header is read, for a record cut across chunks
   #contentFilled = 0;
@@ -134,7 +134,7 @@ export class RecordParser {
           at += HEADER_LENGTH;
           const length = bytes.readUInt16BE(at - 4);
           if (bytes.length - at >= length + this.#paddingLength) {
-            const content = bytes.subarray(at, at + length);
+            const content = length === 0 ? EMPTY : bytes.subarray(at, at + length); // a stream's end costs no view
             at += length + this.#paddingLength;
             onRecord({ type: this.#type, requestId: this.#requestId, content, paddingLength: this.#paddingLength });
             continue;
@@ -144,6 +144,7 @@ export class RecordParser {
           this.#paddingLeft = this.#paddingLength;
         } else {
           const n = Math.min(HEADER_LENGTH - this.#headerFilled, bytes.length - at);
+          this.#header ??= Buffer.alloc(HEADER_LENGTH);
           bytes.copy(this.#header, this.#headerFilled, at, at + n);
           this.#headerFilled += n;
           at += n;
