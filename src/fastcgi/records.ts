@@ -44,16 +44,22 @@ export function streamRecords(type: number, requestId: number, data: Buffer, end
 export function encodeRecords(records: readonly FcgiRecord[]): Buffer {
   let size = 0;
   for (const r of records) size += HEADER_LENGTH + r.content.length + r.paddingLength;
-  const out = Buffer.alloc(size); // zeroed: padding and the reserved byte go out as 0
+  // From Node's pool for a small group (most are), not a fresh zeroed allocation; the reserved
+  // byte and the padding are zeroed here, so no byte of old memory goes out.
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const r of records) {
+    const length = r.content.length;
     out[at] = FCGI_VERSION_1;
     out[at + 1] = r.type;
     out.writeUInt16BE(r.requestId, at + 2);
-    out.writeUInt16BE(r.content.length, at + 4);
+    out.writeUInt16BE(length, at + 4);
     out[at + 6] = r.paddingLength;
-    r.content.copy(out, at + HEADER_LENGTH);
-    at += HEADER_LENGTH + r.content.length + r.paddingLength;
+    out[at + 7] = 0;
+    if (length > 0) r.content.copy(out, at + HEADER_LENGTH);
+    at += HEADER_LENGTH + length;
+    if (r.paddingLength > 0) out.fill(0, at, at + r.paddingLength);
+    at += r.paddingLength;
   }
   return out;
 }
@@ -71,8 +77,11 @@ export function decodeBeginRequestBody(content: Buffer): { role: number; flags: 
   return { role: content.readUInt16BE(0), flags: content[2]! };
 }
 
+const COMPLETE_WITH_0 = Buffer.alloc(8);
+
 /** FCGI_EndRequestBody (§5.5): appStatus(4) protocolStatus(1) reserved(3). */
 export function encodeEndRequestBody(appStatus: number, protocolStatus: ProtocolStatus): Buffer {
+  if (appStatus === 0 && protocolStatus === 0) return COMPLETE_WITH_0; // the usual end: shared, as records are copied when sent
   const body = Buffer.alloc(8);
   body.writeUInt32BE(appStatus >>> 0, 0); // an exit status of -1 travels as 0xffffffff
   body[4] = protocolStatus;
