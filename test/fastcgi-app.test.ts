@@ -173,7 +173,18 @@ test('a whole response: its STDOUT records, the empty STDOUT and END_REQUEST in 
   const server = sockets[0]!;
   const write = server.write.bind(server);
   server.write = ((chunk: Buffer, ...rest: never[]) => (writes.push(chunk.length), write(chunk, ...rest))) as typeof server.write;
-  c.send(begin(1), ...streamRecords(RecordType.PARAMS, 1, encodeParams([['A', '1'], ['__proto__', 'x']])), record(RecordType.STDIN, 1));
+  c.send(
+    begin(1),
+    ...streamRecords(
+      RecordType.PARAMS,
+      1,
+      encodeParams([
+        ['A', '1'],
+        ['__proto__', 'x'],
+      ]),
+    ),
+    record(RecordType.STDIN, 1),
+  );
   const records = await c.until(isEnd(1));
   assert.equal(stdoutOf(records, 1), 'Content-Type: text/plain\r\n\r\nwhole\n');
   assert.deepEqual(

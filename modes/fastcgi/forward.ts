@@ -63,8 +63,17 @@ export function asRun(sent: Forwarded, signal: AbortSignal): ScriptRun {
 export function asWholeAttempt(sent: Forwarded): WholeAttempt {
   const output = sent.response.whole();
   waiting.push({ response: sent.response, due: performance.now() + WHOLE_WAIT_MS });
-  sweeper ??= setTimeout(sweep, WHOLE_WAIT_MS).unref();
-  return { output, stream: (signal) => asRun(sent, signal) };
+  if (!sweeping) {
+    sweeping = true;
+    setTimeout(sweep, WHOLE_WAIT_MS).unref();
+  }
+  return {
+    output,
+    stream: (signal) => asRun(sent, signal),
+    get pid() {
+      return sent.response.appPid;
+    },
+  };
 }
 
 /**
@@ -72,12 +81,13 @@ export function asWholeAttempt(sent: Forwarded): WholeAttempt {
  * when its time is due (a no-op for those that ended).
  */
 let waiting: Array<{ response: ClientResponse; due: number }> = [];
-let sweeper: NodeJS.Timeout | undefined;
+let sweeping = false;
 
 function sweep(): void {
   const now = performance.now();
   let i = 0;
   while (i < waiting.length && waiting[i]!.due <= now) waiting[i++]!.response.giveUpWhole();
   waiting = waiting.slice(i);
-  sweeper = waiting.length > 0 ? setTimeout(sweep, waiting[0]!.due - now).unref() : undefined;
+  sweeping = waiting.length > 0;
+  if (sweeping) setTimeout(sweep, waiting[0]!.due - now).unref();
 }

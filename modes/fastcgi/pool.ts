@@ -260,6 +260,9 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
         watchTime(entry, signal);
         return run;
       },
+      get pid() {
+        return attempt.pid;
+      },
     };
   }
 

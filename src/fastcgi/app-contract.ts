@@ -26,7 +26,7 @@ export interface AppRequest {
 }
 
 /** The response as it is produced: streams, and a promise of the exit status. */
-export interface StreamedResponse {
+interface StreamedResponse {
   /** What a CGI program prints; read with backpressure, so a slow web server slows it down. */
   stdout: Readable;
   /** Error output, sent on FCGI_STDERR for the web server's log. */
@@ -44,7 +44,7 @@ export interface StreamedResponse {
  * The response already whole, as a handler that finished within a turn of the event loop gives it:
  * sent as STDOUT records and END_REQUEST in one write, with no stream to copy from.
  */
-export interface WholeResponse {
+interface WholeResponse {
   output: Buffer;
   appStatus: number;
 }

@@ -60,7 +60,7 @@ export class ClientStdout implements StdoutSink {
 
   /** No more STDOUT is wanted: it ended, failed, or its reader destroyed the stream. */
   get done(): boolean {
-    return this.#ended || this.#failure !== undefined || (this.#stream !== undefined && this.#stream.destroyed);
+    return this.#ended || this.#failure !== undefined || this.#stream?.destroyed === true;
   }
 
   push(chunk: Buffer | null): boolean {

@@ -16,7 +16,7 @@
  * request's. A connection that dies mid-request fails that request with a FastCgiError.
  */
 import { createConnection } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { type Address, formatAddress, netOptions, parseAddress } from './address.ts';
 import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName } from './protocol.ts';
 import { encodeBeginRequestBody, record, streamRecords, type FcgiRecord } from './records.ts';

@@ -26,10 +26,23 @@ export const DEFAULT_MAX_PARAMS_BYTES = 1024 * 1024;
  */
 export function encodeParams(pairs: Iterable<Pair> | Record<string, string>): Buffer {
   const list = Array.isArray(pairs) ? (pairs as readonly Pair[]) : Symbol.iterator in pairs ? [...pairs] : undefined;
-  if (list) return encodeAscii(list.length, (i) => list[i]![0], (i) => list[i]![1]) ?? encodeAny(list);
+  if (list)
+    return (
+      encodeAscii(
+        list.length,
+        (i) => list[i]![0],
+        (i) => list[i]![1],
+      ) ?? encodeAny(list)
+    );
   const record = pairs as Record<string, string>;
   const names = Object.keys(record);
-  return encodeAscii(names.length, (i) => names[i]!, (i) => record[names[i]!]!) ?? encodeAny(Object.entries(record));
+  return (
+    encodeAscii(
+      names.length,
+      (i) => names[i]!,
+      (i) => record[names[i]!]!,
+    ) ?? encodeAny(Object.entries(record))
+  );
 }
 
 /**

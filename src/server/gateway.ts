@@ -128,7 +128,7 @@ export function createGateway(options: GatewayOptions) {
         const attempt = mode.tryWhole(request);
         const whole = await attempt.output;
         if (whole && sendWhole(ex, whole)) {
-          requestRuns(req, name, thisProcess);
+          requestRuns(req, name, attempt.pid === undefined ? thisProcess : attempt);
           return;
         }
         phase = await respond(ex, name, script, { request, attempt });
@@ -221,7 +221,7 @@ export function createGateway(options: GatewayOptions) {
         const output = whole && (await whole.output);
         if (output && sendWhole(ex, output)) {
           release();
-          requestRuns(req, name, thisProcess);
+          requestRuns(req, name, whole.pid === undefined ? thisProcess : whole);
           drainUnreadBody(req, request.body);
           return { at: 'complete' };
         }
