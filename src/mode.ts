@@ -63,7 +63,9 @@ export interface ScriptRun {
 /**
  * A run that may be over before anyone reads it: a handler that prints a small response and
  * returns without waiting on anything has its whole output in hand within the turn of the event
- * loop that called it. The gateway then answers it in one piece; otherwise it streams it.
+ * loop that called it; a FastCGI worker's small response arrives whole in one read, soon after.
+ * The gateway then answers it in one piece; otherwise it streams it. The gateway's clock starts
+ * only once `output` settles, so a mode settles it soon (undefined when in doubt).
  */
 export interface WholeAttempt {
   /**
@@ -73,6 +75,8 @@ export interface WholeAttempt {
   output: Promise<Buffer | undefined>;
   /** The run as a stream from its first byte, as run() gives it; the signal applies from now on. */
   stream(signal: AbortSignal): ScriptRun;
+  /** The process that ran it, where that is not this one (a FastCGI worker), once known. */
+  readonly pid?: number;
 }
 
 export interface Mode {
@@ -82,7 +86,7 @@ export interface Mode {
   /** Checked before a request is accepted: why this mode cannot run a script, if it cannot. */
   refuses?(script: Script): string | undefined;
   run(request: CgiRequest): ScriptRun;
-  /** Offered by a mode whose scripts can finish within one turn (embedded): see WholeAttempt. */
+  /** Offered by a mode whose small responses can come whole (embedded, FastCGI): see WholeAttempt. */
   tryWhole?(request: Omit<CgiRequest, 'signal'>): WholeAttempt;
   /**
    * Runs a script for one WebSocket connection, websocketd's way (src/server/websocket.ts):

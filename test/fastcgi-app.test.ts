@@ -126,14 +126,32 @@ test('refusals: UNKNOWN_ROLE (then closes), CANT_MPX_CONN, OVERLOADED', T, async
   c.socket.destroy();
 });
 
-test('responder: spec example 2, and the last record group leaves in one write', T, async (t) => {
-  const { port, sockets } = await startApp(t, echo);
-  const c = await connect(t, port);
+/** The lengths of what the app writes on its (first) accepted socket from now on. */
+async function countWrites(sockets: Socket[]): Promise<number[]> {
   const writes: number[] = [];
   await new Promise((resolve) => setImmediate(resolve));
   const server = sockets[0]!;
   const write = server.write.bind(server);
   server.write = ((chunk: Buffer, ...rest: never[]) => (writes.push(chunk.length), write(chunk, ...rest))) as typeof server.write;
+  return writes;
+}
+
+/** A STDOUT record with content, the empty one that closes the stream, END_REQUEST. */
+function assertOneStdoutRecord(records: FcgiRecord[]): void {
+  assert.deepEqual(
+    records.map((r) => [r.type, r.content.length > 0]),
+    [
+      [RecordType.STDOUT, true],
+      [RecordType.STDOUT, false],
+      [RecordType.END_REQUEST, true],
+    ],
+  );
+}
+
+test('responder: spec example 2, and the last record group leaves in one write', T, async (t) => {
+  const { port, sockets } = await startApp(t, echo);
+  const c = await connect(t, port);
+  const writes = await countWrites(sockets);
   c.send(
     begin(1),
     record(RecordType.PARAMS, 1, Buffer.from('\x0b\x02SERVER_PORT80\x0b\x0eSER')),
@@ -148,16 +166,42 @@ test('responder: spec example 2, and the last record group leaves in one write',
     body: 25,
     filtered: '',
   });
-  assert.deepEqual(
-    records.map((r) => [r.type, r.content.length > 0]),
-    [
-      [RecordType.STDOUT, true],
-      [RecordType.STDOUT, false],
-      [RecordType.END_REQUEST, true],
-    ],
-  );
+  assertOneStdoutRecord(records);
   assert.deepEqual(decodeEndRequestBody(records[2]!.content), { appStatus: 0, protocolStatus: 0 });
   assert.equal(writes.length, 1, 'STDOUT, empty STDOUT and END_REQUEST in a single write');
+  await c.closed;
+});
+
+test('a whole response: its STDOUT records, the empty STDOUT and END_REQUEST in one write; a __proto__ param is data', T, async (t) => {
+  let seen: Record<string, string> | undefined;
+  const { port, sockets } = await startApp(t, ({ params }) => {
+    seen = params;
+    return { output: Buffer.from('Content-Type: text/plain\r\n\r\nwhole\n'), appStatus: 3 };
+  });
+  const c = await connect(t, port);
+  const writes = await countWrites(sockets);
+  c.send(
+    begin(1),
+    ...streamRecords(
+      RecordType.PARAMS,
+      1,
+      encodeParams([
+        ['A', '1'],
+        ['__proto__', 'x'],
+      ]),
+    ),
+    record(RecordType.STDIN, 1),
+  );
+  const records = await c.until(isEnd(1));
+  assert.equal(stdoutOf(records, 1), 'Content-Type: text/plain\r\n\r\nwhole\n');
+  assertOneStdoutRecord(records);
+  assert.deepEqual(decodeEndRequestBody(records[2]!.content), { appStatus: 3, protocolStatus: 0 });
+  assert.equal(writes.length, 1);
+  assert.deepEqual(Object.entries(seen!), [
+    ['A', '1'],
+    ['__proto__', 'x'],
+  ]);
+  assert.equal(Object.getPrototypeOf(seen), Object.prototype, 'a plain object, its prototype untouched');
   await c.closed;
 });
 

@@ -246,6 +246,46 @@ for (const transport of ['unix', 'tcp'] as const) {
   });
 }
 
+test('whole(): a small response that ends well comes as one buffer, and stdout taken after still starts at its first byte', T, async (t) => {
+  const { where } = await startApp(t, { transport: 'tcp', host: '127.0.0.1', port: 0 }, () => ({
+    output: Buffer.from('Content-Type: text/plain\r\n\r\nsmall'),
+    appStatus: 0,
+  }));
+  const response = client(t, where).request({ params: {} });
+  const whole = await response.whole();
+  assert.equal(whole?.toString(), 'Content-Type: text/plain\r\n\r\nsmall');
+  assert.equal(await text(response.stdout), 'Content-Type: text/plain\r\n\r\nsmall');
+  assert.deepEqual(await response.ended, { appStatus: 0, protocolStatus: ProtocolStatus.REQUEST_COMPLETE });
+});
+
+test('whole(): undefined for a response still writing, one past 64 KiB, one that failed, or once given up; stdout has every byte', T, async (t) => {
+  const { where } = await startApp(t, { transport: 'tcp', host: '127.0.0.1', port: 0 }, ({ params }) => {
+    if (params.BIG) return { output: Buffer.alloc(100 * 1024, 'b'), appStatus: 0 };
+    if (params.FAILED) return { output: Buffer.from('Status: 500\r\n\r\n'), appStatus: 1 };
+    const stdout = new PassThrough();
+    stdout.write('Content-Type: text/plain\r\n\r\nfirst ');
+    // The rest comes later: the first part arrives in a read of its own.
+    const finished = new Promise<number>((resolve) => setTimeout(() => (stdout.end('then the rest'), resolve(0)), 50));
+    return { stdout, finished };
+  });
+  const c = client(t, where);
+  const streaming = c.request({ params: {} });
+  assert.equal(await streaming.whole(), undefined);
+  assert.equal(await text(streaming.stdout), 'Content-Type: text/plain\r\n\r\nfirst then the rest');
+  const big = c.request({ params: { BIG: '1' } });
+  assert.equal(await big.whole(), undefined);
+  assert.equal((await text(big.stdout)).length, 100 * 1024);
+  const failed = c.request({ params: { FAILED: '1' } });
+  assert.equal(await failed.whole(), undefined);
+  assert.equal(await text(failed.stdout), 'Status: 500\r\n\r\n');
+  assert.equal((await failed.ended).appStatus, 1);
+  const givenUp = c.request({ params: {} });
+  const pending = givenUp.whole();
+  givenUp.giveUpWhole();
+  assert.equal(await pending, undefined);
+  assert.equal(await text(givenUp.stdout), 'Content-Type: text/plain\r\n\r\nfirst then the rest');
+});
+
 test('an address nobody listens on: a clear error', T, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'webhist-fcgi-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

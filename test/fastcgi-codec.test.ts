@@ -37,6 +37,21 @@ test('name-value lengths: Go TestSize', () => {
   }
 });
 
+test('name-value pairs: lengths count UTF-8 bytes, not characters, on the ASCII fast path and off it', () => {
+  // é is two bytes (c3 a9); a 200-character value of them is 400 bytes (80000190).
+  assert.deepEqual(encodeParams({ N: 'é' }), hex('01 02 4e c3a9'));
+  const long = encodeParams([
+    ['A', 'é'.repeat(200)],
+    ['B', 'c'],
+  ]);
+  assert.deepEqual(long.subarray(0, 6), hex('01 80000190 41'));
+  assert.deepEqual(long.subarray(406), hex('01 01 42 63'));
+  assert.deepEqual(decodeParams(long), [
+    ['A', 'é'.repeat(200)],
+    ['B', 'c'],
+  ]);
+});
+
 test('records: Go TestStreams, single empty record and a 66000-byte stream', () => {
   assert.deepEqual(encodeRecords([record(RecordType.STDOUT, 1)]), hex('01 06 0001 0000 00 00'));
   const raw = Buffer.concat([

@@ -16,7 +16,7 @@ import { findProgram } from '../../src/run/program.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { PmPolicy } from './messages.ts';
 import { startPool, traceTo, type Pool } from './pool.ts';
-import { forward } from './forward.ts';
+import { asRun, asWholeAttempt, forward } from './forward.ts';
 
 const workerMain = fileURLToPath(new URL(`./worker-main${extname(import.meta.url)}`, import.meta.url));
 
@@ -57,7 +57,8 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     });
     return {
       name: 'fastcgi',
-      run: (request) => forward(client, request),
+      run: (request) => asRun(forward(client, request, request.signal), request.signal),
+      tryWhole: (request) => asWholeAttempt(forward(client, request)),
       status: () => ({ mode: 'fastcgi', upstream: options.connect }),
       close: () => client.close(),
     };
@@ -98,11 +99,13 @@ export async function createFastCgiMode(options: FastCgiModeOptions): Promise<Mo
     );
   }
   const [webhist, php] = pools as [Pool, Pool | undefined];
+  const poolFor = (request: { script: { file: string } }) => (extname(request.script.file) === '.php' ? php! : webhist);
   return {
     name: 'fastcgi',
     refuses: (script) =>
       extname(script.file) === '.php' && !php ? 'php-cgi is not installed, so .php scripts cannot run (apt-get install php-cgi)' : undefined,
-    run: (request) => (extname(request.script.file) === '.php' ? php! : webhist).run(request),
+    run: (request) => poolFor(request).run(request),
+    tryWhole: (request) => poolFor(request).tryWhole(request),
     status: () => ({
       mode: 'fastcgi',
       pm: options.pm,

@@ -22,11 +22,11 @@ import { FastCgiClient } from '../../src/fastcgi/client.ts';
 import { listen } from '../../src/io/listen.ts';
 import { FastCgiProtocolError } from '../../src/fastcgi/protocol.ts';
 import { traceWriter, type TraceRecord } from '../../src/fastcgi/trace.ts';
-import { RequestCut, type CgiRequest, type ScriptRun } from '../../src/mode.ts';
+import { RequestCut, type CgiRequest, type ScriptRun, type WholeAttempt } from '../../src/mode.ts';
 import { processExited, processStarted } from '../../src/live-events.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { FromManager, ManagerConfig, PmPolicy, ToManager, WorkerInfo, WorkerProcess } from './messages.ts';
-import { forward, type Forwarded } from './forward.ts';
+import { asRun, asWholeAttempt, forward, type Forwarded } from './forward.ts';
 
 const managerFile = fileURLToPath(new URL(`./manager${extname(import.meta.url)}`, import.meta.url));
 
@@ -65,6 +65,8 @@ export interface Pool {
   address: string;
   /** Runs one request on whichever worker accepts it. */
   run(request: CgiRequest): ScriptRun;
+  /** The same, offered whole to the gateway first (forward.ts). */
+  tryWhole(request: Omit<CgiRequest, 'signal'>): WholeAttempt;
   /** Requests in flight now. */
   readonly inFlight: number;
   workers(): WorkerInfo[];
@@ -183,25 +185,48 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
   });
   // Asked now, while nothing waits on it, so that the first requests already share connections.
   if (options.multiplexed && pm !== 'ondemand') await client.values().catch(() => {});
-  const live = new Set<{ script: string; sent: Forwarded }>();
+  const live = new Set<Live>();
   const demand = demandSignal(pm, (inFlight) => tell({ type: 'demand', inFlight }));
 
-  function run(request: CgiRequest): ScriptRun {
-    const script = request.script;
-    const sent = forward(client, request);
-    const entry = { script: script.name, sent };
+  /** Sends a request, and keeps the books on it until it ends. */
+  function send(request: Omit<CgiRequest, 'signal'>, signal?: AbortSignal): { sent: Forwarded; entry: Live } {
+    const sent = forward(client, request, signal);
+    const entry = { script: request.script.name, sent };
     live.add(entry);
     demand(live.size);
-    // ABORT_REQUEST stops a plain program (the worker kills its process group). A handler cannot
-    // be stopped, only abandoned: the worker closes its stdout and answers END_REQUEST, and its
-    // other requests go on. php-fpm kills the child at request_terminate_timeout, which costs
-    // nobody else anything, since the child serves one request; a Node worker may be serving
-    // many, so it is killed only if it cannot even answer ABORT_REQUEST: its event loop is
-    // stuck in a handler that never yields, and its other requests are stuck with it.
-    request.signal.addEventListener(
+    // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
+    // One reaction for both outcomes: the books are kept once END_REQUEST (or the failure) is in.
+    sent.response.ended.then(
+      () => done(entry),
+      (error: unknown) => {
+        if (error instanceof FastCgiProtocolError) kill(sent.response.appPid, `it broke the FastCGI protocol: ${error.message}`);
+        done(entry);
+      },
+    );
+    return { sent, entry };
+  }
+
+  function done(entry: Live): void {
+    live.delete(entry);
+    demand(live.size);
+    const pid = entry.sent.response.appPid;
+    if (pid !== undefined) served.set(pid, (served.get(pid) ?? 0) + 1);
+  }
+
+  /**
+   * ABORT_REQUEST stops a plain program (the worker kills its process group). A handler cannot
+   * be stopped, only abandoned: the worker closes its stdout and answers END_REQUEST, and its
+   * other requests go on. php-fpm kills the child at request_terminate_timeout, which costs
+   * nobody else anything, since the child serves one request; a Node worker may be serving
+   * many, so it is killed only if it cannot even answer ABORT_REQUEST: its event loop is
+   * stuck in a handler that never yields, and its other requests are stuck with it.
+   */
+  function watchTime(entry: Live, signal: AbortSignal): void {
+    const { sent, script } = entry;
+    signal.addEventListener(
       'abort',
       () => {
-        const cut = request.signal.reason;
+        const cut = signal.reason;
         // Only while the worker still has it: past END_REQUEST (a slow client still reading) the
         // worker owes nothing.
         // A plain program's worker answers as soon as it has killed the program's process group; one
@@ -211,23 +236,34 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
           if (!answered)
             kill(
               sent.response.appPid,
-              `${script.name} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s (stuck in a handler that never yields, or stopped)`,
+              `${script} ${cut.message}, and the worker did not answer ABORT_REQUEST within ${ABORT_ANSWER_MS / 1000} s (stuck in a handler that never yields, or stopped)`,
             );
         });
       },
       { once: true },
     );
-    // A worker that wrote what is not FastCGI cannot be trusted with the next request: replaced.
-    sent.response.ended.catch((error: unknown) => {
-      if (error instanceof FastCgiProtocolError) kill(sent.response.appPid, `it broke the FastCGI protocol: ${error.message}`);
-    });
-    void sent.finished.then(() => {
-      live.delete(entry);
-      demand(live.size);
-      const pid = sent.response.appPid;
-      if (pid !== undefined) served.set(pid, (served.get(pid) ?? 0) + 1);
-    });
-    return sent;
+  }
+
+  function run(request: CgiRequest): ScriptRun {
+    const { sent, entry } = send(request, request.signal);
+    watchTime(entry, request.signal);
+    return asRun(sent, request.signal);
+  }
+
+  function tryWhole(request: Omit<CgiRequest, 'signal'>): WholeAttempt {
+    const { sent, entry } = send(request);
+    const attempt = asWholeAttempt(sent);
+    return {
+      output: attempt.output,
+      stream(signal) {
+        const run = attempt.stream(signal);
+        watchTime(entry, signal);
+        return run;
+      },
+      get pid() {
+        return attempt.pid;
+      },
+    };
   }
 
   /** The manager's processes, with what the server saw each serve (where the worker told its pid). */
@@ -245,6 +281,7 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
     size,
     address: `unix:${address}`,
     run,
+    tryWhole,
     get inFlight() {
       return live.size;
     },
@@ -260,6 +297,12 @@ export async function startPool(options: PoolOptions): Promise<Pool> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A request in flight: its script's name, for the status page. */
+interface Live {
+  script: string;
+  sent: Forwarded;
 }
 
 /**

@@ -26,7 +26,7 @@ import { envFromParams, searchArgs } from '../../src/cgi/env.ts';
 import { traceWriter } from '../../src/fastcgi/trace.ts';
 import { describeScript, ScriptError, type Script } from '../../src/script/describe.ts';
 import { listen } from '../../src/io/listen.ts';
-import type { CgiRequest } from '../../src/mode.ts';
+import type { CgiRequest, ScriptRun } from '../../src/mode.ts';
 import { containFaults, createHandlerRunner } from '../../src/run/handler.ts';
 import { ProcessGroups, spawnProgram } from '../../src/run/program.ts';
 import { isInside } from '../../src/server/paths.ts';
@@ -96,29 +96,46 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const found = await findScript(params.SCRIPT_FILENAME ?? '');
     if ('status' in found) return refuse(found);
     const name = params.SCRIPT_NAME || found.name;
-    const script = { ...found, name };
+    const script = name === found.name ? found : { ...found, name };
 
-    const stderr = new StderrLines(name, logger);
-    const cgiRequest: CgiRequest = {
+    const kind = script.kind;
+    let stderr: StderrLines | undefined;
+    const lines = () => (stderr ??= new StderrLines(name, logger));
+    const cgiRequest: Omit<CgiRequest, 'signal'> = {
       script,
-      // A handler gets the PARAMS as sent: an object it reads, not its process's environment. A
-      // program's environment is built as CGI mode builds it: a PARAMS record must not choose its
-      // NODE_OPTIONS, LD_PRELOAD or PATH.
-      env: script.kind === 'program' ? envFromParams(params) : { ...params },
+      // A handler gets the PARAMS as sent (a fresh object per request): an object it reads, not
+      // its process's environment. A program's environment is built as CGI mode builds it: a
+      // PARAMS record must not choose its NODE_OPTIONS, LD_PRELOAD or PATH.
+      env: kind === 'program' ? envFromParams(params) : params,
       // A program runs here as under CGI, so it gets CGI's §4.4 words too (fcgiwrap gives none).
-      args: script.kind === 'program' ? searchArgs(params.REQUEST_METHOD ?? '', params.QUERY_STRING ?? '') : [],
+      args: kind === 'program' ? searchArgs(params.REQUEST_METHOD ?? '', params.QUERY_STRING ?? '') : [],
       body: request.stdin,
-      signal: request.signal,
-      logStderr: (line) => stderr.line(line),
+      logStderr: (line) => lines().line(line),
     };
-    const run = script.kind === 'handler' ? handlers.run(cgiRequest) : spawnProgram(cgiRequest, programs);
-    const finished = run.finished.then((exit) => {
-      stderr.end(exit.ok ? undefined : `${name}: ${exit.reason}`);
+    const counted = () => {
       served++;
       if (options.maxRequests && served >= options.maxRequests) retire();
+    };
+    let run: ScriptRun;
+    if (kind === 'handler') {
+      // A handler that ends within this turn, having printed little, is answered whole: no
+      // stream, no copy, one write (src/mode.ts, WholeAttempt; the gateway does the same in
+      // embedded mode).
+      const attempt = handlers.tryWhole(cgiRequest);
+      const output = await attempt.output;
+      if (output && !stderr) {
+        counted();
+        return { output, appStatus: 0 };
+      }
+      run = attempt.stream(request.signal);
+    } else run = spawnProgram({ ...cgiRequest, signal: request.signal }, programs);
+    const errors = lines();
+    const finished = run.finished.then((exit) => {
+      errors.end(exit.ok ? undefined : `${name}: ${exit.reason}`);
+      counted();
       return exit.ok ? 0 : 1;
     });
-    return { stdout: run.stdout, stderr: stderr.stream, finished };
+    return { stdout: run.stdout, stderr: errors.stream, finished };
   }
 
   const app = createApp(respond, {

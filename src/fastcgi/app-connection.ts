@@ -15,6 +15,10 @@ import type { AppHandler, AppRequest, AppSettings } from './app-contract.ts';
 /** A peer that does not close its side this long after we closed ours is cut off. */
 const LINGER_MS = 5000;
 
+const STDOUT_BIT = 1;
+const STDERR_BIT = 2;
+const outputBit = (type: number) => (type === RecordType.STDOUT ? STDOUT_BIT : STDERR_BIT);
+
 interface Input {
   stream: Readable;
   ended: boolean;
@@ -27,15 +31,18 @@ interface Active {
   params: ParamsCollector | undefined; // until the PARAMS stream ends
   stdin: Input;
   data: Input | undefined;
-  controller: AbortController;
+  /** Made when the handler first asks for its signal: a whole response never does. */
+  controller: AbortController | undefined;
+  /** Why it was stopped, for a signal asked for after that. */
+  stopped: Error | undefined;
   /** When BEGIN_REQUEST came: its PARAMS must end within paramsTimeoutMs of it. */
   begunAt: number;
   started: boolean;
   aborted: boolean;
   finished: boolean;
-  /** Output stream types that carried data, and those already closed by their empty record. */
-  opened: Set<number>;
-  closed: Set<number>;
+  /** Output streams (bits of outputBit) that carried data, and those closed by their empty record. */
+  opened: number;
+  closed: number;
 }
 
 export class AppConnection {
@@ -48,6 +55,8 @@ export class AppConnection {
   #requests = new Map<number, Active>();
   #pausedFor = new Set<number>();
   #closeWhenIdle = false;
+  /** A request ended before all its input came: the peer may still be sending. */
+  #inputPending = false;
   #draining = false;
   #closing = false;
   /** Since when no request has been in progress; undefined while one is. */
@@ -233,13 +242,14 @@ export class AppConnection {
       params: new ParamsCollector(this.#settings.maxParamsBytes),
       stdin: input(),
       data: role === Role.FILTER ? input() : undefined,
-      controller: new AbortController(),
+      controller: undefined,
+      stopped: undefined,
       begunAt: Date.now(),
       started: false,
       aborted: false,
       finished: false,
-      opened: new Set(),
-      closed: new Set(),
+      opened: 0,
+      closed: 0,
     });
   }
 
@@ -263,22 +273,24 @@ export class AppConnection {
     req.params = undefined;
     this.#awaitingParams--;
     req.started = true;
-    const params: Record<string, string> = Object.create(null); // a param named __proto__ is data
-    for (const [name, value] of pairs) params[name] = value;
-    void this.#run(req, {
-      id: req.id,
-      role: req.role,
-      keepConn: req.keepConn,
-      params,
-      stdin: req.stdin.stream,
-      data: req.data?.stream,
-      signal: req.controller.signal,
-    });
+    // A plain object keeps V8's fast properties (a null-prototype one is a dictionary from the
+    // start, measured slower to fill and to copy); __proto__ alone needs defining as data.
+    const params: Record<string, string> = {};
+    for (const [name, value] of pairs) {
+      if (name === '__proto__') Object.defineProperty(params, name, { value, writable: true, enumerable: true, configurable: true });
+      else params[name] = value;
+    }
+    void this.#run(req, new RequestForHandler(req, params));
   }
 
   async #run(req: Active, request: AppRequest): Promise<void> {
     try {
       const response = await this.#handler(request);
+      if ('output' in response) {
+        // Whole: its records, the closing STDOUT and END_REQUEST (#finish) leave in one write.
+        if (!req.aborted && !req.finished && response.output.length > 0) this.#writer.send(streamRecords(RecordType.STDOUT, req.id, response.output, false));
+        return this.#finish(req, response.appStatus);
+      }
       const sources = response.stderr ? [response.stdout, response.stderr] : [response.stdout];
       const output = Promise.all(sources.map((s, i) => this.#pump(req, s, i === 0 ? RecordType.STDOUT : RecordType.STDERR)));
       output.catch(() => {}); // awaited below, unless the request was aborted
@@ -296,17 +308,17 @@ export class AppConnection {
   /** Copies one output stream into records, then closes it (§6.1). */
   async #pump(req: Active, source: Readable, type: number): Promise<void> {
     const read = await this.#writer.copy(source, type, req.id, () => !req.finished && !req.aborted);
-    if (read > 0) req.opened.add(type); // (bytes dropped after the request ended count too, and then it returns below)
+    if (read > 0) req.opened |= outputBit(type); // (bytes dropped after the request ended count too, and then it returns below)
     // §6.1: STDOUT is always closed, even when empty; STDERR only if it was used.
-    if (req.finished || req.aborted || (type === RecordType.STDERR && !req.opened.has(type))) return;
+    if (req.finished || req.aborted || (type === RecordType.STDERR && !(req.opened & STDERR_BIT))) return;
     this.#writer.send([record(type, req.id)]);
-    req.closed.add(type);
+    req.closed |= outputBit(type);
   }
 
   #abort(req: Active): void {
     if (!req.started) return this.#finish(req, 0); // nothing ran yet: answer at once
     req.aborted = true;
-    req.controller.abort(new FastCgiError(`fastcgi: request ${req.id} aborted by the web server`));
+    this.#stop(req, new FastCgiError(`fastcgi: request ${req.id} aborted by the web server`));
     this.#dropInput(req);
   }
 
@@ -321,21 +333,28 @@ export class AppConnection {
       this.#idleSince = Date.now();
       this.#watch();
     }
+    if (req.params || !req.stdin.ended || (req.data && !req.data.ended)) this.#inputPending = true;
     this.#dropInput(req);
     const records: FcgiRecord[] = [];
-    const stderrOpen = !req.closed.has(RecordType.STDERR);
+    const stderrOpen = !(req.closed & STDERR_BIT);
     if (failure !== undefined && !req.aborted) {
       const message = `fastcgi: request ${req.id} failed: ${failure instanceof Error ? failure.message : String(failure)}`;
       this.#settings.log(message);
       if (stderrOpen) records.push(...streamRecords(RecordType.STDERR, req.id, Buffer.from(`${message}\n`)));
-    } else if (req.opened.has(RecordType.STDERR) && stderrOpen) {
+    } else if (req.opened & STDERR_BIT && stderrOpen) {
       records.push(record(RecordType.STDERR, req.id));
     }
-    if (!req.aborted && !req.closed.has(RecordType.STDOUT)) records.push(record(RecordType.STDOUT, req.id));
+    if (!req.aborted && !(req.closed & STDOUT_BIT)) records.push(record(RecordType.STDOUT, req.id));
     records.push(record(RecordType.END_REQUEST, req.id, encodeEndRequestBody(appStatus, ProtocolStatus.REQUEST_COMPLETE)));
     this.#writer.send(records);
     if (!req.keepConn) this.#closeWhenIdle = true;
     this.#closeIfIdle();
+  }
+
+  /** Fires the request's signal, or has it fire as soon as it is asked for. */
+  #stop(req: Active, reason: Error): void {
+    req.stopped = reason;
+    req.controller?.abort(reason);
   }
 
   #dropInput(req: Active): void {
@@ -352,6 +371,13 @@ export class AppConnection {
     if (!this.#closeWhenIdle || this.#requests.size > 0 || this.#closing || this.#socket.destroyed) return;
     this.#closing = true;
     this.#writer.flush();
+    if (!this.#inputPending) {
+      // The peer has sent all it had to send: nothing can arrive to reset the connection under
+      // the answer, so it is closed once written, without waiting for the peer to close too
+      // (nginx closes a connection per request: that wait was an event and a timer each).
+      this.#socket.destroySoon();
+      return;
+    }
     this.#socket.end();
     this.#socket.resume(); // keep reading (and dropping) until the peer closes too
     // nginx without keepalive closes a connection per request: thousands a second, so the timer
@@ -376,8 +402,36 @@ export class AppConnection {
   #lose(req: Active, why: string): void {
     if (req.aborted) return;
     req.aborted = true;
-    req.controller.abort(new FastCgiError(`fastcgi: request ${req.id}: ${why}`));
+    this.#stop(req, new FastCgiError(`fastcgi: request ${req.id}: ${why}`));
     this.#dropInput(req);
     if (!req.started) this.#finish(req, 0);
+  }
+}
+
+/** What the handler is given: its signal made on first use (a whole response never asks). */
+class RequestForHandler implements AppRequest {
+  readonly id: number;
+  readonly role: Role;
+  readonly keepConn: boolean;
+  readonly params: Record<string, string>;
+  readonly stdin: Readable;
+  readonly data: Readable | undefined;
+  readonly #req: Active;
+
+  constructor(req: Active, params: Record<string, string>) {
+    this.id = req.id;
+    this.role = req.role;
+    this.keepConn = req.keepConn;
+    this.params = params;
+    this.stdin = req.stdin.stream;
+    this.data = req.data?.stream;
+    this.#req = req;
+  }
+
+  get signal(): AbortSignal {
+    const req = this.#req;
+    req.controller ??= new AbortController();
+    if (req.stopped && !req.controller.signal.aborted) req.controller.abort(req.stopped);
+    return req.controller.signal;
   }
 }

@@ -12,7 +12,10 @@ export interface AppRequest {
   role: Role;
   /** The web server keeps the connection for further requests (FCGI_KEEP_CONN). */
   keepConn: boolean;
-  /** The PARAMS stream: the CGI meta-variables, in a null-prototype object. */
+  /**
+   * The PARAMS stream: the CGI meta-variables, a fresh object per request, each an own data
+   * property (a param named __proto__ is data, not the object's prototype).
+   */
   params: Record<string, string>;
   /** The request body (FCGI_STDIN); empty for an authorizer. Destroyed on abort. */
   stdin: Readable;
@@ -22,7 +25,8 @@ export interface AppRequest {
   signal: AbortSignal;
 }
 
-export interface AppResponse {
+/** The response as it is produced: streams, and a promise of the exit status. */
+interface StreamedResponse {
   /** What a CGI program prints; read with backpressure, so a slow web server slows it down. */
   stdout: Readable;
   /** Error output, sent on FCGI_STDERR for the web server's log. */
@@ -35,6 +39,17 @@ export interface AppResponse {
    */
   finished: Promise<number>;
 }
+
+/**
+ * The response already whole, as a handler that finished within a turn of the event loop gives it:
+ * sent as STDOUT records and END_REQUEST in one write, with no stream to copy from.
+ */
+interface WholeResponse {
+  output: Buffer;
+  appStatus: number;
+}
+
+export type AppResponse = StreamedResponse | WholeResponse;
 
 export type AppHandler = (request: AppRequest) => AppResponse | Promise<AppResponse>;
 

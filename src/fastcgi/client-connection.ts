@@ -12,12 +12,11 @@ import { decodeParams, encodeParams } from './params.ts';
 import { RecordWriter } from './writer.ts';
 import type { TraceRecord } from './trace.ts';
 import { LineSplitter } from '../script/stderr-lines.ts';
+import type { StdoutSink } from './client-stdout.ts';
 
 /** One attempt at a request on this connection, as the client sees it. */
 export interface Attempt {
   readonly id: number;
-  /** Settles at END_REQUEST, or rejects when the connection fails or the request is aborted. */
-  readonly ended: Promise<EndRequest>;
   /** False once END_REQUEST came or the request was aborted: nothing more may go out on its id. */
   readonly inputOpen: boolean;
   /**
@@ -37,15 +36,22 @@ export interface EndRequest {
   protocolStatus: number;
 }
 
+/** How an attempt ends: told once, by callback rather than a promise (one less hop per request). */
+export interface AttemptEnd {
+  /** END_REQUEST came. */
+  onEnd(end: EndRequest): void;
+  /** The connection failed first, or the request was aborted. */
+  onFail(error: unknown): void;
+}
+
 interface Pending extends Attempt {
   inputOpen: boolean;
   unanswered: boolean;
-  stdout: Readable;
+  stdout: StdoutSink;
   settled: boolean;
   reused: boolean;
   answered: boolean;
-  resolve(end: EndRequest): void;
-  reject(error: unknown): void;
+  end: AttemptEnd;
   /** STDERR as error-log lines, by the rule every mode keeps (src/script/stderr-lines.ts). */
   stderr: LineSplitter | undefined;
   grace: NodeJS.Timeout | undefined;
@@ -73,6 +79,8 @@ export class ClientConnection {
   #writer: RecordWriter;
   #pending = new Map<number, Pending>();
   #pausedFor = new Set<number>();
+  /** Requests that got STDOUT in the read being handled (see StdoutSink.partial). */
+  #fed: Pending[] = [];
   #served = 0;
   #connected = false;
   #retiring = false;
@@ -109,22 +117,16 @@ export class ClientConnection {
 
   /**
    * Reserves the lowest free request id (§3.3: the web server keeps ids small). STDOUT goes
-   * into `stdout`, which the caller owns (a retried request keeps its stream), and whose
-   * read() must call resume(id).
+   * into `stdout`, which the caller owns (a retried request keeps it), and whose reader must
+   * call resume(id) after push() said false; `end` hears how the attempt ends.
    */
-  open(stdout: Readable, onStderr: ((line: string) => void) | undefined): Attempt {
+  open(stdout: StdoutSink, onStderr: ((line: string) => void) | undefined, end: AttemptEnd): Attempt {
     let id = 1;
     while (this.#pending.has(id)) id++;
-    let resolve!: (end: EndRequest) => void;
-    let reject!: (error: unknown) => void;
-    const ended = new Promise<EndRequest>((res, rej) => ((resolve = res), (reject = rej)));
-    ended.catch(() => {}); // the client decides what a failure means; never an unhandled rejection
     const pending: Pending = {
       id,
-      ended,
       stdout,
-      resolve,
-      reject,
+      end,
       stderr: onStderr && new LineSplitter(onStderr),
       inputOpen: true,
       unanswered: false,
@@ -210,7 +212,11 @@ export class ClientConnection {
   #receive(chunk: Buffer): void {
     try {
       this.#parser.feed(chunk, this.#onRecord);
+      // A request whose STDOUT began in this read and did not end in it is still writing.
+      for (const p of this.#fed) if (this.#pending.get(p.id) === p) p.stdout.partial();
+      this.#fed.length = 0;
     } catch (error) {
+      this.#fed.length = 0;
       // What the parser or #handle refused is the application's fault; anything else (a reader
       // of STDOUT or STDERR that threw) is ours, and must not be charged to the worker.
       this.#error ??= error instanceof FastCgiError ? new FastCgiProtocolError(`${error.message} (from ${this.#name})`) : (error as Error);
@@ -219,6 +225,7 @@ export class ClientConnection {
   }
 
   #onRecord = (r: FcgiRecord): void => {
+    if (this.#socket.destroyed) return; // closed by a handler of an earlier record in this read
     this.#hooks.onRecord?.(r, 'recv');
     this.#handle(r);
   };
@@ -230,9 +237,9 @@ export class ClientConnection {
     p.answered = true;
     switch (r.type) {
       case RecordType.STDOUT:
-        if (p.settled || p.stdout.readableEnded || p.stdout.destroyed) return; // aborted: dropped
+        if (p.settled) return; // aborted: dropped
         if (r.content.length === 0) p.stdout.push(null);
-        else if (!p.stdout.push(r.content)) {
+        else if (this.#fed.push(p) && !p.stdout.push(r.content)) {
           // The caller reads slower than the app writes: stop reading the connection
           // (every request on it waits: FastCGI has no per-request flow control).
           this.#pausedFor.add(p.id);
@@ -251,7 +258,7 @@ export class ClientConnection {
         p.inputOpen = false;
         if (!p.settled) {
           p.settled = true;
-          p.resolve(end); // the client ends stdout, unless it retries a refused request
+          p.end.onEnd(end); // the client ends stdout, unless it retries a refused request
         }
         p.onRelease?.(true);
         if (this.#retiring) this.#dropIfAbandoned();
@@ -282,7 +289,7 @@ export class ClientConnection {
     if (p.settled) return;
     p.settled = true;
     p.inputOpen = false;
-    p.reject(error);
+    p.end.onFail(error);
   }
 
   #dropIfAbandoned(): void {

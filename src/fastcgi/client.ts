@@ -16,12 +16,13 @@
  * request's. A connection that dies mid-request fails that request with a FastCgiError.
  */
 import { createConnection } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { type Address, formatAddress, netOptions, parseAddress } from './address.ts';
 import { FastCgiError, Flags, NULL_REQUEST_ID, ProtocolStatus, RecordType, Role, ValueName } from './protocol.ts';
 import { encodeBeginRequestBody, record, streamRecords, type FcgiRecord } from './records.ts';
 import { type Pair, decodeParams, encodeParams } from './params.ts';
 import { ClientConnection, type ConnectionHooks, type EndRequest, type Attempt } from './client-connection.ts';
+import { ClientStdout } from './client-stdout.ts';
 import type { TraceRecord } from './trace.ts';
 
 export interface ClientRequest {
@@ -40,10 +41,22 @@ export interface ClientRequest {
 }
 
 export interface ClientResponse {
-  /** The STDOUT stream: CGI response headers, blank line, body. Ends at END_REQUEST. */
-  stdout: Readable;
+  /**
+   * The STDOUT stream: CGI response headers, blank line, body. Ends at END_REQUEST. Made when
+   * first asked for; until then the records are kept (client-stdout.ts).
+   */
+  readonly stdout: Readable;
   /** Resolves on END_REQUEST; rejects if the connection fails first or the caller aborts. */
   ended: Promise<EndRequest>;
+  /**
+   * All of STDOUT in one buffer, if the request completes (status 0) before anyone takes
+   * `stdout`, having printed at most 64 KiB; undefined as soon as that cannot be, or once
+   * giveUpWhole() is called. `stdout`, taken after, still starts at the first byte.
+   */
+  whole(): Promise<Buffer | undefined>;
+  giveUpWhole(): void;
+  /** ABORT_REQUEST when this signal fires (as `signal` of the request, for a signal known only later). */
+  stopOn(signal: AbortSignal): void;
   /** The pid of the application process serving the request, once it has said (`askPid`). */
   readonly appPid: number | undefined;
   /**
@@ -133,49 +146,77 @@ export class FastCgiClient {
 
   request(request: ClientRequest): ClientResponse {
     if (this.#closed) throw new FastCgiError('fastcgi: the client is closed');
-    this.values().catch(() => {}); // an unreachable application is reported by the request itself
-    const pairs: Pair[] = Symbol.iterator in request.params ? [...request.params] : Object.entries(request.params);
-    const params = encodeParams(pairs);
-    const safe = SAFE_METHODS.has(pairs.findLast(([name]) => name === 'REQUEST_METHOD')?.[1] ?? '');
+    if (!this.#values) this.values().catch(() => {}); // an unreachable application is reported by the request itself
+    const given = request.params;
+    const pairs = Symbol.iterator in given ? [...(given as Iterable<Pair>)] : undefined;
+    const params = encodeParams(pairs ?? given);
+    const method = pairs ? pairs.findLast(([name]) => name === 'REQUEST_METHOD')?.[1] : (given as Record<string, string>).REQUEST_METHOD;
+    const safe = SAFE_METHODS.has(method ?? '');
     const role = request.role ?? Role.RESPONDER;
     const inputs: Input[] = [[RecordType.STDIN, request.stdin ?? EMPTY]];
     if (role === Role.FILTER) inputs.push([RecordType.DATA, request.data ?? EMPTY]);
 
     let current: { connection: ClientConnection; attempt: Attempt } | undefined;
-    const stdout = new Readable({ highWaterMark: 64 * 1024, read: () => current?.connection.resume(current.attempt.id) });
-    stdout.on('error', () => {}); // the same error rejects `ended`; pipeline() still sees it
+    const stdout = new ClientStdout(() => current?.connection.resume(current.attempt.id));
     let resolve!: (end: EndRequest) => void;
     let reject!: (error: unknown) => void;
     const ended = new Promise<EndRequest>((res, rej) => ((resolve = res), (reject = rej)));
     ended.catch(() => {}); // a caller that only reads stdout must not crash on a rejection
+    let settled = false;
+    let signal: AbortSignal | undefined;
+    const abort = () => current?.connection.abort(current.attempt, signal!.reason, this.#settings.abortGraceMs);
+    const settle = () => {
+      settled = true;
+      signal?.removeEventListener('abort', abort);
+    };
     const fail = (error: unknown) => {
-      stdout.destroy(error instanceof Error ? error : new FastCgiError(String(error)));
+      settle();
+      stdout.fail(error instanceof Error ? error : new FastCgiError(String(error)));
       reject(error);
     };
-    const signal = request.signal;
     const response: ClientResponse = {
-      stdout,
+      get stdout() {
+        return stdout.stream;
+      },
       ended,
+      whole: () => stdout.whole(),
+      giveUpWhole: () => stdout.giveUpWhole(),
+      stopOn(given) {
+        if (settled || signal) return;
+        signal = given;
+        if (given.aborted) abort();
+        else given.addEventListener('abort', abort, { once: true });
+      },
       get appPid() {
         return current?.connection.appPid;
       },
       released: (withinMs) => (current ? current.connection.released(current.attempt, withinMs) : Promise.resolve(true)),
     };
-    if (signal?.aborted) {
-      fail(signal.reason);
+    if (request.signal?.aborted) {
+      fail(request.signal.reason);
       return response;
     }
-    const abort = () => current?.connection.abort(current.attempt, signal!.reason, this.#settings.abortGraceMs);
-    signal?.addEventListener('abort', abort, { once: true });
-    const forget = () => signal?.removeEventListener('abort', abort);
-    ended.then(forget, forget);
 
     // One retry, on a new connection, where it cannot run the request twice: the application
     // refused it (§5.5), or a kept connection closed before a single record answered a safe
     // method. Either way the input must still be in hand.
     const tryRequest = (retried: boolean): void => {
       const connection = this.#pick(retried);
-      const attempt = connection.open(stdout, request.onStderr);
+      const attempt = connection.open(stdout, request.onStderr, {
+        onEnd: (end) => {
+          this.#release(connection);
+          const refused = end.protocolStatus === ProtocolStatus.OVERLOADED || end.protocolStatus === ProtocolStatus.CANT_MPX_CONN;
+          if (refused && replayable() && stdout.untouched) return tryRequest(true);
+          stdout.end(end.protocolStatus === ProtocolStatus.REQUEST_COMPLETE && end.appStatus === 0);
+          settle();
+          resolve(end);
+        },
+        onFail: (error) => {
+          this.#release(connection);
+          if (attempt.unanswered && safe && replayable() && !signal?.aborted) return tryRequest(true);
+          fail(error);
+        },
+      });
       current = { connection, attempt };
       const flags = this.#settings.keepConn ? Flags.KEEP_CONN : 0;
       const records = [
@@ -186,23 +227,12 @@ export class FastCgiClient {
       for (let input = inputs[0]; input && Buffer.isBuffer(input[1]); input = inputs[++piped]) records.push(...streamRecords(input[0], attempt.id, input[1]));
       connection.send(records);
       if (piped < inputs.length) void this.#pipe(connection, attempt, inputs, piped);
-      const replayable = () => !retried && inputs.every(([, input]) => Buffer.isBuffer(input));
-      attempt.ended.then(
-        (end) => {
-          this.#release(connection);
-          const refused = end.protocolStatus === ProtocolStatus.OVERLOADED || end.protocolStatus === ProtocolStatus.CANT_MPX_CONN;
-          if (refused && replayable() && stdout.readableLength === 0 && !stdout.readableDidRead) return tryRequest(true);
-          stdout.push(null);
-          resolve(end);
-        },
-        (error: unknown) => {
-          this.#release(connection);
-          if (attempt.unanswered && safe && replayable() && !signal?.aborted) return tryRequest(true);
-          fail(error);
-        },
-      );
+      function replayable() {
+        return !retried && inputs.every(([, input]) => Buffer.isBuffer(input));
+      }
     };
     tryRequest(false);
+    if (request.signal) response.stopOn(request.signal);
     return response;
   }
 

@@ -44,16 +44,22 @@ export function streamRecords(type: number, requestId: number, data: Buffer, end
 export function encodeRecords(records: readonly FcgiRecord[]): Buffer {
   let size = 0;
   for (const r of records) size += HEADER_LENGTH + r.content.length + r.paddingLength;
-  const out = Buffer.alloc(size); // zeroed: padding and the reserved byte go out as 0
+  // From Node's pool for a small group (most are), not a fresh zeroed allocation; the reserved
+  // byte and the padding are zeroed here, so no byte of old memory goes out.
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const r of records) {
+    const length = r.content.length;
     out[at] = FCGI_VERSION_1;
     out[at + 1] = r.type;
     out.writeUInt16BE(r.requestId, at + 2);
-    out.writeUInt16BE(r.content.length, at + 4);
+    out.writeUInt16BE(length, at + 4);
     out[at + 6] = r.paddingLength;
-    r.content.copy(out, at + HEADER_LENGTH);
-    at += HEADER_LENGTH + r.content.length + r.paddingLength;
+    out[at + 7] = 0;
+    if (length > 0) r.content.copy(out, at + HEADER_LENGTH);
+    at += HEADER_LENGTH + length;
+    if (r.paddingLength > 0) out.fill(0, at, at + r.paddingLength);
+    at += r.paddingLength;
   }
   return out;
 }
@@ -71,8 +77,11 @@ export function decodeBeginRequestBody(content: Buffer): { role: number; flags: 
   return { role: content.readUInt16BE(0), flags: content[2]! };
 }
 
+const COMPLETE_WITH_0 = Buffer.alloc(8);
+
 /** FCGI_EndRequestBody (§5.5): appStatus(4) protocolStatus(1) reserved(3). */
 export function encodeEndRequestBody(appStatus: number, protocolStatus: ProtocolStatus): Buffer {
+  if (appStatus === 0 && protocolStatus === 0) return COMPLETE_WITH_0; // the usual end: shared, as records are copied when sent
   const body = Buffer.alloc(8);
   body.writeUInt32BE(appStatus >>> 0, 0); // an exit status of -1 travels as 0xffffffff
   body[4] = protocolStatus;
@@ -107,7 +116,7 @@ export function decodeUnknownTypeBody(content: Buffer): { type: number } {
  * A record that lies whole inside the chunk is handed on as a view of it, not a copy.
  */
 export class RecordParser {
-  #header = Buffer.alloc(HEADER_LENGTH);
+  #header: Buffer | undefined; // made for a header cut across chunks, which few connections see
   #headerFilled = 0;
   #content: Buffer | undefined; // allocated once its header is read, for a record cut across chunks
   #contentFilled = 0;
@@ -134,7 +143,7 @@ export class RecordParser {
           at += HEADER_LENGTH;
           const length = bytes.readUInt16BE(at - 4);
           if (bytes.length - at >= length + this.#paddingLength) {
-            const content = bytes.subarray(at, at + length);
+            const content = length === 0 ? EMPTY : bytes.subarray(at, at + length); // a stream's end costs no view
             at += length + this.#paddingLength;
             onRecord({ type: this.#type, requestId: this.#requestId, content, paddingLength: this.#paddingLength });
             continue;
@@ -144,6 +153,7 @@ export class RecordParser {
           this.#paddingLeft = this.#paddingLength;
         } else {
           const n = Math.min(HEADER_LENGTH - this.#headerFilled, bytes.length - at);
+          this.#header ??= Buffer.alloc(HEADER_LENGTH);
           bytes.copy(this.#header, this.#headerFilled, at, at + n);
           this.#headerFilled += n;
           at += n;

@@ -128,7 +128,7 @@ export function createGateway(options: GatewayOptions) {
         const attempt = mode.tryWhole(request);
         const whole = await attempt.output;
         if (whole && sendWhole(ex, whole)) {
-          requestRuns(ex.live, name, thisProcess);
+          requestRuns(ex.live, name, attempt.pid === undefined ? thisProcess : attempt);
           return;
         }
         phase = await respond(ex, name, script, { request, attempt });
@@ -221,7 +221,7 @@ export function createGateway(options: GatewayOptions) {
         const output = whole && (await whole.output);
         if (output && sendWhole(ex, output)) {
           release();
-          requestRuns(ex.live, name, thisProcess);
+          requestRuns(ex.live, name, whole.pid === undefined ? thisProcess : whole);
           drainUnreadBody(req, request.body);
           return { at: 'complete' };
         }
