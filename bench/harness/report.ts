@@ -90,7 +90,11 @@ export function buildReport(input: {
 
 /** What this machine cannot measure, said up front rather than shown as zeros. */
 export function machineLimits(): string[] {
-  if (!procAvailable) return [`no /proc on ${process.platform}: CPU per request, peak RSS and forks per request were not measured (req/s, latency and the harness's own CPU were)`];
+  if (!procAvailable) {
+    return [
+      `no /proc on ${process.platform}: CPU per request, peak RSS and forks per request were not measured (req/s, latency and the harness's own CPU were)`,
+    ];
+  }
   if (!cpuGroupsAvailable()) {
     return [
       "the CPU of scripts their server does not wait for (fcgiwrap's: it ignores SIGCHLD): no cgroup v2 could be made here (root or a delegated subtree is needed), so CPU per request comes from the /proc tree, which misses them",
