@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -148,13 +149,19 @@ struct becoming {
   volatile int failed;
 };
 
-/* Where the child runs until its exec; this process is stopped meanwhile, so one is enough. */
-static char child_stack[1 << 16] __attribute__((aligned(16)));
+/* Where the child runs until its exec; this process is stopped meanwhile, so one is enough. It
+   shares this process's memory, so it has a guard page below it: a child that overflowed it
+   would die of SIGSEGV rather than write over this process. execvpe puts a copy of argv on it
+   (for a file without "#!"), hence a limit on the number of arguments. */
+#define CHILD_STACK (1 << 20)
+#define MAX_ARGS ((CHILD_STACK - (64 << 10)) / sizeof(char *))
+static char *child_stack;
 
 /* The child's side: the program's stdio, a session and process group of its own (so the server
-   can kill all it starts with kill(-pid)), the default signal dispositions and an empty mask (SIGPIPE, ignored here, would stay ignored across exec), then exec.
-   execvpe, as execvp(3) and Node's spawn() do, searches PATH (the helper's own: the fixed one)
-   and hands a text file without "#!" to /bin/sh. */
+   can kill all it starts with kill(-pid)), the default signal dispositions (main() reset the
+   rest at start-up; SIGPIPE, ignored here, would stay ignored across exec) and an empty mask,
+   then exec. execvpe, as execvp(3) and Node's spawn() do, searches PATH (the helper's own: the
+   fixed one) and hands a text file without "#!" to /bin/sh. */
 static int become(void *arg) {
   struct becoming *b = arg;
   struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -179,7 +186,7 @@ static pid_t vfork_program(struct becoming *b) {
   /* No handler of ours may run in the child before it has reset them. */
   sigprocmask(SIG_BLOCK, &all, &before);
   b->failed = 0;
-  pid_t pid = clone(become, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, b);
+  pid_t pid = clone(become, child_stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, b);
   int why = pid < 0 ? errno : b->failed;
   sigprocmask(SIG_SETMASK, &before, NULL);
   if (pid > 0 && why) waitpid(pid, NULL, 0); /* it has exited already: reaped here, not reported */
@@ -268,6 +275,10 @@ static int start(int conn, char *frame, uint32_t len, int refused) {
   memcpy(args, argv, (size_t)argc * sizeof *args);
   memcpy(env, argv + argc, envc * sizeof *env);
 
+  if ((size_t)argc > MAX_ARGS) {
+    reportf("F %s %ld\n", id, E2BIG);
+    goto out;
+  }
   struct child *slot = free_slot();
   if (!slot || pipe2(err, O_CLOEXEC) < 0 || (with_body && pipe2(in, O_CLOEXEC) < 0)) {
     reportf("F %s %ld\n", id, slot ? errno : EAGAIN);
@@ -466,7 +477,18 @@ int main(int argc, char **argv) {
      (the parent-death signal): either way every program still running is killed with its
      group, so no script outlives its server. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  /* Every signal to its default, whatever the parent left ignored: the programs inherit these,
+     and the child resets only the three changed below (become()). */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
+  long page = sysconf(_SC_PAGESIZE);
+  char *stack = mmap(NULL, CHILD_STACK + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED || mprotect(stack, (size_t)page, PROT_NONE) < 0) {
+    fprintf(stderr, "webhist-spawn-helper: no stack for its children: %s\n", strerror(errno));
+    return 1;
+  }
+  child_stack = stack + page;
 
   int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
