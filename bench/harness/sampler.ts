@@ -36,7 +36,13 @@ const workerFile = new URL(`./sampler-worker${extname(import.meta.url)}`, import
 export async function startSampler(roots: readonly number[], intervalMs = 100): Promise<Sampler | undefined> {
   if (!procAvailable) return undefined;
   // The tree moves into the group now, before the measured window: all it starts from then on is born in it.
-  const group = openCpuGroup();
+  let group = openCpuGroup();
+  if (group && !group.adopt(roots)) {
+    // A server that would not move (not ours to move): the tree, not an empty group.
+    group.close();
+    group = undefined;
+  }
+  // The rest of the tree (workers, a helper); one that has exited meanwhile has nothing left to count.
   group?.adopt(treeOf(readProcessTable(), roots).map((p) => p.pid));
   const worker = new Worker(workerFile, { workerData: { roots, intervalMs, group: group?.path } });
   const failed = new Promise<never>((_, reject) => {

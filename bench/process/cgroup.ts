@@ -17,8 +17,8 @@ import { join } from 'node:path';
 
 export interface CpuGroup {
   readonly path: string;
-  /** Moves these processes into the group (what they start from now on is born in it). */
-  adopt(pids: readonly number[]): void;
+  /** Moves these processes into the group (what they start from now on is born in it); false if any could not move. */
+  adopt(pids: readonly number[]): boolean;
   /** CPU time of every process that has been in the group, in nanoseconds. */
   cpuNs(): number;
   /** Moves what is still in it back to the bench's own cgroup, and removes it. */
@@ -51,10 +51,13 @@ export function openCpuGroup(): CpuGroup | undefined {
   return {
     path,
     adopt(pids) {
+      let all = true;
       for (const pid of pids) {
         if (adopted.has(pid)) continue;
         if (joinGroup(path, pid)) adopted.add(pid);
+        else all = false;
       }
+      return all;
     },
     cpuNs: () => usageNs(path),
     close() {
@@ -68,11 +71,12 @@ export function openCpuGroup(): CpuGroup | undefined {
   };
 }
 
-/** Whether cgroups can be made here: asked once, by making one. */
+/** Whether cgroups can be made and joined here: asked once, by moving this process into one and back. */
 export function cpuGroupsAvailable(): boolean {
   const probe = openCpuGroup();
+  const joined = probe?.adopt([process.pid]) ?? false;
   probe?.close();
-  return probe !== undefined;
+  return joined;
 }
 
 /** Moves a process into `group`; false if it cannot (ESRCH: it has exited, and has nothing more to count). */
