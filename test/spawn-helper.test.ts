@@ -15,7 +15,7 @@ import { launch, stop } from '../bench/process/launch.ts';
 import { createCgiMode } from '../modes/cgi/index.ts';
 import { createProgramLauncher } from '../src/run/launcher.ts';
 import { encodeFrame, exitOf, spawnHelperBinary } from '../src/run/spawn-helper.ts';
-import { eventually, isAlive } from './support/http.ts';
+import { eventually, isAlive, rawRequest } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const built = await readFile(spawnHelperBinary).then(
@@ -200,6 +200,28 @@ describe('a program whose child left its process group', { skip }, () => {
     } finally {
       const escapee = Number(await readFile(join(server.dir, 'escapee.pid'), 'utf8').catch(() => '0'));
       if (escapee > 0 && isAlive(escapee)) process.kill(escapee, 'SIGKILL');
+      await server.stop();
+    }
+  });
+});
+
+describe('a program given a request body, answering a slow client', { skip }, () => {
+  // The helper reads the body from the connection that is also the program's stdout. Had it
+  // made that connection non-blocking (a flag of the open file, shared with the program), the
+  // program's writes would fail with EAGAIN once the client fell behind: "echo: I/O error", and
+  // a response cut short.
+  it('delivers all of a large response: its stdout still blocks as a program expects', async () => {
+    const line = 'x'.repeat(499);
+    const server = await startTestServer(await createCgiMode({ spawn: 'helper' }), {
+      'big.sh': `cat > /dev/null\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ni=0\nwhile [ $i -lt 4000 ]; do echo ${line}; i=$((i+1)); done\necho end\n`,
+    });
+    try {
+      const request = 'POST /cgi-bin/big.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello';
+      const response = await rawRequest(Number(new URL(server.url).port), request, 15_000, 1000);
+      assert.equal(response.status, 200);
+      assert.ok(response.complete, 'the response ends with its last chunk');
+      assert.equal(response.body.toString('latin1'), `${`${line}\n`.repeat(4000)}end\n`);
+    } finally {
       await server.stop();
     }
   });

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem, type as osType } from 'node:os';
 import { packageRoot } from '../../src/package-root.ts';
+import { cpuGroupsAvailable } from '../process/cgroup.ts';
 import { procAvailable } from '../../src/proc.ts';
 import type { Failure, Measured, Skip } from './runner.ts';
 import { ratios, sizeFits, summarize, type RatioResult, type ScenarioResult, type SizeFit } from './summary.ts';
@@ -89,8 +90,17 @@ export function buildReport(input: {
 
 /** What this machine cannot measure, said up front rather than shown as zeros. */
 export function machineLimits(): string[] {
-  if (procAvailable) return [];
-  return [`no /proc on ${process.platform}: CPU per request, peak RSS and forks per request were not measured (req/s, latency and the harness's own CPU were)`];
+  if (!procAvailable) {
+    return [
+      `no /proc on ${process.platform}: CPU per request, peak RSS and forks per request were not measured (req/s, latency and the harness's own CPU were)`,
+    ];
+  }
+  if (!cpuGroupsAvailable()) {
+    return [
+      "the CPU of scripts their server does not wait for (fcgiwrap's: it ignores SIGCHLD): no cgroup v2 could be made here (root or a delegated subtree is needed), so CPU per request comes from the /proc tree, which misses them",
+    ];
+  }
+  return [];
 }
 
 /** Read as the run begins: a run takes minutes, and the tree may change under it. */

@@ -1,13 +1,14 @@
 /**
  * The worker thread behind sampler.ts: scans /proc on a timer, keeps the peak RSS of the tree,
- * and answers each 'mark' with a fresh scan.
+ * and answers each 'mark' with a fresh scan (CPU from the server's cgroup where it has one).
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseProcStat, readMachineStat, readProcessTable, treeCpuTicks, treeOf, treeRssBytes } from '../../src/proc.ts';
+import { clockTicks, parseProcStat, readMachineStat, readProcessTable, treeCpuTicks, treeOf, treeRssBytes } from '../../src/proc.ts';
+import { usageNs } from '../process/cgroup.ts';
 import type { TreeSample } from './sampler.ts';
 
-const { roots, intervalMs } = workerData as { roots: number[]; intervalMs: number };
+const { roots, intervalMs, group } = workerData as { roots: number[]; intervalMs: number; group?: string };
 let peak = 0;
 
 function scan() {
@@ -23,7 +24,7 @@ parentPort!.on('message', () => {
   const { tree, rssBytes } = scan();
   const machine = readMachineStat();
   const sample: TreeSample = {
-    cpuTicks: treeCpuTicks(tree),
+    cpuTicks: group ? (usageNs(group) * clockTicks) / 1e9 : treeCpuTicks(tree),
     peakRssBytes: peak,
     processes: tree.length,
     machineBusyTicks: machine.busyTicks,

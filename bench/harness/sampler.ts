@@ -6,10 +6,13 @@
  */
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { procAvailable } from '../../src/proc.ts';
+import { procAvailable, readProcessTable, treeOf } from '../../src/proc.ts';
+import { openCpuGroup } from '../process/cgroup.ts';
 
 export interface TreeSample {
-  /** utime+stime+cutime+cstime over the tree, in clock ticks. */
+  /** CPU of the server's processes, in clock ticks: its cgroup's where the bench could make one
+   *  (bench/process/cgroup.ts: every process it started, waited for or not), else
+   *  utime+stime+cutime+cstime over the tree. */
   cpuTicks: number;
   /** The largest tree RSS seen since the previous mark (this sample included). */
   peakRssBytes: number;
@@ -32,7 +35,16 @@ const workerFile = new URL(`./sampler-worker${extname(import.meta.url)}`, import
 /** Starts sampling the trees under `roots`; undefined where there is no /proc to read. */
 export async function startSampler(roots: readonly number[], intervalMs = 100): Promise<Sampler | undefined> {
   if (!procAvailable) return undefined;
-  const worker = new Worker(workerFile, { workerData: { roots, intervalMs } });
+  // The tree moves into the group now, before the measured window: all it starts from then on is born in it.
+  let group = openCpuGroup();
+  if (group && !group.adopt(roots)) {
+    // A server that would not move (not ours to move): the tree, not an empty group.
+    group.close();
+    group = undefined;
+  }
+  // The rest of the tree (workers, a helper); one that has exited meanwhile has nothing left to count.
+  group?.adopt(treeOf(readProcessTable(), roots).map((p) => p.pid));
+  const worker = new Worker(workerFile, { workerData: { roots, intervalMs, group: group?.path } });
   const failed = new Promise<never>((_, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`bench: the /proc sampler stopped (exit ${code})`)));
@@ -48,6 +60,7 @@ export async function startSampler(roots: readonly number[], intervalMs = 100): 
     async close() {
       worker.removeAllListeners('exit');
       await worker.terminate();
+      group?.close();
     },
   };
 }

@@ -6,8 +6,15 @@
  * tears them down again at exec; the cost grows with the server's memory (measured: 1.2 ms of
  * parent CPU per spawn at 57 MB RSS, 7.8 ms at 266 MB). Apache wrote mod_cgid (1999-2000) for
  * the same reason: forking a large threaded server per CGI request is slow. This process is
- * small and stays small, so its posix_spawn() (CLONE_VFORK in glibc) costs the same whatever
- * the server's size.
+ * small and stays small, so starting a program costs the same whatever the server's size.
+ *
+ * It starts each one as glibc's posix_spawn() does, with a vfork (clone with CLONE_VM and
+ * CLONE_VFORK: no copy of its memory; this process waits until the program has exec'd), but the
+ * child resets only the three signals this process changed, not all 64 (POSIX_SPAWN_SETSIGDEF):
+ * 61 fewer system calls in the child on every start, and this process waits that much less.
+ * Measured at 8 connections on 2 cores, interleaved: 1,930-2,000 req/s against 1,830-1,860
+ * with posix_spawn(). A fork() (lighttpd's way, and mod_cgid's) would not wait at all, but cost
+ * 0.1 ms more CPU per request here, parent and child together, for no more requests a second.
  *
  * The protocol (all on this machine, between the server and its own helper):
  *  - argv[1] is the path of a unix socket this helper listens on (mode 0600).
@@ -27,26 +34,36 @@
  *      "X <id> <status>"       exited (and its process group killed): the wait status
  *  - When its stdin reaches end of file, the server is gone: every program still running is
  *    killed with its group and the helper exits, so no script outlives a dead server.
+ *
+ * One thread serves every request, so it never waits on one: a frame is read as its bytes come
+ * (the server writes it a loop turn after it connects, and a helper blocked on that read would
+ * hold up every other start), and the reports of one turn leave in one write.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CHILDREN 4096
 #define MAX_FRAME (4 << 20)
+/* Connections whose frame is still on its way; more wait in the listen backlog. */
+#define MAX_ARRIVING 256
+/* The server writes a frame in one go; a peer that stalls inside one is dropped after this. */
+#define FRAME_SECONDS 5
 
 struct child {
   pid_t pid;      /* 0: the slot is free */
@@ -62,7 +79,19 @@ struct child {
 #define BODY_BUFFER 65536
 
 static struct child children[MAX_CHILDREN];
+/* Slots at and above this index have never been used since they were last all free. */
+static int children_end;
 static int sigchld_pipe[2];
+
+/* A connection whose frame is arriving: its 4-byte length, then the frame itself. */
+struct arriving {
+  int fd; /* -1: the slot is free */
+  uint8_t head[4];
+  char *frame;
+  uint32_t len, have; /* len is 0 until the head is in; have counts head and frame bytes */
+  time_t since;
+};
+static struct arriving arrivals[MAX_ARRIVING];
 
 static volatile sig_atomic_t terminating;
 
@@ -74,9 +103,13 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+/* Reports gather here and leave once per turn of the loop (flush_reports): the server wakes once
+   for what one turn did (starts, exits, stderr), not once per line. */
+static char reports[1 << 16];
+static size_t reported;
+
 /* Writes all of buf to the server, or exits: with no one to report to there is nothing to do. */
-static void report(const void *buf, size_t len) {
-  const char *p = buf;
+static void write_all(const char *p, size_t len) {
   while (len > 0) {
     ssize_t n = write(STDOUT_FILENO, p, len);
     if (n < 0 && errno == EINTR) continue;
@@ -86,49 +119,127 @@ static void report(const void *buf, size_t len) {
   }
 }
 
+static void flush_reports(void) {
+  write_all(reports, reported);
+  reported = 0;
+}
+
+static void report(const void *buf, size_t len) {
+  if (reported + len > sizeof reports) flush_reports();
+  if (len > sizeof reports) return write_all(buf, len);
+  memcpy(reports + reported, buf, len);
+  reported += len;
+}
+
 static void reportf(const char *fmt, const char *id, long value) {
   char line[64];
   int n = snprintf(line, sizeof line, fmt, id, value);
   report(line, (size_t)n);
 }
 
-static int read_exactly(int fd, char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = read(fd, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    buf += n;
-    len -= (size_t)n;
+/* Held open for every program's stdin when no body follows: one open(2) at start-up, not one a request. */
+static int dev_null = -1;
+
+/* What the child needs, and where it leaves the errno of a start that failed (memory shared
+   with this process until the exec: CLONE_VM). */
+struct becoming {
+  char **args, **env;
+  const char *cwd;
+  int in, out, err;
+  volatile int failed;
+};
+
+/* Where the child runs until its exec; this process is stopped meanwhile, so one is enough. It
+   shares this process's memory, so it has a guard page below it: a child that overflowed it
+   would die of SIGSEGV rather than write over this process. execvpe puts a copy of argv on it
+   (for a file without "#!"), hence a limit on the number of arguments. */
+#define CHILD_STACK (1 << 20)
+#define MAX_ARGS ((CHILD_STACK - (64 << 10)) / sizeof(char *))
+static char *child_stack;
+
+/* The child's side: the program's stdio, a session and process group of its own (so the server
+   can kill all it starts with kill(-pid)), the default signal dispositions (main() reset the
+   rest at start-up; SIGPIPE, ignored here, would stay ignored across exec) and an empty mask,
+   then exec. execvpe, as execvp(3) and Node's spawn() do, searches PATH (the helper's own: the
+   fixed one) and hands a text file without "#!" to /bin/sh. */
+static int become(void *arg) {
+  struct becoming *b = arg;
+  struct sigaction dfl = {.sa_handler = SIG_DFL};
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGCHLD, &dfl, NULL);
+  sigaction(SIGTERM, &dfl, NULL);
+  sigaction(SIGPIPE, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* RFC 3875 §7.2: the working directory is the script's own. */
+  if (setsid() >= 0 && dup2(b->in, STDIN_FILENO) >= 0 && dup2(b->out, STDOUT_FILENO) >= 0 && dup2(b->err, STDERR_FILENO) >= 0 && chdir(b->cwd) == 0)
+    execvpe(b->args[0], b->args, b->env);
+  b->failed = errno;
+  _exit(127);
+}
+
+/* Starts the program (see become()); returns its pid, or -1 with errno set. */
+static pid_t vfork_program(struct becoming *b) {
+  sigset_t all, before;
+  sigfillset(&all);
+  /* No handler of ours may run in the child before it has reset them. */
+  sigprocmask(SIG_BLOCK, &all, &before);
+  b->failed = 0;
+  pid_t pid = clone(become, child_stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, b);
+  int why = pid < 0 ? errno : b->failed;
+  sigprocmask(SIG_SETMASK, &before, NULL);
+  if (pid > 0 && why) waitpid(pid, NULL, 0); /* it has exited already: reaped here, not reported */
+  if (why) {
+    errno = why;
+    return -1;
   }
-  return 0;
+  return pid;
 }
 
 static struct child *free_slot(void) {
   for (int i = 0; i < MAX_CHILDREN; i++)
-    if (children[i].pid == 0) return &children[i];
+    if (children[i].pid == 0) {
+      if (i >= children_end) children_end = i + 1;
+      return &children[i];
+    }
   return NULL;
 }
 
-/* Reads the frame from a new connection and starts its program with the connection as stdio;
-   with `refused` set (an errno), reports that instead of starting anything. Returns 1 if the
-   connection is kept (for the body), 0 if the caller may close its copy. */
-static int start(int conn, int refused) {
-  /* The server writes a frame in one go; a peer that stalls inside one must not stall us. */
-  struct timeval limit = {.tv_sec = 5};
-  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  uint8_t head[4];
-  if (read_exactly(conn, (char *)head, 4) < 0) return 0;
-  uint32_t len = head[0] | head[1] << 8 | head[2] << 16 | (uint32_t)head[3] << 24;
-  if (len == 0 || len > MAX_FRAME) return 0;
-  char *frame = malloc(len + 1);
-  if (!frame || read_exactly(conn, frame, len) < 0) {
-    free(frame);
-    return 0;
+/* Reads what has come of a frame, never more than the frame (a request body may follow it).
+   `flags` is MSG_DONTWAIT, or 0 to wait (within the socket's SO_RCVTIMEO). Not O_NONBLOCK: the
+   connection becomes the program's stdout, and that flag belongs to the open file, not to this
+   descriptor: a program writing to it would get EAGAIN (a shell's echo fails with "I/O error").
+   Returns 1 once the frame is whole, 0 if more is to come, -1 if it never will be. */
+static int read_frame(struct arriving *a, int flags) {
+  for (;;) {
+    char *to = a->have < 4 ? (char *)a->head + a->have : a->frame + (a->have - 4);
+    size_t want = a->have < 4 ? 4 - a->have : a->len - (a->have - 4);
+    ssize_t n = recv(a->fd, to, want, flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && flags) return 0;
+    if (n <= 0) return -1;
+    a->have += (uint32_t)n;
+    if (a->have == 4) {
+      a->len = a->head[0] | a->head[1] << 8 | a->head[2] << 16 | (uint32_t)a->head[3] << 24;
+      if (a->len == 0 || a->len > MAX_FRAME || !(a->frame = malloc(a->len + 1))) return -1;
+    }
+    if (a->have > 4 && a->have - 4 == a->len) {
+      a->frame[a->len] = '\0';
+      return 1;
+    }
   }
-  frame[len] = '\0';
-  struct timeval none = {0};
-  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+}
 
+static void forget_arrival(struct arriving *a) {
+  free(a->frame);
+  *a = (struct arriving){.fd = -1};
+}
+
+/* Starts the program a whole frame asks for, with the connection as its stdout; with `refused`
+   set (an errno), reports that instead of starting anything. Takes the frame (frees it). Returns
+   1 if the connection is kept (for the body), 0 if the caller may close its copy. */
+static int start(int conn, char *frame, uint32_t len, int refused) {
   /* Split the frame into its strings. */
   size_t count = 0;
   for (uint32_t i = 0; i < len; i++) count += frame[i] == '\0';
@@ -164,45 +275,19 @@ static int start(int conn, int refused) {
   memcpy(args, argv, (size_t)argc * sizeof *args);
   memcpy(env, argv + argc, envc * sizeof *env);
 
+  if ((size_t)argc > MAX_ARGS) {
+    reportf("F %s %ld\n", id, E2BIG);
+    goto out;
+  }
   struct child *slot = free_slot();
   if (!slot || pipe2(err, O_CLOEXEC) < 0 || (with_body && pipe2(in, O_CLOEXEC) < 0)) {
     reportf("F %s %ld\n", id, slot ? errno : EAGAIN);
     goto out;
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  if (with_body) posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  else posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, conn, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-  /* RFC 3875 §7.2: the working directory is the script's own. */
-  posix_spawn_file_actions_addchdir_np(&actions, cwd);
-  posix_spawnattr_init(&attr);
-  sigset_t all, none_set;
-  sigfillset(&all);
-  sigemptyset(&none_set);
-  /* A session of its own (so a process group of its own), default signals, nothing blocked. */
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none_set);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args, env);
-  if (rc == ENOEXEC) {
-    /* An executable text file without "#!": execvp(3), and so Node's spawn(), hand it to the
-       shell; glibc's posix_spawnp no longer does, so we do, to behave the same either way. */
-    char **shell_args = calloc((size_t)argc + 2, sizeof *shell_args);
-    if (shell_args) {
-      shell_args[0] = "/bin/sh";
-      memcpy(shell_args + 1, args, (size_t)argc * sizeof *args);
-      rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, shell_args, env);
-      free(shell_args);
-    }
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    reportf("F %s %ld\n", id, rc);
+  struct becoming b = {.args = args, .env = env, .cwd = cwd, .in = with_body ? in[0] : dev_null, .out = conn, .err = err[1]};
+  pid_t pid = vfork_program(&b);
+  if (pid < 0) {
+    reportf("F %s %ld\n", id, errno);
     goto out;
   }
   fcntl(err[0], F_SETFL, O_NONBLOCK);
@@ -210,7 +295,7 @@ static int start(int conn, int refused) {
   err[0] = -1;
   strcpy(slot->id, id);
   if (with_body && (slot->body = malloc(BODY_BUFFER))) {
-    fcntl(conn, F_SETFL, O_NONBLOCK);
+    /* The pipe's end is ours alone; the connection is read with MSG_DONTWAIT (see read_frame). */
     fcntl(in[1], F_SETFL, O_NONBLOCK);
     slot->body_from = conn;
     slot->body_to = in[1];
@@ -252,7 +337,7 @@ static void discard_body(struct child *c) {
    program that stops reading stops the copy, and so the server's writing: backpressure. */
 static void copy_body(struct child *c) {
   if (c->body_len == c->body_at) {
-    ssize_t n = read(c->body_from, c->body, BODY_BUFFER);
+    ssize_t n = recv(c->body_from, c->body, BODY_BUFFER, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) return end_body(c); /* the body has ended: the program sees end of file */
     if (c->body_to < 0) return;      /* discarding */
@@ -290,6 +375,7 @@ static int forward_stderr(struct child *c) {
 static void release_if_done(struct child *c) {
   if (!c->exited || c->err >= 0 || c->body_from >= 0) return;
   c->pid = 0;
+  while (children_end > 0 && children[children_end - 1].pid == 0) children_end--;
 }
 
 static void reap(void) {
@@ -299,7 +385,7 @@ static void reap(void) {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    for (int i = 0; i < MAX_CHILDREN; i++) {
+    for (int i = 0; i < children_end; i++) {
       struct child *c = &children[i];
       if (c->pid != pid || c->exited) continue;
       /* What it wrote to stderr before it exited is reported before its exit. Then the pipe is
@@ -326,8 +412,34 @@ static void reap(void) {
 }
 
 static void kill_all(void) {
-  for (int i = 0; i < MAX_CHILDREN; i++)
+  for (int i = 0; i < children_end; i++)
     if (children[i].pid > 0 && !children[i].exited) kill(-children[i].pid, SIGKILL);
+}
+
+static time_t monotonic_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec;
+}
+
+static struct arriving *free_arrival(void) {
+  for (int i = 0; i < MAX_ARRIVING; i++)
+    if (arrivals[i].fd < 0) return &arrivals[i];
+  return NULL;
+}
+
+/* Reads what has come of a connection's frame; starts its program once the frame is whole. */
+static void arrive(struct arriving *a) {
+  int whole = read_frame(a, MSG_DONTWAIT);
+  if (whole == 0) return;
+  int conn = a->fd;
+  if (whole == 1) {
+    char *frame = a->frame;
+    a->frame = NULL;
+    if (start(conn, frame, a->len, 0)) conn = -1; /* kept for the body */
+  }
+  if (conn >= 0) close(conn);
+  forget_arrival(a);
 }
 
 /* A descriptor held in reserve for the one moment there is no other: at the descriptor limit
@@ -342,7 +454,15 @@ static void refuse_one(int listener) {
   if (reserve >= 0) close(reserve);
   int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
   if (conn >= 0) {
-    start(conn, why);
+    /* Rare enough to wait for its frame here, within a limit. */
+    struct timeval limit = {.tv_sec = FRAME_SECONDS};
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    struct arriving a = {.fd = conn};
+    if (read_frame(&a, 0) == 1) {
+      start(conn, a.frame, a.len, why);
+      a.frame = NULL;
+    }
+    forget_arrival(&a);
     close(conn);
   }
   reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -357,7 +477,18 @@ int main(int argc, char **argv) {
      (the parent-death signal): either way every program still running is killed with its
      group, so no script outlives its server. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  /* Every signal to its default, whatever the parent left ignored: the programs inherit these,
+     and the child resets only the three changed below (become()). */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
+  long page = sysconf(_SC_PAGESIZE);
+  char *stack = mmap(NULL, CHILD_STACK + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED || mprotect(stack, (size_t)page, PROT_NONE) < 0) {
+    fprintf(stderr, "webhist-spawn-helper: no stack for its children: %s\n", strerror(errno));
+    return 1;
+  }
+  child_stack = stack + page;
 
   int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -383,16 +514,31 @@ int main(int argc, char **argv) {
   fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
 
   reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  dev_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (dev_null < 0) return 1;
   report("READY\n", 6);
 
-  static struct pollfd fds[2 * MAX_CHILDREN + 3];
+  for (int i = 0; i < MAX_ARRIVING; i++) arrivals[i].fd = -1;
+  static struct pollfd fds[2 * MAX_CHILDREN + MAX_ARRIVING + 3];
   static struct child *owner[2 * MAX_CHILDREN + 3];
+  static struct arriving *arrival_at[MAX_ARRIVING];
   for (;;) {
+    flush_reports();
     nfds_t n = 0;
     fds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
     fds[n++] = (struct pollfd){.fd = sigchld_pipe[0], .events = POLLIN};
-    fds[n++] = (struct pollfd){.fd = listener, .events = POLLIN};
-    for (int i = 0; i < MAX_CHILDREN; i++) {
+    /* The listener only while there is room for another arriving frame. */
+    int room = 0, arriving = 0;
+    for (int i = 0; i < MAX_ARRIVING; i++) {
+      if (arrivals[i].fd < 0) room = 1;
+      else {
+        arrival_at[arriving++] = &arrivals[i];
+        fds[n++] = (struct pollfd){.fd = arrivals[i].fd, .events = POLLIN};
+      }
+    }
+    fds[n++] = (struct pollfd){.fd = room ? listener : -1, .events = POLLIN};
+    nfds_t first_child = n;
+    for (int i = 0; i < children_end; i++) {
       if (children[i].pid > 0 && children[i].err >= 0) {
         owner[n] = &children[i];
         fds[n++] = (struct pollfd){.fd = children[i].err, .events = POLLIN};
@@ -405,7 +551,7 @@ int main(int argc, char **argv) {
         fds[n++] = (struct pollfd){.fd = waiting ? c->body_from : c->body_to, .events = waiting ? POLLIN : POLLOUT};
       }
     }
-    if (poll(fds, n, -1) < 0) {
+    if (poll(fds, n, arriving ? 1000 : -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
     }
@@ -415,7 +561,7 @@ int main(int argc, char **argv) {
       unlink(argv[1]);
       return 0;
     }
-    for (nfds_t i = 3; i < n; i++) {
+    for (nfds_t i = first_child; i < n; i++) {
       if (!fds[i].revents) continue;
       struct child *c = owner[i];
       if (fds[i].fd == c->err) forward_stderr(c);
@@ -423,12 +569,23 @@ int main(int argc, char **argv) {
       release_if_done(c);
     }
     if (fds[1].revents) reap();
-    if (fds[2].revents) {
-      int conn;
-      while ((conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-        if (!start(conn, 0)) close(conn);
+    time_t now = monotonic_seconds();
+    for (int i = 0; i < arriving; i++) {
+      struct arriving *a = arrival_at[i];
+      if (fds[2 + i].revents) arrive(a);
+      else if (now - a->since > FRAME_SECONDS) {
+        close(a->fd);
+        forget_arrival(a);
       }
-      if (errno == EMFILE || errno == ENFILE) refuse_one(listener);
+    }
+    if (fds[first_child - 1].revents) {
+      struct arriving *a;
+      int conn = -1;
+      while ((a = free_arrival()) && (conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        *a = (struct arriving){.fd = conn, .since = now};
+        arrive(a);
+      }
+      if (conn < 0 && (errno == EMFILE || errno == ENFILE)) refuse_one(listener);
     }
   }
 }

@@ -6,7 +6,7 @@
  * Why: Node's spawn() forks the whole server (libuv uses fork() on Linux), and a fork costs more
  * the more memory the parent has: measured 1.2 ms of CPU per spawn at 57 MB RSS, 7.8 ms at 266 MB
  * (bench/results). Apache wrote mod_cgid for the same reason. The helper is a few hundred KB and
- * stays that size, so its posix_spawn() costs the same whatever ours is.
+ * stays that size, so its vfork() and exec cost the same whatever ours is.
  *
  * Per request: one unix-socket connection to the helper, which becomes the program's stdout (and,
  * through the helper, its stdin); its pid, stderr and exit come back as reports on the helper's

@@ -15,8 +15,11 @@ export interface RawResponse {
   complete: boolean;
 }
 
-/** Sends `request` verbatim and reads until the server closes (Connection: close is added). */
-export function rawRequest(port: number, request: string | Buffer, timeoutMs = 15_000): Promise<RawResponse> {
+/**
+ * Sends `request` verbatim and reads until the server closes (Connection: close is added).
+ * `readAfterMs` makes a slow client: nothing is read until then, so every buffer on the way fills.
+ */
+export function rawRequest(port: number, request: string | Buffer, timeoutMs = 15_000, readAfterMs = 0): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -31,6 +34,10 @@ export function rawRequest(port: number, request: string | Buffer, timeoutMs = 1
       resolve(parse(Buffer.concat(chunks)));
     });
     socket.write(request);
+    if (readAfterMs > 0) {
+      socket.pause();
+      setTimeout(() => socket.resume(), readAfterMs);
+    }
   });
 }
 
