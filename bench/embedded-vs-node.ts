@@ -4,8 +4,10 @@
  * README.md, "The load generator is part of the experiment"), and wrk is not. webhist serves
  * cgi-bin/hello.js with its access log on, buffered as nginx's buffer=64k flush=1s (what a server
  * in production pays); node:http answers hello itself (bench/harness/node-hello.ts) and logs
- * nothing. Rounds alternate the two, so a noisy minute on a shared machine hits both; CPU per
- * request comes from /proc for each server process, and the ratios are medians of per-round ratios.
+ * nothing. Beside them runs the lean front (bench/harness/embedded-lean.ts): the same contract and
+ * log with none of webhist's machinery, the floor of the design. Rounds alternate the three, so a
+ * noisy minute on a shared machine hits all; CPU per request comes from /proc for each server
+ * process, and the ratios (each against node:http) are medians of per-round ratios.
  *
  * usage: node bench/embedded-vs-node.ts [rounds=7] [seconds=4] [connections=8]   (needs wrk)
  */
@@ -25,6 +27,11 @@ const servers = [
     name: 'webhist embedded, access log on',
     path: 'cgi-bin/hello.js',
     launched: launch('webhist', node, [join(packageRoot, 'bin/webhist.js'), 'serve', '--mode', 'embedded', '--port', '0', '--log-buffer', '64k']),
+  },
+  {
+    name: 'lean front, same contract and log',
+    path: 'cgi-bin/hello.js',
+    launched: launch('lean front', node, [join(packageRoot, 'bench/harness/embedded-lean.ts')]),
   },
   { name: 'node:http hello', path: '', launched: launch('node:http', node, [join(packageRoot, 'bench/harness/node-hello.ts')]) },
 ];
@@ -55,10 +62,7 @@ try {
     }
     console.log(`round ${round + 1}  ${line.join(' | ')}`);
   }
-  const [ours, peer] = measured as [(typeof measured)[0], (typeof measured)[0]];
-  const perRound = (pick: (m: typeof ours, k: number) => number) => ours.rate.map((_, k) => pick(ours, k) / pick(peer, k));
-  const ratioRate = perRound((m, k) => m.rate[k]!);
-  const ratioCpu = perRound((m, k) => m.cpu[k]!);
+  const peer = measured.at(-1)!;
   const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
   for (const [i, server] of servers.entries()) {
     const m = measured[i]!;
@@ -66,9 +70,14 @@ try {
       `${server.name}: median ${median(m.rate).toFixed(0)} req/s, ${median(m.cpu).toFixed(1)} µs CPU/req, peak RSS ${peakRssMib(server.launched).toFixed(0)} MiB`,
     );
   }
-  console.log(
-    `ratio (median of per-round ratios): req/s ${median(ratioRate).toFixed(2)}× (${range(ratioRate)}), CPU/req ${median(ratioCpu).toFixed(2)}× (${range(ratioCpu)})`,
-  );
+  for (const [i, server] of servers.slice(0, -1).entries()) {
+    const m = measured[i]!;
+    const ratioRate = m.rate.map((rate, k) => rate / peer.rate[k]!);
+    const ratioCpu = m.cpu.map((cpu, k) => cpu / peer.cpu[k]!);
+    console.log(
+      `${server.name} ÷ node:http (median of per-round ratios): req/s ${median(ratioRate).toFixed(2)}× (${range(ratioRate)}), CPU/req ${median(ratioCpu).toFixed(2)}× (${range(ratioCpu)})`,
+    );
+  }
 } finally {
   await stop(servers.map((s) => s.launched));
 }
