@@ -130,7 +130,9 @@ export function requestArrived(method: string, target: string, startedAt = Date.
  * (a FastCGI request waits for a worker to accept it), and `signal` says if it was stopped.
  */
 export function requestRuns(request: LiveRequest | undefined, script: string, run: { readonly pid?: number }, signal?: AbortSignal): void {
-  if (!request) return;
+  // A request whose response has already closed (its client left while its script started) is
+  // not in flight: recorded now, its script would stay on its process's list for good.
+  if (!request || !inFlight.has(request.id)) return;
   request.run = run;
   request.signal = signal;
   request.script = script;

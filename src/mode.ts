@@ -75,7 +75,7 @@ export interface WholeAttempt {
   output: Promise<Buffer | undefined>;
   /** The run as a stream from its first byte, as run() gives it; the signal applies from now on. */
   stream(signal: AbortSignal): ScriptRun;
-  /** The process that ran it, where that is not this one (a FastCGI worker), once known. */
+  /** The process that runs it (this one for a handler, a FastCGI worker's once known): the live view's. */
   readonly pid?: number;
 }
 

@@ -126,8 +126,16 @@ describe('webhist run', () => {
     assert.match(result.stdout, /^QUERY_STRING=a=1$/m);
     assert.match(result.stdout, /^PATH_INFO=\/x$/m);
     assert.match(result.stdout, /^HTTP_X_LEARNER=yes$/m);
+    assert.match(result.stdout, /^HTTP_HOST=127\.0\.0\.1:8080$/m, 'the Host a browser would send, when none is given');
     assert.match(result.stdout, /Content-Type: text\/plain; charset=utf-8\\r\\n/);
     assert.match(result.stdout, /^HTTP\/1\.1 200 OK$/m);
+  });
+
+  it('takes a --header Host in place of the default one', () => {
+    const result = webhist('run', 'cgi-bin/printenv.js', '--header', 'Host: example.org:8443');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^HTTP_HOST=example\.org:8443$/m);
+    assert.match(result.stdout, /^SERVER_NAME=example\.org$/m);
   });
 
   it('sends a body, and reports a bad response as the 502 a server would send, exiting 1', () => {

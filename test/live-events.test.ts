@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { createCgiMode } from '../modes/cgi/index.ts';
 import { createEmbeddedMode } from '../modes/embedded/index.ts';
 import { createFastCgiMode } from '../modes/fastcgi/index.ts';
-import { processExited, processStarted } from '../src/live-events.ts';
+import { liveProcesses, processExited, processStarted, requestArrived, requestEnded, requestRuns, requestsNow } from '../src/live-events.ts';
 import { createLogger } from '../src/server/log.ts';
 import { startTestServer, type ModeFactory, type TestServer } from './support/server.ts';
 
@@ -228,6 +228,27 @@ describe('/webhist/events: a bound on viewers', () => {
       }
       await again.text();
       await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+});
+
+describe('the in-flight table', () => {
+  it('forgets a request that ended before its script was recorded: no process is left busy with it', () => {
+    const pid = 2_000_000_001;
+    processStarted({ pid, kind: 'worker' });
+    try {
+      // The order a client that leaves during the whole-output attempt produces: the front's
+      // 'close' ends the request, then the gateway records the run it had started.
+      const request = requestArrived('GET', '/cgi-bin/late.js');
+      requestEnded(request, 200, false);
+      requestRuns(request, '/cgi-bin/late.js', { pid });
+      assert.deepEqual(liveProcesses().find((p) => p.pid === pid)?.current, []);
+      assert.equal(
+        requestsNow().requests.some((r) => r.id === request.id),
+        false,
+      );
+    } finally {
+      processExited({ pid, status: 0 });
     }
   });
 });

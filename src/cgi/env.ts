@@ -162,7 +162,8 @@ function headerName(header: string): HeaderName {
     const lower = header.toLowerCase();
     const variable = /^[A-Za-z0-9-]+$/.test(header) && !WITHHELD.has(lower) ? `HTTP_${lower.toUpperCase().replaceAll('-', '_')}` : null;
     known = { lower, variable };
-    if (headerNames.size < 1000) headerNames.set(header, known);
+    if (headerNames.size >= 1000) headerNames.clear();
+    headerNames.set(header, known);
   }
   return known;
 }

@@ -118,6 +118,7 @@ export function planWholeOutput(output: Buffer): (PlannedHead & { body: Buffer }
 /** A head planned once: its plan, and its header fields as writeHead takes them (name, value, ...). */
 interface PlannedHead {
   plan: ResponsePlan;
+  /** Shared by every response with this head: node's writeHead only reads it. */
   headerLines: string[];
 }
 const plannedHeads = new Map<string, PlannedHead>();

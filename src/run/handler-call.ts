@@ -64,6 +64,8 @@ function giveUpAtEndOfTurn(call: HandlerCall): void {
  */
 export class HandlerCall implements WholeAttempt, Fault {
   readonly output: Promise<Buffer | undefined>;
+  /** A handler runs in this process. */
+  readonly pid = process.pid;
   /** For the fault handler (containFaults): whose callback failed. */
   readonly script: string;
   readonly logger: Logger;

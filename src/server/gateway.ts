@@ -76,9 +76,6 @@ type Phase =
   /** A local redirect: `next`, a fresh GET, is served once this script has ended. */
   | { at: 'redirecting'; next: Exchange };
 
-/** What ran a script answered whole: a handler in this process. */
-const thisProcess = { pid: process.pid };
-
 /** Local redirects followed for one request before the server calls it a loop (Apache stops at 10). */
 const maxRedirects = 10;
 
@@ -117,10 +114,11 @@ export function createGateway(options: GatewayOptions) {
     running++;
     let phase: Phase;
     try {
-      // 2. The whole-output path, where the mode offers one (embedded) and the request has no body
-      // to wait for: a handler that ends within this turn of the event loop, its output a plain
-      // document, is answered in one piece, before any clock or stream is set up: there is nothing
-      // for them to do within one turn (no timer can fire in it). Anything else, and anything
+      // 2. The whole-output path, where the mode offers one and the request has no body to wait
+      // for: a small output that comes whole is answered in one piece, before any clock or close
+      // listener is set up. The attempt is short: within this turn of the event loop for a handler
+      // (no timer can fire in it), at most 50 ms for a FastCGI worker; --timeout starts that much
+      // late, and a client that left meanwhile is noticed once it does. Anything else, and anything
       // unusual in that output, takes the general path below, which starts the clock then.
       const bodyless = ex.redirects > 0 || !announcesBody(req);
       if (bodyless && mode.tryWhole && !script.nph) {
@@ -128,11 +126,11 @@ export function createGateway(options: GatewayOptions) {
         const attempt = mode.tryWhole(request);
         const whole = await attempt.output;
         if (whole && sendWhole(ex, whole)) {
-          requestRuns(ex.live, name, attempt.pid === undefined ? thisProcess : attempt);
+          requestRuns(ex.live, name, attempt);
           return;
         }
         phase = await respond(ex, name, script, { request, attempt });
-      } else phase = await respond(ex, name, script, location);
+      } else phase = await respond(ex, name, script, { location });
     } finally {
       running--;
     }
@@ -156,14 +154,15 @@ export function createGateway(options: GatewayOptions) {
 
   /**
    * The general path: the clock and the client watched from here on, the body taken (unless the
-   * whole-output path `began` the script already, a request without one), the script run as a
-   * stream, its head judged and its body copied. Returns where the request ended up.
+   * whole-output path started the script already, for a request without one: `start` then holds
+   * its request and attempt), the script run as a stream, its head judged and its body copied.
+   * Returns where the request ended up.
    */
   async function respond(
     ex: Exchange,
     name: string,
     script: Script,
-    began: ScriptLocation | { request: Omit<CgiRequest, 'signal'>; attempt: WholeAttempt },
+    start: { location: ScriptLocation } | { request: Omit<CgiRequest, 'signal'>; attempt: WholeAttempt },
   ): Promise<Phase> {
     const { req, res } = ex;
     let phase: Phase = { at: 'waiting' };
@@ -172,7 +171,7 @@ export function createGateway(options: GatewayOptions) {
     const controller = new AbortController();
     const { signal } = controller;
     const stopScript = (why: StopReason, message = stopMessages[why]) => signal.aborted || controller.abort(new RequestCut(why, message));
-    let receiving = !('request' in began);
+    let receiving = !('request' in start);
     /** Set when the time ran out on the client's body rather than on the script: 408, not 504. */
     let lateBody = false;
     let timer = setTimeout(() => {
@@ -203,7 +202,7 @@ export function createGateway(options: GatewayOptions) {
       // 3. The body: exactly CONTENT_LENGTH bytes (a local redirect is a GET and has none).
       let request: Omit<CgiRequest, 'signal'>;
       let attempt: WholeAttempt | undefined;
-      if ('request' in began) ({ request, attempt } = began);
+      if ('request' in start) ({ request, attempt } = start);
       else {
         const body = ex.redirects ? noBody() : await takeBody(req, options.maxBody, signal);
         receiving = false;
@@ -214,14 +213,14 @@ export function createGateway(options: GatewayOptions) {
           replyText(ex, body.status, `${STATUS_CODES[body.status]}: ${body.message}`, { Connection: 'close' });
           return { at: 'answered' };
         }
-        request = scriptRequest(ex, name, began, script, body);
+        request = scriptRequest(ex, name, start.location, script, body);
 
         // 4. The whole-output path for a request with a body, once it is in hand (see serve()).
         const whole = script.nph ? undefined : mode.tryWhole?.(request);
         const output = whole && (await whole.output);
         if (output && sendWhole(ex, output)) {
           release();
-          requestRuns(ex.live, name, whole.pid === undefined ? thisProcess : whole);
+          requestRuns(ex.live, name, whole);
           drainUnreadBody(req, request.body);
           return { at: 'complete' };
         }

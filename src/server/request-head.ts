@@ -27,7 +27,7 @@ export function checkRequestHead(req: IncomingMessage): string | undefined {
   const [, , authority = '', rest = ''] = absolute;
   if (authority === '' || authority.includes('@')) return 'an absolute-form target needs a host and no user information (RFC 9112 §3.2.2)';
   req.url = rest.startsWith('/') ? rest : `/${rest}`;
-  // The target's host wins: in rawHeaders (what headersDistinct, and so HTTP_HOST, is made of) and headers.
+  // The target's host wins: in rawHeaders (what HTTP_HOST and SERVER_NAME are made of) and headers.
   for (const at of hosts) req.rawHeaders[at + 1] = authority;
   if (hosts.length === 0) req.rawHeaders.push('Host', authority);
   req.headers.host = authority;

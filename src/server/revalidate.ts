@@ -19,7 +19,7 @@ export function revalidateEvery<V>(ttlMs: number, lookup: (key: string) => Promi
     pending.then(
       (value) => Object.assign(entry, { settled: true, value }),
       // A failed lookup is not remembered: the next request asks again.
-      () => memory.delete(key),
+      () => memory.get(key) === entry && memory.delete(key),
     );
     return pending;
   };
