@@ -4,25 +4,24 @@
  * so the three cannot differ in what they send the client.
  *
  * serve() tells one request top to bottom, as Go's net/http/cgi Handler.ServeHTTP does: admit
- * it, take the body, build the environment, start the clock, run the script, judge its head,
- * stream its body, wait for it to end, log what went wrong. Where the request stands is one
+ * it, answer it whole if its output comes whole (./output.ts), else start the clock, take the
+ * body, build the environment, run the script, judge its head, stream its body, wait for it to
+ * end, log what went wrong. Where the request stands is one
  * value, `phase`; every reason to stop a script early is a StopReason (src/mode.ts), worded
  * once in stopMessages below.
  */
 import { STATUS_CODES } from 'node:http';
-import type { Readable, Writable } from 'node:stream';
-import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { buildEnv, searchArgs } from '../cgi/env.ts';
-import { copyChunks } from '../io/copy.ts';
-import { CgiOutputError, planResponse, planWholeOutput, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
+import { CgiOutputError, planResponse, readCgiHead, type ResponsePlan } from '../cgi/response.ts';
 import { RequestCut, type CgiRequest, type Mode, type ScriptExit, type ScriptRun, type StopReason, type WholeAttempt } from '../mode.ts';
 import type { Script } from '../script/describe.ts';
 import { requestRuns } from '../live-events.ts';
 import { localRedirect, replyText, type Exchange } from './exchange.ts';
 import type { Logger } from './log.ts';
 import type { ScriptLocation } from './paths.ts';
-import { announcesBody, bodyOverdue, noBody, type ReceivedBody, takeBody } from './request-body.ts';
+import { copy, discard, exitWithEofMs, exitWithin, sendWhole } from './output.ts';
+import { announcesBody, bodyOverdue, drainUnreadBody, noBody, type ReceivedBody, takeBody } from './request-body.ts';
 
 export interface GatewayOptions {
   mode: Mode;
@@ -384,53 +383,6 @@ export function createGateway(options: GatewayOptions) {
   };
 }
 
-/**
- * The whole-output path's answer: a document or client redirect whose bytes are all in hand, sent
- * with one writeHead and one end: no header object, no stream, no copy. Framing is what the
- * streamed path would give (the script's Content-Length, else chunked), so the bytes on the wire
- * do not depend on the path taken. False, with nothing sent, for anything the streamed path must
- * judge or word: a bad head, a local redirect, a body that belies its Content-Length, a status
- * that has no body (node would drop it silently), or no body at all (node frames an empty
- * response with Content-Length: 0 only when no head was written first).
- */
-function sendWhole(ex: Exchange, output: Buffer): boolean {
-  const whole = planWholeOutput(output);
-  if (!whole) return false;
-  const { plan, headerLines, body } = whole;
-  if (plan.kind === 'local-redirect' || plan.status === 204 || plan.status === 304 || body.length === 0) return false;
-  if (plan.contentLength !== undefined && plan.contentLength !== body.length) return false;
-  ex.res.writeHead(plan.status, plan.reason, headerLines);
-  ex.res.end(body);
-  ex.logged.bytes = body.length;
-  return true;
-}
-
-/**
- * A script that left part of the body unread (it had no use for it): the rest is read and
- * discarded, bounded by --max-body, or the next request on this connection would never be parsed.
- * A 'data' listener, not just resume(): resume() does nothing while a reader that stopped early
- * (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
- */
-function drainUnreadBody(req: Exchange['req'], body: Readable): void {
-  if (body !== req || req.readableEnded) return;
-  req.unpipe();
-  req.on('data', () => {});
-  req.resume();
-}
-
-/**
- * How long after the end of a script's stdout its exit counts as coming with it: a crash closes
- * stdout as it exits, and its status (known a moment later) must still cut the response.
- */
-const exitWithEofMs = 500;
-
-/** Whether the run ends within `ms`. */
-function exitWithin(run: ScriptRun, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  return Promise.race([run.finished.then(() => true), late]).finally(() => clearTimeout(timer));
-}
-
 /** NPH: copies the script's bytes to the socket; only closing the connection can end them. */
 async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal, wrote: () => void): Promise<Phase> {
   const socket = ex.req.socket;
@@ -448,59 +400,6 @@ async function relayNph(ex: Exchange, run: ScriptRun, signal: AbortSignal, wrote
   }
   socket.destroy();
   return { at: 'cut' };
-}
-
-/**
- * Copies a script's output to the client with backpressure (src/io/copy.ts). Stops at `limit`
- * bytes (a declared Content-Length), noting an overflow if a chunk ran past it. Resolves once the
- * limit is reached, the output ends (`ended`: end of file) or is torn down (the script was killed:
- * the caller decides what the client sees), or the request is stopped (its client gone among the
- * reasons). `wrote` hears of every chunk.
- */
-async function copy(
-  from: Readable,
-  to: Writable,
-  signal: AbortSignal,
-  limit: number,
-  wrote: () => void,
-): Promise<{ bytes: number; overflow: boolean; ended: boolean }> {
-  let bytes = 0;
-  let overflow = false;
-  // A Content-Length of 0 is complete before it starts.
-  if (limit === 0) return { bytes, overflow, ended: false };
-  const end = await copyChunks(
-    from,
-    (chunk) => {
-      wrote();
-      if (chunk.length > limit - bytes) {
-        to.write(chunk.subarray(0, limit - bytes));
-        bytes = limit;
-        overflow = true;
-        return 'stop';
-      }
-      bytes += chunk.length;
-      const more = to.write(chunk);
-      if (bytes === limit) return 'stop';
-      return more ? 'more' : 'full';
-    },
-    () => once(to, 'drain', { signal }),
-    signal,
-  );
-  return { bytes, overflow, ended: end.how === 'ended' };
-}
-
-/** Reads what is left of the output and drops it; resolves with how many bytes that was. */
-function discard(from: Readable, signal: AbortSignal): Promise<number> {
-  let bytes = 0;
-  const counting = (chunk: Buffer) => (bytes += chunk.length);
-  from.on('data', counting);
-  from.resume();
-  const ended = signal.aborted ? Promise.resolve() : finished(from).catch(() => {});
-  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  return Promise.race([ended, stopped]).then(() => {
-    from.off('data', counting);
-    return bytes;
-  });
 }
 
 /**

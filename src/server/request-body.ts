@@ -73,3 +73,16 @@ export function noBody(): ReceivedBody {
   const body = new Readable({ read: () => body.push(null) });
   return { ok: true, body, length: undefined };
 }
+
+/**
+ * A script that left part of the body unread (it had no use for it): the rest is read and
+ * discarded, bounded by --max-body, or the next request on this connection would never be parsed.
+ * A 'data' listener, not just resume(): resume() does nothing while a reader that stopped early
+ * (a handler's async iterator over stdin) still listens for 'readable'; once it lets go, 'data' flows.
+ */
+export function drainUnreadBody(req: IncomingMessage, body: Readable): void {
+  if (body !== req || req.readableEnded) return;
+  req.unpipe();
+  req.on('data', () => {});
+  req.resume();
+}
