@@ -155,18 +155,11 @@ interface HeaderName {
  * Foo-Bar a front proxy set; other characters make names sh cannot use. Remembered, since every
  * request brings the same few names; bounded, since a client chooses them.
  */
-const headerNames = new Map<string, HeaderName>();
-function headerName(header: string): HeaderName {
-  let known = headerNames.get(header);
-  if (known === undefined) {
-    const lower = header.toLowerCase();
-    const variable = /^[A-Za-z0-9-]+$/.test(header) && !WITHHELD.has(lower) ? `HTTP_${lower.toUpperCase().replaceAll('-', '_')}` : null;
-    known = { lower, variable };
-    if (headerNames.size >= 1000) headerNames.clear();
-    headerNames.set(header, known);
-  }
-  return known;
-}
+const headerName = remembered((header): HeaderName => {
+  const lower = header.toLowerCase();
+  const variable = /^[A-Za-z0-9-]+$/.test(header) && !WITHHELD.has(lower) ? `HTTP_${lower.toUpperCase().replaceAll('-', '_')}` : null;
+  return { lower, variable };
+});
 
 /**
  * §4.1.18: each request header as HTTP_NAME, repeated headers merged into one value, added to
@@ -220,18 +213,11 @@ function serverNameOf(host: string | undefined, serverAddress: string): string {
   return isIPv6(address) ? `[${address}]` : address;
 }
 
-/** An address as §4.1.8 writes it: IPv6 without brackets, IPv4-mapped IPv6 as plain IPv4. */
-function plainAddress(address: string): string {
-  // Two addresses per request, and most are the same few (a server's own, loopback, a proxy's).
-  let plain = plainAddresses.get(address);
-  if (plain === undefined) {
-    plain = plainAddressOf(address);
-    if (plainAddresses.size >= 1000) plainAddresses.clear();
-    plainAddresses.set(address, plain);
-  }
-  return plain;
-}
-const plainAddresses = new Map<string, string>();
+/**
+ * An address as §4.1.8 writes it: IPv6 without brackets, IPv4-mapped IPv6 as plain IPv4.
+ * Remembered: two addresses per request, and most are the same few (the server's, loopback, a proxy's).
+ */
+const plainAddress = remembered(plainAddressOf);
 
 function plainAddressOf(address: string): string {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
@@ -316,4 +302,21 @@ export function searchArgs(method: string, query: string): string[] {
     words.push(word);
   }
   return words;
+}
+
+/**
+ * `compute`, remembered per key: the hot path asks the same few questions on every request. The
+ * keys come from clients, so at most `limit` are kept, all forgotten at once past it.
+ */
+function remembered<V>(compute: (key: string) => V, limit = 1000): (key: string) => V {
+  const memory = new Map<string, V>();
+  return (key) => {
+    let value = memory.get(key);
+    if (value === undefined) {
+      value = compute(key);
+      if (memory.size >= limit) memory.clear();
+      memory.set(key, value);
+    }
+    return value;
+  };
 }
