@@ -7,13 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { createCgiMode } from '../modes/cgi/index.ts';
 import { createEmbeddedMode } from '../modes/embedded/index.ts';
 import { createFastCgiMode } from '../modes/fastcgi/index.ts';
 import { liveProcesses, processExited, processStarted, requestArrived, requestEnded, requestRuns, requestsNow } from '../src/live-events.ts';
 import { createLogger } from '../src/server/log.ts';
+import { eventually } from './support/http.ts';
 import { startTestServer, type ModeFactory, type TestServer } from './support/server.ts';
 
 type Message = { type: string; [field: string]: unknown };
@@ -233,6 +236,32 @@ describe('/webhist/events: a bound on viewers', () => {
 });
 
 describe('the in-flight table', () => {
+  it('FastCGI: a client that leaves while its small response is on its way leaves no process busy with it', async () => {
+    // The worker answers 30 ms late: within the whole-output path's wait, after the client has gone.
+    const late = `import { writeFile } from 'node:fs/promises';
+export default async function late({ stdout }) {
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  stdout.write('Content-Type: text/plain\\r\\n\\nlate\\n');
+  await writeFile('$TMP/answered', '');
+}
+`;
+    const server = await startTestServer(modes[1]![1], { 'late.js': late }, { timeoutMs: 5000 });
+    try {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('GET /cgi-bin/late.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await sleep(5);
+      socket.destroy();
+      await eventually(() => existsSync(join(server.dir, 'answered')), 5000, 'the worker to answer');
+      // Its END_REQUEST reaches the server a moment after: the gateway then has the whole output.
+      await sleep(300);
+      const busy = liveProcesses().filter((p) => p.current.includes('/cgi-bin/late.js'));
+      assert.deepEqual(busy, [], 'no process lists a request whose client has gone');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('forgets a request that ended before its script was recorded: no process is left busy with it', () => {
     const pid = 2_000_000_001;
     processStarted({ pid, kind: 'worker' });
