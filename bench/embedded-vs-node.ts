@@ -9,7 +9,7 @@
  * noisy minute on a shared machine hits all; CPU per request comes from /proc for each server
  * process, and the ratios (each against node:http) are medians of per-round ratios.
  *
- * usage: node bench/embedded-vs-node.ts [rounds=7] [seconds=4] [connections=8]   (needs wrk)
+ * usage: node bench/embedded-vs-node.ts [rounds=7] [seconds=4] [connections=8] [lean front's pieces: runner,watchdog,live]   (needs wrk)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,9 @@ import { launch, stop, type Launched } from './process/launch.ts';
 import { median } from './harness/stats.ts';
 import { runWrk } from './harness/wrk.ts';
 
-const [rounds = 7, seconds = 4, connections = 8] = process.argv.slice(2).map(Number);
+const [rounds = 7, seconds = 4, connections = 8] = process.argv.slice(2, 5).map(Number);
+/** Pieces of webhist put back into the lean front (bench/harness/embedded-lean.ts): e.g. runner,live. */
+const leanPieces = process.argv[5] ?? '';
 const node = process.execPath;
 const urlLine = /(http:\/\/127\.0\.0\.1:\d+\/)/;
 const servers = [
@@ -29,9 +31,9 @@ const servers = [
     launched: launch('webhist', node, [join(packageRoot, 'bin/webhist.js'), 'serve', '--mode', 'embedded', '--port', '0', '--log-buffer', '64k']),
   },
   {
-    name: 'lean front, same contract and log',
+    name: `lean front, same contract and log${leanPieces ? ` + ${leanPieces}` : ''}`,
     path: 'cgi-bin/hello.js',
-    launched: launch('lean front', node, [join(packageRoot, 'bench/harness/embedded-lean.ts')]),
+    launched: launch('lean front', node, [join(packageRoot, 'bench/harness/embedded-lean.ts'), leanPieces]),
   },
   { name: 'node:http hello', path: '', launched: launch('node:http', node, [join(packageRoot, 'bench/harness/node-hello.ts')]) },
 ];

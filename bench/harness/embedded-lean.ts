@@ -8,22 +8,73 @@
  * no live view, no watchdog, no fault containment: what webhist spends above this is the price of
  * those (bench/README.md, "Embedded mode against its floor").
  *
- * usage: node bench/harness/embedded-lean.ts   (prints its URL; serves /cgi-bin/hello.js)
+ * Pieces of webhist can be put back, one at a time, to see what each costs:
+ * - `runner`: the handler called through the kit's handler runner (a Writable stdout, the call's
+ *   AsyncLocalStorage scope, the whole-output promise, an empty request-body stream);
+ * - `watchdog`: the runner's watchdog thread as well (with `runner`);
+ * - `live`: the live view's request records, and the access-log line written from the response's
+ *   'close', as webhist's front does.
+ *
+ * usage: node bench/harness/embedded-lean.ts [runner,watchdog,live]   (prints its URL; serves /cgi-bin/hello.js)
  */
-import { createServer } from 'node:http';
-import type { Writable } from 'node:stream';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { buildEnv } from '../../src/cgi/env.ts';
 import { planWholeOutput } from '../../src/cgi/response.ts';
+import { requestArrived, requestEnded, requestRuns } from '../../src/live-events.ts';
 import { shippedCgiBin } from '../../src/package-root.ts';
+import { createHandlerRunner } from '../../src/run/handler.ts';
+import { describeScript } from '../../src/script/describe.ts';
 import type { Handler } from '../../src/script/handler.ts';
 import { createLogger, defaultLogBuffer } from '../../src/server/log.ts';
+import { noBody } from '../../src/server/request-body.ts';
+
+const pieces = new Set((process.argv[2] ?? '').split(',').filter(Boolean));
+const unknown = [...pieces].filter((piece) => !['runner', 'watchdog', 'live'].includes(piece));
+if (unknown.length > 0) throw new Error(`embedded-lean: no such piece: ${unknown.join(', ')} (runner, watchdog, live)`);
 
 const file = join(shippedCgiBin, 'hello.js');
-const handlers = new Map<string, Handler>([['/cgi-bin/hello.js', (await import(pathToFileURL(file).href)).default]]);
+const scriptName = '/cgi-bin/hello.js';
+const handlers = new Map<string, Handler>([[scriptName, (await import(pathToFileURL(file).href)).default]]);
 const logger = createLogger({ format: 'clf', buffer: defaultLogBuffer });
+const runner = pieces.has('runner') ? createHandlerRunner({ logger, watchdog: pieces.has('watchdog') }) : undefined;
+const script = await describeScript(file, scriptName);
+const thisProcess = { pid: process.pid };
+
+/** Calls the handler and gets its whole output: directly, or through the kit's runner. */
+function callHandler(handler: Handler, env: Record<string, string>, req: IncomingMessage): Promise<Buffer | undefined> {
+  if (runner) return runner.tryWhole({ script, env, args: [], body: noBody().body, logStderr: () => {} }).output;
+  const printed: Buffer[] = [];
+  const stdout = {
+    write(chunk: string | Buffer) {
+      printed.push(Buffer.from(chunk));
+      return true;
+    },
+    end() {},
+  };
+  // The contract's stdout is a Writable; hello.js, like most handlers, only calls write().
+  return Promise.resolve(handler({ env, stdin: req, stdout: stdout as unknown as Writable })).then(() =>
+    printed.length === 1 ? printed[0] : Buffer.concat(printed),
+  );
+}
+
+function logAccess(req: IncomingMessage, res: ServerResponse, began: number, bytes: number | undefined): void {
+  logger.access({
+    remoteAddress: req.socket.remoteAddress ?? '-',
+    time: new Date(began),
+    method: req.method ?? '-',
+    target: req.url ?? '-',
+    protocol: `HTTP/${req.httpVersion}`,
+    status: res.statusCode,
+    bytes,
+    referer: undefined,
+    userAgent: undefined,
+    durationMs: Date.now() - began,
+  });
+}
 
 const server = createServer({ keepAlive: true }, (req, res) => {
   const began = Date.now();
@@ -32,6 +83,14 @@ const server = createServer({ keepAlive: true }, (req, res) => {
   const path = q < 0 ? target : target.slice(0, q);
   const handler = handlers.get(path);
   if (!handler) return void res.writeHead(404).end();
+  const live = pieces.has('live') ? requestArrived(req.method ?? 'GET', target, began) : undefined;
+  let bytes: number | undefined;
+  if (live) {
+    res.on('close', () => {
+      requestEnded(live, res.statusCode, res.writableFinished);
+      logAccess(req, res, began, bytes);
+    });
+  }
   const { socket } = req;
   const env = buildEnv({
     method: req.method ?? 'GET',
@@ -49,36 +108,21 @@ const server = createServer({ keepAlive: true }, (req, res) => {
     serverPort: socket.localPort ?? 0,
     serverSoftware: 'lean',
   });
-  const printed: Buffer[] = [];
-  const stdout = {
-    write(chunk: string | Buffer) {
-      printed.push(Buffer.from(chunk));
-      return true;
+  callHandler(handler, env, req).then(
+    (output) => {
+      const whole = output && planWholeOutput(output);
+      if (!whole || whole.plan.kind === 'local-redirect') return void res.writeHead(502).end();
+      res.writeHead(whole.plan.status, whole.plan.reason, whole.headerLines);
+      res.end(whole.body);
+      bytes = whole.body.length;
+      if (live) requestRuns(live, scriptName, thisProcess);
+      else logAccess(req, res, began, bytes);
     },
-    end() {},
-  };
-  const answer = () => {
-    const whole = planWholeOutput(printed.length === 1 ? (printed[0] as Buffer) : Buffer.concat(printed));
-    if (!whole || whole.plan.kind === 'local-redirect') return void res.writeHead(502).end();
-    res.writeHead(whole.plan.status, whole.plan.reason, whole.headerLines);
-    res.end(whole.body);
-    logger.access({
-      remoteAddress: socket.remoteAddress ?? '-',
-      time: new Date(began),
-      method: req.method ?? '-',
-      target,
-      protocol: `HTTP/${req.httpVersion}`,
-      status: whole.plan.status,
-      bytes: whole.body.length,
-      referer: undefined,
-      userAgent: undefined,
-      durationMs: Date.now() - began,
-    });
-  };
-  // The contract's stdout is a Writable; hello.js, like most handlers, only calls write().
-  Promise.resolve(handler({ env, stdin: req, stdout: stdout as unknown as Writable })).then(answer, () => res.writeHead(500).end());
+    () => res.writeHead(500).end(),
+  );
 });
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`lean embedded front on http://127.0.0.1:${(server.address() as AddressInfo).port}/\n`);
+  const extras = pieces.size > 0 ? ` with ${[...pieces].join(', ')}` : '';
+  process.stdout.write(`lean embedded front${extras} on http://127.0.0.1:${(server.address() as AddressInfo).port}/\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)).closeAllConnections());
