@@ -55,6 +55,11 @@ export class AppConnection {
   #requests = new Map<number, Active>();
   #pausedFor = new Set<number>();
   #closeWhenIdle = false;
+  /**
+   * The web server will send nothing more on this connection: it asked no FCGI_KEEP_CONN, or it
+   * closed its side. Not so when we close it (draining, idle): it may be sending a request then.
+   */
+  #peerSendsNoMore = false;
   /** A request ended before all its input came: the peer may still be sending. */
   #inputPending = false;
   #draining = false;
@@ -225,7 +230,7 @@ export class AppConnection {
             : undefined;
     if (refusal !== undefined) {
       this.#writer.send([record(RecordType.END_REQUEST, r.requestId, encodeEndRequestBody(0, refusal))]);
-      if (!keepConn) this.#closeWhenIdle = true;
+      if (!keepConn) this.#closeWhenIdle = this.#peerSendsNoMore = true;
       return this.#closeIfIdle();
     }
     const input = (): Input => ({
@@ -347,7 +352,7 @@ export class AppConnection {
     if (!req.aborted && !(req.closed & STDOUT_BIT)) records.push(record(RecordType.STDOUT, req.id));
     records.push(record(RecordType.END_REQUEST, req.id, encodeEndRequestBody(appStatus, ProtocolStatus.REQUEST_COMPLETE)));
     this.#writer.send(records);
-    if (!req.keepConn) this.#closeWhenIdle = true;
+    if (!req.keepConn) this.#closeWhenIdle = this.#peerSendsNoMore = true;
     this.#closeIfIdle();
   }
 
@@ -371,10 +376,12 @@ export class AppConnection {
     if (!this.#closeWhenIdle || this.#requests.size > 0 || this.#closing || this.#socket.destroyed) return;
     this.#closing = true;
     this.#writer.flush();
-    if (!this.#inputPending) {
+    if (this.#peerSendsNoMore && !this.#inputPending) {
       // The peer has sent all it had to send: nothing can arrive to reset the connection under
       // the answer, so it is closed once written, without waiting for the peer to close too
-      // (nginx closes a connection per request: that wait was an event and a timer each).
+      // (nginx closes a connection per request: that wait was an event and a timer each). A
+      // kept connection we close ourselves (draining, idle) may have a request on its way: it
+      // lingers below, so that the request is refused (OVERLOADED) and sent again elsewhere.
       this.#socket.destroySoon();
       return;
     }
@@ -395,7 +402,7 @@ export class AppConnection {
     }
     for (const req of [...this.#requests.values()])
       if (req.params || !req.stdin.ended || (req.data && !req.data.ended)) this.#lose(req, 'the web server closed the connection');
-    this.#closeWhenIdle = true;
+    this.#closeWhenIdle = this.#peerSendsNoMore = true;
     this.#closeIfIdle();
   }
 
